@@ -1,0 +1,1 @@
+"""KL's network services: membership, events (meetings and registrations), notifications."""

@@ -1,0 +1,134 @@
+"""PostgreSQL plumbing: databases, pools and idempotent schema migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import orjson
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step, identified by name; applied once per database."""
+
+    name: str
+    sql: str
+
+
+def database_name(dsn: str) -> str:
+    return urlsplit(dsn).path.lstrip("/") or "postgres"
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server URL, naming another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+async def ensure_database(dsn: str) -> None:
+    """Create the database that ``dsn`` names if it does not exist (needs CREATEDB)."""
+    name = database_name(dsn)
+    try:
+        conn = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    else:
+        await conn.close()
+        return
+    admin = await asyncpg.connect(with_database(dsn, "postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    except asyncpg.DuplicateDatabaseError:
+        pass  # another instance created it a moment ago
+    finally:
+        await admin.close()
+
+
+async def drop_database(dsn: str) -> None:
+    name = database_name(dsn)
+    admin = await asyncpg.connect(with_database(dsn, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_lock`` from a name."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration]) -> list[str]:
+    """Apply the migrations not yet applied, in order, under a lock; return their names.
+
+    Several instances starting at once serialise on a transaction-level advisory lock, so
+    each step runs exactly once.
+    """
+    applied: list[str] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key("schema-migrations"))
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   name TEXT PRIMARY KEY,
+                   applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"""
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for migration in migrations:
+            if migration.name in done:
+                continue
+            await conn.execute(migration.sql)
+            await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", migration.name)
+            applied.append(migration.name)
+    if applied:
+        log.info("schema migrated", applied=applied)
+    return applied
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Connection set-up: JSON(B) values as Python objects (orjson)."""
+    for type_name in ("jsonb", "json"):
+        await conn.set_type_codec(
+            type_name,
+            encoder=lambda v: orjson.dumps(v).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(
+    dsn: str, migrations: Sequence[Migration], *, min_size: int = 2, max_size: int = 10
+) -> asyncpg.Pool:
+    """Create the database if needed, migrate it and return a pool."""
+    await ensure_database(dsn)
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, command_timeout=30, init=init_connection
+    )
+    async with pool.acquire() as conn:
+        await migrate(conn, migrations)
+    return pool
+
+
+async def wait_for_database(dsn: str, deadline_s: float = 30.0) -> None:
+    """Wait until the server answers, or raise after ``deadline_s`` seconds."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline_s
+    delay = 0.1
+    while True:
+        try:
+            conn = await asyncpg.connect(with_database(dsn, "postgres"), timeout=2)
+        except (OSError, asyncpg.PostgresError) as exc:
+            if loop.time() > until:
+                raise TimeoutError(f"PostgreSQL did not answer: {exc}") from exc
+            await asyncio.sleep(delay)  # back-off between connection attempts
+            delay = min(delay * 2, 1.0)
+        else:
+            await conn.close()
+            return

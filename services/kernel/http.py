@@ -1,0 +1,250 @@
+"""HTTP pieces every service uses: problem+json errors, correlation ids, health, metrics.
+
+Errors follow RFC 9457 (``application/problem+json``). A problem's ``detail`` is Danish
+first; ``detail_en`` carries the English text beside it. Database or Kafka outages become
+503 with ``Retry-After``, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import asyncpg
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.kernel.logging import correlation
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+CORRELATION_HEADER = "X-Correlation-ID"
+
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+class ProblemError(Exception):
+    """An error a person can act on, rendered as problem+json.
+
+    ``type_`` is a short slug (``urn:kl:problem:<slug>``), ``title`` a short Danish
+    summary, ``detail`` the Danish explanation and ``detail_en`` the English one.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        title: str,
+        detail: str,
+        detail_en: str | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail_en or detail)
+        self.status = status
+        self.type_ = type_
+        self.title = title
+        self.detail = detail
+        self.detail_en = detail_en
+        self.extra = extra
+
+
+def problem_response(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    detail_en: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:kl:problem:{type_}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if detail_en:
+        body["detail_en"] = detail_en
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    TimeoutError,
+)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Render every error as problem+json."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.type_, exc.title, exc.detail, exc.detail_en, **exc.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg", ""),
+            }
+            for e in exc.errors()
+        ]
+        fields = ", ".join(e["field"] for e in errors if e["field"])
+        return problem_response(
+            422,
+            "invalid-request",
+            "Ugyldige oplysninger",
+            f"Ret disse felter og prøv igen: {fields}." if fields else "Ret forespørgslen.",
+            f"Fix these fields and try again: {fields}." if fields else "Fix the request.",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Ikke fundet", 405: "Metoden er ikke tilladt", 413: "For stor forespørgsel"}
+        return problem_response(
+            exc.status_code,
+            "http-" + str(exc.status_code),
+            titles.get(exc.status_code, "Fejl"),
+            str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, _UNAVAILABLE):
+            log.warning("dependency unavailable", error=type(exc).__name__)
+            return problem_response(
+                503,
+                "unavailable",
+                "Tjenesten er midlertidigt utilgængelig",
+                "Databasen eller Kafka svarer ikke lige nu. Prøv igen om lidt.",
+                "The database or Kafka is not answering right now. Try again shortly.",
+                headers={"Retry-After": "2"},
+            )
+        log.exception("unhandled error")
+        return problem_response(
+            500,
+            "internal",
+            "Intern fejl",
+            "Der skete en uventet fejl. Intet er gemt. Prøv igen, eller kontakt KL.",
+            "An unexpected error occurred. Nothing was saved.",
+        )
+
+
+class CorrelationMiddleware:
+    """Bind ``X-Correlation-ID`` (or a new id) for the request, echo it, time the request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-correlation-id":
+                incoming = value.decode("latin-1")[:100]
+                break
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+        with correlation(incoming) as cid:
+
+            async def send_with_header(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status_holder["status"] = message["status"]
+                    headers = list(message.get("headers", []))
+                    headers.append((b"x-correlation-id", cid.encode()))
+                    message["headers"] = headers
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_header)
+            finally:
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")
+                HTTP_LATENCY.labels(scope["method"], path, str(status_holder["status"])).observe(
+                    time.perf_counter() - started
+                )
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with 413 before reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                response = problem_response(
+                    413,
+                    "body-too-large",
+                    "For stor forespørgsel",
+                    f"Forespørgslen må højst fylde {self.max_bytes} bytes.",
+                    f"The request body may be at most {self.max_bytes} bytes.",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def install_health(app: FastAPI, checks: Iterable[tuple[str, ReadinessCheck]]) -> None:
+    """``/healthz`` (the process lives), ``/readyz`` (its dependencies answer), ``/metrics``."""
+    named_checks = list(checks)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness", response_model=None)
+    async def readyz() -> Response:
+        failures: dict[str, str] = {}
+        for name, check in named_checks:
+            try:
+                await check()
+            except Exception as exc:
+                failures[name] = type(exc).__name__
+        if failures:
+            return problem_response(
+                503,
+                "not-ready",
+                "Ikke klar",
+                "Tjenesten kan ikke nå: " + ", ".join(failures),
+                "The service cannot reach: " + ", ".join(failures),
+                headers={"Retry-After": "2"},
+                failing=failures,
+            )
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

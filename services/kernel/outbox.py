@@ -1,0 +1,209 @@
+"""The outbox relay: publishes appended events to Kafka, in order, at least once.
+
+One relay per service database is active at a time: it holds a session-level advisory
+lock, and other instances wait as standbys, taking over when the active one dies (its
+connection closes, PostgreSQL releases the lock). The active relay reads unpublished
+outbox rows in id order, sends them with an idempotent producer (acks=all), and marks them
+published only after Kafka has acknowledged them. A crash between send and mark publishes
+those rows again on the next start: a duplicate, never a loss; consumers dedupe by event id.
+
+Rows are selected as "not yet published", not "after the last id I saw", so a row whose
+transaction commits late with a lower id is still published. Order within a key holds: a
+stream's next version can only commit after its previous one (the unique version index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from services.kernel.db import init_connection, lock_key
+from services.kernel.eventstore import OUTBOX_CHANNEL
+from services.kernel.kafka import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxRelay:
+    """Moves outbox rows of one database to Kafka. Run :meth:`run` as a task."""
+
+    def __init__(
+        self,
+        dsn: str,
+        kafka: KafkaSettings,
+        *,
+        name: str = "outbox-relay",
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        standby_interval: float = 1.0,
+        crash_after_batches: int | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self.kafka = kafka
+        self.name = name
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.standby_interval = standby_interval
+        self.crash_after_batches = crash_after_batches
+        self.is_active = False
+        self.published_total = 0
+        self._batches_sent = 0
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set; reconnects after database or Kafka failures."""
+        delay = 0.2
+        while not stop.is_set():
+            try:
+                await self._run_once(stop)
+                delay = 0.2
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay lost its connection, retrying", error=str(exc))
+            except Exception as exc:  # Kafka errors of many types; keep going
+                log.warning("relay failed, retrying", error=repr(exc))
+            self.is_active = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)  # back-off before reconnecting
+            delay = min(delay * 2, 5.0)
+
+    async def _run_once(self, stop: asyncio.Event) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
+        try:
+            await init_connection(conn)
+            key = lock_key(self.name)  # advisory locks are per database
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                if stop.is_set():
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.standby_interval)  # standby
+            self.is_active = True
+            log.info("relay active")
+            await conn.add_listener(OUTBOX_CHANNEL, self._on_notify)
+            producer = AIOKafkaProducer(
+                **self.kafka.client_options(),
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=2,
+                max_request_size=2 * 1024 * 1024,
+            )
+            await producer.start()
+            try:
+                while not stop.is_set():
+                    sent = await self.publish_batch(conn, producer)
+                    if sent < self.batch_size:
+                        await self._wait_for_work(stop)
+            finally:
+                await producer.stop()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _wait_for_work(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        stop_task = asyncio.ensure_future(stop.wait())
+        wake_task = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait(
+                {stop_task, wake_task},
+                timeout=self.poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            stop_task.cancel()
+            wake_task.cancel()
+
+    async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        """Publish one batch of unpublished rows; return how many."""
+        rows = await conn.fetch(
+            """
+            SELECT id, topic, key, headers, value FROM outbox
+            WHERE published_at IS NULL ORDER BY id LIMIT $1
+            """,
+            self.batch_size,
+        )
+        if not rows:
+            return 0
+        futures = [
+            await producer.send(
+                self.kafka.topic(row["topic"]),
+                value=row["value"],
+                key=row["key"],
+                headers=[(name, value.encode()) for name, value in row["headers"]],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*futures)
+        self._batches_sent += 1
+        if self.crash_after_batches is not None and self._batches_sent >= self.crash_after_batches:
+            # Fault injection for the crash tests: die after Kafka acknowledged a batch and
+            # before it is marked published, the worst moment for an outbox relay.
+            os.kill(os.getpid(), signal.SIGKILL)
+        await conn.execute(
+            "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
+            [row["id"] for row in rows],
+        )
+        self.published_total += len(rows)
+        return len(rows)
+
+
+async def unpublished_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    return count
+
+
+async def relay_lag_seconds(conn: asyncpg.Connection | asyncpg.Pool) -> float:
+    """Age of the oldest unpublished row (0 when all are published)."""
+    lag: float | None = await conn.fetchval(
+        """SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8
+           FROM outbox WHERE published_at IS NULL"""
+    )
+    return lag or 0.0
+
+
+def main() -> None:
+    """Run a relay alone: ``python -m services.kernel.outbox --dsn ... --bootstrap ...``."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--dsn", required=True)
+    parser.add_argument("--bootstrap", default="127.0.0.1:19092")
+    parser.add_argument("--topic-prefix", default="")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--crash-after-batches",
+        type=int,
+        default=None,
+        help="testing only: SIGKILL itself after sending this many batches, before marking",
+    )
+    args = parser.parse_args()
+    from services.kernel.logging import configure_logging
+
+    configure_logging("outbox-relay")
+    relay = OutboxRelay(
+        args.dsn,
+        KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=args.topic_prefix),
+        batch_size=args.batch_size,
+        crash_after_batches=args.crash_after_batches,
+    )
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await relay.run(stop)
+
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""One service process: its database pool, outbox relay, Kafka subscribers and readiness.
+
+Each service's ``bootstrap.py`` builds a :class:`ServiceRuntime` and hands its ``lifespan``
+to FastAPI; several instances of a service can run at once (one relay is active among
+them, subscribers share partitions through their consumer group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import structlog
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+from contracts.base import EventPayload
+from services.kernel.db import Migration, create_pool
+from services.kernel.eventstore import MIGRATIONS as EVENT_STORE_MIGRATIONS
+from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
+from services.kernel.kafka import KafkaSettings, ensure_topics
+from services.kernel.outbox import OutboxRelay
+from services.kernel.subscriber import Subscription
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """Owns the long-lived resources of one service process."""
+
+    name: str
+    dsn: str
+    kafka: KafkaSettings
+    migrations: Sequence[Migration] = ()
+    topics: dict[str, int] = field(default_factory=dict)
+    run_relay: bool = True
+    pool_size: int = 20
+    broker: KafkaBroker = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    subscriptions: list[Subscription] = field(default_factory=list, init=False)
+    _pool: asyncpg.Pool | None = field(default=None, init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.broker = KafkaBroker(
+            self.kafka.bootstrap_servers,
+            security=None,
+            client_id=self.name,
+            logger=None,
+        )
+        self.relay = OutboxRelay(self.dsn, self.kafka, name=f"{self.name}-outbox-relay")
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name}: the database pool is not open yet")
+        return self._pool
+
+    def subscribe(self, subscription: Subscription) -> None:
+        """Attach a subscription to this service's broker (before start)."""
+        self.subscriptions.append(subscription)
+        subscription.attach(self.broker)
+
+    def document(self, models: Sequence[type[EventPayload]]) -> None:
+        """Declare what this service publishes, for the AsyncAPI document.
+
+        The relay does the publishing; these publishers only describe the channels.
+        """
+        by_topic: dict[str, list[type[EventPayload]]] = {}
+        for model in models:
+            by_topic.setdefault(model.topic, []).append(model)
+        for topic, topic_models in by_topic.items():
+            for model in topic_models:
+                self.broker.publisher(
+                    self.kafka.topic(topic),
+                    title=f"{topic}:{model.type_name()}",
+                    description=(model.__doc__ or "").strip()
+                    + f" CloudEvents type `{model.type_name()}`, binary mode; key = subject.",
+                    schema=model,
+                )
+
+    def asyncapi(self, version: str = "1.0.0", description: str = "") -> AsyncAPI:
+        return AsyncAPI(
+            self.broker, title=f"KL {self.name} service", version=version, description=description
+        )
+
+    async def start(self) -> None:
+        self._pool = await create_pool(
+            self.dsn, [*EVENT_STORE_MIGRATIONS, *IDEMPOTENCY_MIGRATIONS, *self.migrations], max_size=self.pool_size
+        )
+        topics = dict(self.topics)
+        for sub in self.subscriptions:
+            for topic in sub.topics:
+                topics.setdefault(topic, 3)
+        if topics:
+            await ensure_topics(self.kafka, topics)
+        if self.run_relay:
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        if self.subscriptions:
+            await self.broker.start()
+        else:
+            await self.broker.connect()
+        log.info("service started", service=self.name)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("service stopped", service=self.name)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def check_database(self) -> None:
+        async with asyncio.timeout(2):
+            await self.pool.fetchval("SELECT 1")
+
+    async def check_kafka(self) -> None:
+        async with asyncio.timeout(2):
+            if not await self.broker.ping(timeout=2):
+                raise ConnectionError("Kafka did not answer")
+
+    def readiness_checks(self) -> list[tuple[str, Any]]:
+        return [("database", self.check_database), ("kafka", self.check_kafka)]

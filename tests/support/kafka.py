@@ -1,0 +1,69 @@
+"""Reading topics in tests with a plain aiokafka consumer (no group, from the beginning)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.support.stack import KAFKA_BOOTSTRAP
+
+
+async def create_topics(*names: str, partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(n, partitions, 1) for n in names if n not in existing]
+        if new:
+            await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+async def read_topic(
+    topic: str, *, expect: int, timeout: float = 20.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` from the start, once at least ``expect`` have arrived.
+
+    After reaching ``expect`` it reads on to the partitions' current end offsets, so
+    duplicates beyond ``expect`` are returned too.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=KAFKA_BOOTSTRAP, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        partitions: set[int] | None = None
+        while partitions is None:
+            partitions = consumer.partitions_for_topic(topic)
+            if partitions is None:
+                await consumer._client.force_metadata_update()
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"topic {topic} does not exist")
+                await asyncio.sleep(0.1)  # wait-ok: metadata polling with a deadline
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                records.extend(part)
+            if len(records) >= expect:
+                ends = await consumer.end_offsets(tps)
+                if all(await _position(consumer, tp) >= ends[tp] for tp in tps):
+                    return records
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"only {len(records)} of {expect} records on {topic} after {timeout}s"
+                )
+    finally:
+        await consumer.stop()
+
+
+async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
+    return int(await consumer.position(tp))
