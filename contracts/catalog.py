@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from contracts import meetings, membership
+from contracts import meetings, membership, notifications
 from contracts.base import EventPayload, registry
 
-MODULES = (membership, meetings)
+MODULES = (membership, meetings, notifications)
 
 
 def all_models() -> dict[str, type[EventPayload]]:

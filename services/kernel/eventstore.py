@@ -208,7 +208,7 @@ class EventStore:
             [e.id for e in events],
             [topic] * len(events),
             [w.key for w in wires],
-            [[[name, value.decode()] for name, value in w.headers] for w in wires],
+            [{name: value.decode() for name, value in w.headers} for w in wires],
             [w.value for w in wires],
         )
         await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)

@@ -139,7 +139,7 @@ class OutboxRelay:
                 self.kafka.topic(row["topic"]),
                 value=row["value"],
                 key=row["key"],
-                headers=[(name, value.encode()) for name, value in row["headers"]],
+                headers=[(name, value.encode()) for name, value in row["headers"].items()],
             )
             for row in rows
         ]

@@ -92,7 +92,9 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self._pool = await create_pool(
-            self.dsn, [*EVENT_STORE_MIGRATIONS, *IDEMPOTENCY_MIGRATIONS, *self.migrations], max_size=self.pool_size
+            self.dsn,
+            [*EVENT_STORE_MIGRATIONS, *IDEMPOTENCY_MIGRATIONS, *self.migrations],
+            max_size=self.pool_size,
         )
         topics = dict(self.topics)
         for sub in self.subscriptions:

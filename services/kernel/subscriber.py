@@ -94,10 +94,18 @@ class Subscription:
             description=f"Applies {', '.join(m.type_name() for m in self.handlers)}"
             f" to the read model of {self.name}.",
         )
-        async def on_message(body: bytes, message: KafkaMessage) -> None:
+        async def on_message(message: KafkaMessage) -> None:
             record = message.raw_message
             assert isinstance(record, ConsumerRecord)
-            await self.handle_record(broker, record)
+            try:
+                await self.handle_record(broker, record)
+            except Exception as exc:
+                # Not even dead-lettering worked (Kafka away?): rewind to this record so it
+                # is delivered again, after a pause, instead of being skipped.
+                log.warning("message not handled, will be redelivered", error=repr(exc))
+                await asyncio.sleep(1.0)  # wait-ok: back-off before redelivery
+                await message.nack()
+                return
             await message.ack()
 
     async def handle_record(self, broker: KafkaBroker, record: ConsumerRecord[Any, Any]) -> None:
@@ -145,7 +153,7 @@ class Subscription:
                 attempt += 1
                 log.warning("infrastructure failure, will retry", error=repr(exc), delay=delay)
                 EVENTS_HANDLED.labels(self.name, "retried").inc()
-                await asyncio.sleep(delay)  # back-off while the database is away
+                await asyncio.sleep(delay)  # wait-ok: back-off while the database is away
             except Exception as exc:
                 failures += 1
                 if failures >= self.handler_attempts:

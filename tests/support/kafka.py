@@ -55,7 +55,8 @@ async def read_topic(
                 records.extend(part)
             if len(records) >= expect:
                 ends = await consumer.end_offsets(tps)
-                if all(await _position(consumer, tp) >= ends[tp] for tp in tps):
+                positions = [await _position(consumer, tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
                     return records
             if time.monotonic() > deadline:
                 raise AssertionError(

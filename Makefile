@@ -1,0 +1,55 @@
+# One entry point for a newcomer. `make run` starts the system with the seed's demo data,
+# `make test` runs every check. Both install what is missing first.
+SHELL := /bin/bash
+PY := .venv/bin/python
+STACK := deploy/local/stack.sh
+
+.PHONY: help install stack-up stack-down stack-status run test lint typecheck unit integration e2e contracts asyncapi clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: .venv/.installed ## Python venv with the pinned dependencies, and the system tools the tests use
+	@command -v kcat >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat; \
+	  else echo "kcat is missing: sudo apt-get install kcat"; exit 1; fi; }
+
+.venv/.installed: pyproject.toml
+	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $@
+
+stack-up: install ## Kafka, PostgreSQL and the SMTP sink on 127.0.0.1 (idempotent)
+	$(STACK) up
+
+stack-down: ## stop the local stack
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+run: stack-up ## the whole system with the seed's demo data, in the foreground
+	$(PY) -m services.operator run
+
+lint: install
+	.venv/bin/ruff format --check services contracts tests bench deploy
+	.venv/bin/ruff check services contracts tests bench deploy
+
+typecheck: install
+	.venv/bin/mypy
+
+unit: install
+	.venv/bin/pytest tests/unit -q
+
+test: stack-up lint typecheck ## every check: lint, types, unit, integration and end-to-end tests
+	.venv/bin/pytest -q
+
+contracts: install ## regenerate the committed JSON Schemas (refuses a breaking change)
+	$(PY) -m contracts.schemas
+
+asyncapi: install ## regenerate the committed AsyncAPI documents
+	$(PY) -m contracts.asyncapi
+
+clean: stack-down
+	rm -rf var .venv

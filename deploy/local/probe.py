@@ -1,0 +1,78 @@
+"""Readiness probes for deploy/local/stack.sh: one real client round trip per component.
+
+    probe.py kafka 127.0.0.1:19092 [--timeout S]   metadata request (list topics, describe cluster)
+    probe.py smtp 127.0.0.1 2525 [--timeout S]     SMTP greeting + EHLO + QUIT
+
+Exit 0 when the server answered, 1 with a one-line reason on stderr otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import smtplib
+import sys
+
+
+def probe_kafka(bootstrap: str, timeout: float) -> str:
+    # aiokafka logs every failed connection attempt; the one-line reason is enough here.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run() -> str:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout * 1000),
+            client_id="stack-probe",
+        )
+        try:
+            await admin.start()
+            topics = await admin.list_topics()
+            cluster = await admin.describe_cluster()
+        finally:
+            await admin.close()
+        brokers = [b["node_id"] for b in cluster.get("brokers", [])]
+        if not brokers:
+            raise RuntimeError("no broker registered in the cluster metadata yet")
+        return f"cluster {cluster.get('cluster_id')} brokers {brokers} topics {len(topics)}"
+
+    return asyncio.run(asyncio.wait_for(run(), timeout))
+
+
+def probe_smtp(host: str, port: int, timeout: float) -> str:
+    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+        code, _ = smtp.ehlo("stack-probe")
+        if code != 250:
+            raise RuntimeError(f"EHLO answered {code}")
+        smtp.quit()
+    return "EHLO 250"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    k = sub.add_parser("kafka")
+    k.add_argument("bootstrap")
+    s = sub.add_parser("smtp")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    for p in (k, s):
+        p.add_argument("--timeout", type=float, default=5.0)
+    args = parser.parse_args()
+    try:
+        if args.what == "kafka":
+            info = probe_kafka(args.bootstrap, args.timeout)
+        else:
+            info = probe_smtp(args.host, args.port, args.timeout)
+    except Exception as exc:
+        print(f"{args.what}: {type(exc).__name__}: {exc}".strip(), file=sys.stderr)
+        return 1
+    print(info)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

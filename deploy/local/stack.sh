@@ -1,0 +1,730 @@
+#!/usr/bin/env bash
+# Local stack for development and tests: Kafka (KRaft, from Maven Central jars), a private
+# PostgreSQL cluster and an SMTP sink, all on 127.0.0.1, all state in <repo>/var/.
+#
+#   deploy/local/stack.sh up     [kafka|postgres|smtp]   start (idempotent), return when answering
+#   deploy/local/stack.sh status [kafka|postgres|smtp]   up/down per component; non-zero if any down
+#   deploy/local/stack.sh down   [kafka|postgres|smtp]   stop (idempotent)
+#   deploy/local/stack.sh env    [kafka|postgres|smtp]   print `export` lines for the services
+#
+# See deploy/local/README.md for ports, environment variables and the folder layout.
+set -euo pipefail
+
+# ----------------------------------------------------------------------------- settings
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+VAR="$ROOT/var"
+RUN_DIR="$VAR/run"
+LOG_DIR="$VAR/log"
+
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+PG_PORT="${PG_PORT:-55432}"
+SMTP_PORT="${SMTP_PORT:-2525}"
+STACK_TIMEOUT="${STACK_TIMEOUT:-90}"          # seconds for each component to answer
+STACK_PYTHON="${STACK_PYTHON:-$ROOT/.venv/bin/python}"
+STACK_PG_USER="${STACK_PG_USER:-kldev}"       # system user that runs postgres when we are root
+
+KAFKA_VERSION="4.1.1"
+LOG4J_VERSION="2.24.3"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
+KAFKA_DIR="$VAR/kafka"
+KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_DATA="$KAFKA_DIR/data"
+KAFKA_PROPS="$KAFKA_DIR/server.properties"
+KAFKA_PID="$RUN_DIR/kafka.pid"
+KAFKA_LOG="$LOG_DIR/kafka.log"                 # console: WARN and above, JVM errors
+KAFKA_LOG_DIR="$LOG_DIR/kafka"                 # server.log: INFO
+
+PG_DIR="$VAR/pg"
+PG_DATA="$PG_DIR/data"
+PG_SOCKET_DIR="$PG_DIR/run"
+PG_LOG="$LOG_DIR/postgres.log"
+PG_SUPERUSER="postgres"
+
+MAIL_DIR="$VAR/mail"
+SMTP_PID="$RUN_DIR/smtp.pid"
+SMTP_LOG="$LOG_DIR/smtp.log"
+
+COMPONENTS=(kafka postgres smtp)
+
+# ----------------------------------------------------------------------------- helpers
+say() { printf '%s\n' "$*"; }
+warn() { printf '%s\n' "$*" >&2; }
+die() { printf 'stack.sh: error: %s\n' "$*" >&2; exit 1; }
+
+now() { date +%s; }
+
+# Size of each log file when this invocation started a component: error messages show only
+# what that start wrote, not older runs.
+declare -A LOG_OFFSET=()
+mark_log() {
+    local f
+    for f in "$@"; do LOG_OFFSET[$f]="$(stat -c %s "$f" 2>/dev/null || echo 0)"; done
+}
+
+# show_log FILE...: the last lines of each log (since mark_log), for error messages.
+show_log() {
+    local f text
+    for f in "$@"; do
+        [[ -s "$f" ]] || continue
+        text="$(tail -c +"$((${LOG_OFFSET[$f]:-0} + 1))" "$f" | tail -n 25)"
+        [[ -n "${text//[[:space:]]/}" ]] || continue
+        warn "---- last lines of ${f#"$ROOT"/} ----"
+        warn "$text"
+    done
+}
+
+# port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
+port_open() {
+    timeout 2 bash -c ": </dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# port_owner PORT: best effort "pid N (command)" of the listener, for messages.
+port_owner() {
+    command -v ss >/dev/null 2>&1 || return 0
+    local line pid
+    line="$(ss -Htlnp "sport = :$1" 2>/dev/null | head -n1)" || return 0
+    pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line")"
+    [[ -n "$pid" ]] || return 0
+    printf 'pid %s (%s)' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)"
+}
+
+# require_port_free PORT VARNAME: fail at once when a foreign process holds the port.
+require_port_free() {
+    local port="$1" var="$2" owner
+    if port_open "$port"; then
+        owner="$(port_owner "$port")"
+        die "port $port is already in use${owner:+ by $owner}, not by this stack. Stop that process or choose another port: $var=<free port> $0 up"
+    fi
+}
+
+# pid_matches PIDFILE MARKER: the pid file (first line) names a live process whose command
+# line holds MARKER. A zombie has an empty command line, so it does not count.
+pid_matches() {
+    local pidfile="$1" marker="$2" pid cmdline
+    [[ -s "$pidfile" ]] || return 1
+    pid="$(head -n1 "$pidfile" 2>/dev/null)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *"$marker"* ]]
+}
+
+# proc_alive PID: running, not a zombie. (On some machines PID 1 reaps orphans only every
+# few seconds, so a killed server can linger as a zombie; `kill -0` would call it alive.)
+proc_alive() {
+    local state
+    state="$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null)" || return 1
+    [[ -n "$state" && "$state" != Z ]]
+}
+
+# stop_pid PIDFILE MARKER NAME: SIGTERM, wait up to 60 s, then SIGKILL.
+stop_pid() {
+    local pidfile="$1" marker="$2" name="$3" pid i
+    if ! pid_matches "$pidfile" "$marker"; then
+        rm -f "$pidfile"
+        say "$name: not running"
+        return 0
+    fi
+    pid="$(head -n1 "$pidfile")"
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 600; i++)); do
+        proc_alive "$pid" || break
+        sleep 0.1
+    done
+    if proc_alive "$pid"; then
+        warn "$name: still running after 60 s, sending SIGKILL to pid $pid"
+        kill -KILL "$pid" 2>/dev/null || true
+        sleep 0.5
+    fi
+    rm -f "$pidfile"
+    say "$name: stopped"
+}
+
+# launch PIDFILE LOGFILE CMD...: start CMD in its own session, detached, with a pid file.
+launch() {
+    local pidfile="$1" logfile="$2"
+    shift 2
+    mark_log "$logfile"
+    printf '\n==== %s start ====\n' "$(date '+%F %T')" >>"$logfile"
+    # 9>&-: the server must not inherit (and so keep holding) the stack lock.
+    setsid "$@" </dev/null >>"$logfile" 2>&1 9>&- &
+    echo $! >"$pidfile"
+}
+
+need_python() {
+    [[ -x "$STACK_PYTHON" ]] ||
+        die "no Python at $STACK_PYTHON (the project venv): create it and install the project's dependencies (aiokafka, aiosmtpd), or point STACK_PYTHON at a Python that has them"
+    "$STACK_PYTHON" -c 'import aiokafka, aiosmtpd' 2>/dev/null ||
+        die "$STACK_PYTHON cannot import aiokafka and aiosmtpd: install the project's dependencies into the venv"
+}
+
+prepare_dirs() {
+    mkdir -p "$RUN_DIR" "$LOG_DIR" "$KAFKA_LOG_DIR"
+    ensure_gitignore
+}
+
+# ensure_gitignore: var/ and .venv/ stay out of git.
+ensure_gitignore() {
+    local gi="$ROOT/.gitignore" line
+    for line in "var/" ".venv/"; do
+        if ! { [[ -f "$gi" ]] && grep -qxF "$line" "$gi"; }; then
+            if [[ -s "$gi" && -n "$(tail -c1 "$gi")" ]]; then echo >>"$gi"; fi
+            echo "$line" >>"$gi"
+        fi
+    done
+}
+
+# ----------------------------------------------------------------------------- Kafka
+java_bin() {
+    if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+        echo "$JAVA_HOME/bin/java"
+    else
+        command -v java || true
+    fi
+}
+
+need_java() {
+    JAVA="$(java_bin)"
+    [[ -n "$JAVA" ]] ||
+        die "java not found (Kafka $KAFKA_VERSION needs Java 17+): apt-get install openjdk-17-jre-headless, or set JAVA_HOME"
+    local version major
+    version="$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n1)"
+    major="${version%%.*}"
+    [[ "$major" =~ ^[0-9]+$ && "$major" -ge 17 ]] ||
+        die "$JAVA is Java '$version'; Kafka $KAFKA_VERSION needs Java 17+: apt-get install openjdk-17-jre-headless, or set JAVA_HOME"
+}
+
+kafka_running() { pid_matches "$KAFKA_PID" "$KAFKA_PROPS"; }
+
+# kafka_fetch: the jars of kafka_2.13 and its dependencies, plus the log4j binding, into
+# var/kafka/libs; skipped when the marker says the folder is complete for these versions.
+KAFKA_LIBS_WANT="kafka_2.13-$KAFKA_VERSION log4j-$LOG4J_VERSION"
+kafka_libs_complete() {
+    [[ -f "$KAFKA_LIBS/.complete" && "$(<"$KAFKA_LIBS/.complete")" == "$KAFKA_LIBS_WANT" ]]
+}
+
+kafka_fetch() {
+    kafka_libs_complete && return 0
+    say "kafka: fetching kafka_2.13 $KAFKA_VERSION and dependencies from Maven Central (once) ..."
+    local tmp="$KAFKA_DIR/libs.tmp" fetch_log="$LOG_DIR/kafka-fetch.log"
+    rm -rf "$tmp"
+    mkdir -p "$KAFKA_DIR"
+    if ! mvn -B -q -f "$HERE/kafka/pom.xml" \
+        -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
+        dependency:copy-dependencies -DoutputDirectory="$tmp" >"$fetch_log" 2>&1; then
+        show_log "$fetch_log"
+        die "mvn could not fetch the Kafka jars (is Maven Central reachable?); full output in ${fetch_log#"$ROOT"/}"
+    fi
+    [[ -f "$tmp/kafka_2.13-$KAFKA_VERSION.jar" && -f "$tmp/log4j-slf4j-impl-$LOG4J_VERSION.jar" ]] ||
+        die "mvn finished but $tmp lacks kafka_2.13-$KAFKA_VERSION.jar or log4j-slf4j-impl; see ${fetch_log#"$ROOT"/}"
+    rm -rf "$KAFKA_LIBS"
+    mv "$tmp" "$KAFKA_LIBS"
+    echo "$KAFKA_LIBS_WANT" >"$KAFKA_LIBS/.complete"
+}
+
+# kafka_cmd: KAFKA_CMD = the java command line up to (not including) the main class.
+kafka_cmd() {
+    local heap
+    read -r -a heap <<<"$KAFKA_HEAP_OPTS"
+    KAFKA_CMD=("$JAVA" "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
+        -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
+        -Dkafka.logs.dir="$KAFKA_LOG_DIR"
+        -Dlog4j2.configurationFile="$HERE/kafka/log4j2.xml"
+        -cp "$KAFKA_LIBS/*")
+}
+
+# meta_value FILE KEY
+meta_value() { sed -n "s/^$2=//p" "$1" | head -n1; }
+
+# kafka_check_storage: a formatted data folder must match var/kafka/cluster.id and node 1.
+kafka_check_storage() {
+    local id_file="$KAFKA_DIR/cluster.id" meta="$KAFKA_DATA/meta.properties" data="${KAFKA_DATA#"$ROOT"/}"
+    local meta_id meta_node
+    if [[ ! -f "$meta" ]]; then
+        if [[ -d "$KAFKA_DATA" && -n "$(ls -A "$KAFKA_DATA")" ]]; then
+            die "$data is not empty but has no meta.properties, so it is not a Kafka log folder: delete $data (topics are lost) and run up again"
+        fi
+        return 0
+    fi
+    meta_id="$(meta_value "$meta" cluster.id)"
+    meta_node="$(meta_value "$meta" node.id)"
+    [[ -n "$meta_id" ]] ||
+        die "$data/meta.properties has no cluster.id, the Kafka data folder is broken: delete $data (topics are lost) and run up again"
+    if [[ ! -s "$id_file" ]]; then
+        echo "$meta_id" >"$id_file" # cluster.id lost but the data is fine: adopt it
+    fi
+    [[ "$meta_id" == "$(<"$id_file")" ]] ||
+        die "$data belongs to Kafka cluster '$meta_id' but ${id_file#"$ROOT"/} says '$(<"$id_file")': delete $data and ${id_file#"$ROOT"/} (topics are lost) and run up again"
+    [[ "$meta_node" == "1" ]] ||
+        die "$data was formatted for node.id '$meta_node', not 1: delete $data (topics are lost) and run up again"
+}
+
+# kafka_format: cluster id in var/kafka/cluster.id; storage formatted once (--standalone).
+kafka_format() {
+    local id_file="$KAFKA_DIR/cluster.id"
+    [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
+    if [[ ! -s "$id_file" ]]; then
+        "${KAFKA_CMD[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1 >"$id_file.tmp"
+        [[ -s "$id_file.tmp" ]] || die "kafka.tools.StorageTool random-uuid gave no cluster id"
+        mv "$id_file.tmp" "$id_file"
+    fi
+    mkdir -p "$KAFKA_DATA"
+    if ! "${KAFKA_CMD[@]}" kafka.tools.StorageTool format -t "$(<"$id_file")" -c "$KAFKA_PROPS" \
+        --standalone --ignore-formatted >"$LOG_DIR/kafka-format.log" 2>&1; then
+        show_log "$LOG_DIR/kafka-format.log"
+        die "formatting the Kafka storage in ${KAFKA_DATA#"$ROOT"/} failed: delete ${KAFKA_DATA#"$ROOT"/} and ${id_file#"$ROOT"/} and run up again"
+    fi
+}
+
+kafka_properties() {
+    sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+        -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+        -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" \
+        "$HERE/kafka/server.properties.template" >"$KAFKA_PROPS.tmp"
+    mv "$KAFKA_PROPS.tmp" "$KAFKA_PROPS"
+}
+
+# kafka_preflight: everything that can fail before any component is started.
+kafka_preflight() {
+    kafka_running && return 0
+    need_java
+    need_python
+    kafka_libs_complete || command -v mvn >/dev/null 2>&1 ||
+        die "mvn not found, needed once to fetch the Kafka jars from Maven Central: apt-get install maven"
+    require_port_free "$KAFKA_PORT" KAFKA_PORT
+    require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
+    mkdir -p "$KAFKA_DIR"
+    kafka_check_storage
+}
+
+# kafka_start: returns at once; kafka_wait checks that it answers.
+kafka_start() {
+    if kafka_running; then
+        say "kafka: already running (pid $(<"$KAFKA_PID"))"
+        return 0
+    fi
+    rm -f "$KAFKA_PID"
+    kafka_fetch
+    kafka_cmd
+    kafka_properties
+    kafka_format
+    mark_log "$KAFKA_LOG_DIR/server.log"
+    launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
+    STARTED+=(kafka)
+    say "kafka: starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT"
+}
+
+kafka_probe() {
+    "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}"
+}
+
+kafka_wait() {
+    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
+    while :; do
+        kafka_running || {
+            show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
+            die "kafka exited during start-up (logs above: ${KAFKA_LOG#"$ROOT"/}, ${KAFKA_LOG_DIR#"$ROOT"/}/server.log)"
+        }
+        if port_open "$KAFKA_PORT" && out="$(kafka_probe 5 2>&1)"; then
+            say "kafka: up on 127.0.0.1:$KAFKA_PORT ($out)"
+            return 0
+        fi
+        if (($(now) >= deadline)); then
+            show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
+            die "kafka did not answer on 127.0.0.1:$KAFKA_PORT within ${STACK_TIMEOUT}s${out:+ (last probe: $out)}; if you changed KAFKA_PORT while it ran, run down first"
+        fi
+        sleep 0.5
+    done
+}
+
+kafka_stop() { stop_pid "$KAFKA_PID" "$KAFKA_PROPS" kafka; }
+
+kafka_status() {
+    local out
+    if ! kafka_running; then
+        say "kafka     down  127.0.0.1:$KAFKA_PORT$(port_open "$KAFKA_PORT" && echo " (port in use by another process)")"
+        return 1
+    fi
+    if out="$(kafka_probe 5 2>&1)"; then
+        say "kafka     up    127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID")  $out"
+    else
+        say "kafka     down  127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID") runs but does not answer: $out"
+        return 1
+    fi
+}
+
+kafka_env() { say "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"; }
+
+# ----------------------------------------------------------------------------- PostgreSQL
+PRIVATE_PG_URL="postgresql://$PG_SUPERUSER@127.0.0.1:$PG_PORT/postgres"
+
+# An external server is named by DATABASE_URL (unless it is the URL of our own cluster,
+# e.g. after `eval "$(stack.sh env)"`).
+pg_external() { [[ -n "${DATABASE_URL:-}" && "$DATABASE_URL" != "$PRIVATE_PG_URL" ]]; }
+
+pg_url() { if pg_external; then echo "$DATABASE_URL"; else echo "$PRIVATE_PG_URL"; fi; }
+
+# pg_tool NAME: path of a PostgreSQL program (PG_BIN, then PATH, then Debian's folders).
+pg_tool() {
+    local name="$1" dir
+    if [[ -n "${PG_BIN:-}" && -x "$PG_BIN/$name" ]]; then echo "$PG_BIN/$name"; return 0; fi
+    if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
+    # Debian keeps the server programs off PATH, one folder per major version: newest first.
+    while read -r dir; do
+        if [[ -x "$dir/$name" ]]; then echo "$dir/$name"; return 0; fi
+    done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k4 -rn)
+    return 1
+}
+
+need_pg_client() {
+    if ! PG_ISREADY="$(pg_tool pg_isready)" || ! PSQL="$(pg_tool psql)"; then
+        die "pg_isready/psql not found: apt-get install postgresql-client-15 (or set PG_BIN)"
+    fi
+}
+
+need_pg_server() {
+    need_pg_client
+    if ! INITDB="$(pg_tool initdb)" || ! PG_CTL="$(pg_tool pg_ctl)" || ! pg_tool postgres >/dev/null; then
+        die "initdb/pg_ctl/postgres not found: apt-get install postgresql-15 (or set PG_BIN to its bin folder)"
+    fi
+}
+
+# as_pg CMD...: run CMD as the cluster owner (postgres refuses to run as root).
+as_pg() {
+    if ((EUID == 0)); then
+        runuser -u "$STACK_PG_USER" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# pg_owner_setup: folders for the cluster; as root, a system user that owns and runs it.
+pg_owner_setup() {
+    mkdir -p "$PG_DIR" "$PG_SOCKET_DIR"
+    touch "$PG_LOG"
+    ((EUID == 0)) || return 0
+    if ! id -u "$STACK_PG_USER" >/dev/null 2>&1; then
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$STACK_PG_USER" ||
+            die "could not create the system user $STACK_PG_USER that runs postgres (set STACK_PG_USER to an existing non-root user)"
+    fi
+    chown -R "$STACK_PG_USER:" "$PG_DIR" "$PG_LOG"
+    # shellcheck disable=SC2016 # $1 expands in the inner shell
+    as_pg "$BASH" -c '[[ -w "$1" && -x "$1" ]]' _ "$PG_DIR" ||
+        die "user $STACK_PG_USER cannot reach ${PG_DIR}: every folder above it must be searchable (chmod o+x), or move the repository"
+}
+
+# pg_running: the postmaster named by postmaster.pid is alive. (Not `pg_ctl status`: a
+# killed postmaster that nobody reaped yet still looks alive to it.)
+pg_running() { pid_matches "$PG_DATA/postmaster.pid" "$PG_DATA"; }
+
+pg_check_datadir() {
+    local major
+    [[ -d "$PG_DATA" && -n "$(ls -A "$PG_DATA" 2>/dev/null)" ]] || return 0
+    [[ -f "$PG_DATA/PG_VERSION" ]] ||
+        die "${PG_DATA#"$ROOT"/} is not empty but is not a PostgreSQL cluster (no PG_VERSION): delete ${PG_DATA#"$ROOT"/} (databases are lost) and run up again"
+    major="$("$PG_CTL" --version | awk '{print $3}')"
+    major="${major%%.*}"
+    [[ "$(<"$PG_DATA/PG_VERSION")" == "$major" ]] ||
+        die "${PG_DATA#"$ROOT"/} is a PostgreSQL $(<"$PG_DATA/PG_VERSION") cluster but the binaries are PostgreSQL $major: delete ${PG_DATA#"$ROOT"/} (databases are lost) or set PG_BIN"
+    [[ -f "$PG_DATA/postgresql.conf" ]] ||
+        die "${PG_DATA#"$ROOT"/} has no postgresql.conf: the cluster is broken; delete ${PG_DATA#"$ROOT"/} and run up again"
+}
+
+pg_init() {
+    [[ -f "$PG_DATA/PG_VERSION" ]] && return 0
+    say "postgres: creating the cluster in ${PG_DATA#"$ROOT"/} (once) ..."
+    local init_log="$LOG_DIR/postgres-initdb.log"
+    mkdir -p "$PG_DATA"
+    ((EUID == 0)) && chown "$STACK_PG_USER:" "$PG_DATA"
+    if ! as_pg "$INITDB" -D "$PG_DATA" -U "$PG_SUPERUSER" --auth=trust -E UTF8 --locale=C >"$init_log" 2>&1; then
+        show_log "$init_log"
+        die "initdb failed; delete ${PG_DATA#"$ROOT"/} and run up again"
+    fi
+    echo "include_if_exists = 'stack.conf'    # written by deploy/local/stack.sh" >>"$PG_DATA/postgresql.conf"
+}
+
+pg_config() {
+    local socket_dir="$PG_SOCKET_DIR"
+    # A unix socket path is limited to 107 bytes; clients here use TCP anyway.
+    ((${#socket_dir} + 20 < 107)) || socket_dir=""
+    sed -e "s|@PG_PORT@|$PG_PORT|g" -e "s|@PG_SOCKET_DIR@|$socket_dir|g" \
+        "$HERE/postgres/postgresql.local.conf" >"$PG_DATA/stack.conf"
+    ((EUID == 0)) && chown "$STACK_PG_USER:" "$PG_DATA/stack.conf"
+    return 0
+}
+
+# pg_wait_stale_postmaster: after a crash postgres refuses to start while the pid in the old
+# postmaster.pid still exists, even as a zombie; wait until it is reaped.
+pg_wait_stale_postmaster() {
+    local pidfile="$PG_DATA/postmaster.pid" pid deadline=$(($(now) + STACK_TIMEOUT))
+    [[ -f "$pidfile" ]] || return 0
+    pid="$(head -n1 "$pidfile")"
+    [[ "$pid" =~ ^[0-9]+$ && -e "/proc/$pid" ]] || return 0
+    say "postgres: waiting for the previous postmaster (pid $pid, exited) to be reaped ..."
+    while [[ -e "/proc/$pid" ]]; do
+        (($(now) < deadline)) ||
+            die "the old postmaster (pid $pid) named in ${pidfile#"$ROOT"/} still exists; stop it, then run up again"
+        sleep 0.2
+    done
+}
+
+pg_preflight() {
+    if pg_external; then
+        need_pg_client
+        return 0
+    fi
+    need_pg_server
+    pg_running && return 0
+    require_port_free "$PG_PORT" PG_PORT
+    pg_check_datadir
+}
+
+pg_start() {
+    if pg_external; then
+        say "postgres: DATABASE_URL is set, using that server (no private cluster)"
+        return 0
+    fi
+    if pg_running; then
+        say "postgres: already running"
+        return 0
+    fi
+    pg_owner_setup
+    pg_init
+    pg_config
+    pg_wait_stale_postmaster
+    mark_log "$PG_LOG"
+    printf '\n==== %s start ====\n' "$(date '+%F %T')" >>"$PG_LOG"
+    say "postgres: starting on 127.0.0.1:$PG_PORT"
+    STARTED+=(postgres)
+    # -w: pg_ctl waits (it takes about a second, Kafka boots meanwhile) and notices when the
+    # postmaster dies; pg_wait then checks with pg_isready and a query.
+    # 9>&-: postgres must not inherit (and so keep holding) the stack lock.
+    mark_log "$LOG_DIR/pg_ctl.log"
+    if ! as_pg "$PG_CTL" start -D "$PG_DATA" -l "$PG_LOG" -w -t "$STACK_TIMEOUT" \
+        >>"$LOG_DIR/pg_ctl.log" 2>&1 9>&-; then
+        show_log "$PG_LOG" "$LOG_DIR/pg_ctl.log"
+        die "postgres did not start (logs above: ${PG_LOG#"$ROOT"/}, ${LOG_DIR#"$ROOT"/}/pg_ctl.log)"
+    fi
+}
+
+pg_query() {
+    "$PSQL" "$(pg_url)" -XAtq -v ON_ERROR_STOP=1 -c 'select 1' 2>&1
+}
+
+pg_wait() {
+    local deadline=$(($(now) + STACK_TIMEOUT)) url out=""
+    url="$(pg_url)"
+    while :; do
+        if out="$("$PG_ISREADY" -t 2 -d "$url" 2>&1)" && out="$(PGCONNECT_TIMEOUT=5 pg_query)" && [[ "$out" == "1" ]]; then
+            say "postgres: up on $(pg_safe_url)"
+            return 0
+        fi
+        if ! pg_external && ! pg_running; then
+            show_log "$PG_LOG"
+            die "postgres exited during start-up (log above: ${PG_LOG#"$ROOT"/})"
+        fi
+        if (($(now) >= deadline)); then
+            pg_external || show_log "$PG_LOG"
+            die "postgres did not answer on $(pg_safe_url) within ${STACK_TIMEOUT}s${out:+ (last error: $out)}"
+        fi
+        sleep 0.3
+    done
+}
+
+# pg_safe_url: the URL without a password, for messages.
+pg_safe_url() { pg_url | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#'; }
+
+pg_stop() {
+    if pg_external; then
+        say "postgres: external server (DATABASE_URL), not managed here"
+        return 0
+    fi
+    if ! pg_running; then
+        say "postgres: not running"
+        return 0
+    fi
+    need_pg_server
+    as_pg "$PG_CTL" stop -D "$PG_DATA" -m fast -w -t 60 >/dev/null ||
+        as_pg "$PG_CTL" stop -D "$PG_DATA" -m immediate -w -t 30 >/dev/null
+    say "postgres: stopped"
+}
+
+pg_status() {
+    local out
+    need_pg_client
+    if ! pg_external && ! pg_running; then
+        say "postgres  down  127.0.0.1:$PG_PORT$(port_open "$PG_PORT" && echo " (port in use by another process)")"
+        return 1
+    fi
+    if out="$("$PG_ISREADY" -t 3 -d "$(pg_url)" 2>&1)" && out="$(PGCONNECT_TIMEOUT=3 pg_query)" && [[ "$out" == "1" ]]; then
+        say "postgres  up    $(pg_safe_url)$(pg_external && echo "  (external, DATABASE_URL)")"
+    else
+        say "postgres  down  $(pg_safe_url) does not answer${out:+: $out}"
+        return 1
+    fi
+}
+
+pg_env() { say "export DATABASE_URL=$(printf '%q' "$(pg_url)")"; }
+
+# ----------------------------------------------------------------------------- SMTP sink
+smtp_running() { pid_matches "$SMTP_PID" "$HERE/smtp_sink.py"; }
+
+smtp_preflight() {
+    smtp_running && return 0
+    need_python
+    require_port_free "$SMTP_PORT" SMTP_PORT
+}
+
+smtp_start() {
+    if smtp_running; then
+        say "smtp: already running (pid $(<"$SMTP_PID"))"
+        return 0
+    fi
+    rm -f "$SMTP_PID"
+    mkdir -p "$MAIL_DIR"
+    launch "$SMTP_PID" "$SMTP_LOG" "$STACK_PYTHON" "$HERE/smtp_sink.py" \
+        --host 127.0.0.1 --port "$SMTP_PORT" --maildir "$MAIL_DIR"
+    STARTED+=(smtp)
+    say "smtp: starting (pid $(<"$SMTP_PID")) on 127.0.0.1:$SMTP_PORT"
+}
+
+smtp_probe() {
+    "$STACK_PYTHON" "$HERE/probe.py" smtp 127.0.0.1 "$SMTP_PORT" --timeout "${1:-3}"
+}
+
+smtp_wait() {
+    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
+    while :; do
+        smtp_running || {
+            show_log "$SMTP_LOG"
+            die "the SMTP sink exited during start-up (log above: ${SMTP_LOG#"$ROOT"/})"
+        }
+        if port_open "$SMTP_PORT" && out="$(smtp_probe 3 2>&1)"; then
+            say "smtp: up on 127.0.0.1:$SMTP_PORT, Maildir ${MAIL_DIR#"$ROOT"/}"
+            return 0
+        fi
+        if (($(now) >= deadline)); then
+            show_log "$SMTP_LOG"
+            die "the SMTP sink did not answer on 127.0.0.1:$SMTP_PORT within ${STACK_TIMEOUT}s${out:+ ($out)}"
+        fi
+        sleep 0.2
+    done
+}
+
+smtp_stop() { stop_pid "$SMTP_PID" "$HERE/smtp_sink.py" smtp; }
+
+smtp_status() {
+    local out
+    if ! smtp_running; then
+        say "smtp      down  127.0.0.1:$SMTP_PORT$(port_open "$SMTP_PORT" && echo " (port in use by another process)")"
+        return 1
+    fi
+    if out="$(smtp_probe 3 2>&1)"; then
+        say "smtp      up    127.0.0.1:$SMTP_PORT  pid $(<"$SMTP_PID")  Maildir ${MAIL_DIR#"$ROOT"/}"
+    else
+        say "smtp      down  127.0.0.1:$SMTP_PORT  pid $(<"$SMTP_PID") runs but does not answer: $out"
+        return 1
+    fi
+}
+
+smtp_env() {
+    say "export SMTP_HOST=127.0.0.1"
+    say "export SMTP_PORT=$SMTP_PORT"
+    say "export MAIL_DIR=$(printf '%q' "$MAIL_DIR")"
+}
+
+# ----------------------------------------------------------------------------- commands
+STARTED=()
+
+# stop_started: a failed `up` stops again what it started itself (components that were
+# already running stay), so it leaves no half-started process behind.
+stop_started() {
+    local c
+    ((${#STARTED[@]} > 0)) || return 0
+    warn "stack.sh: up failed, stopping what it started: ${STARTED[*]}"
+    for c in "${STARTED[@]}"; do
+        "$(fn_name "$c")_stop" >/dev/null 2>&1 || true
+    done
+    STARTED=()
+}
+
+# fn_name COMPONENT: the function prefix of a component.
+fn_name() {
+    case "$1" in
+        kafka) echo kafka ;;
+        postgres | pg) echo pg ;;
+        smtp) echo smtp ;;
+        *) die "unknown component '$1' (kafka, postgres or smtp)" ;;
+    esac
+}
+
+# with_lock: one up/down at a time (several test sessions may call up together).
+with_lock() {
+    prepare_dirs
+    exec 9>"$RUN_DIR/stack.lock"
+    flock -w 300 9 || die "another stack.sh up/down holds $RUN_DIR/stack.lock"
+}
+
+cmd_up() {
+    local c t0=$SECONDS
+    with_lock
+    trap 'rc=$?; ((rc == 0)) || stop_started; exit "$rc"' EXIT
+    # Check everything (tools, ports, data folders) before starting anything; then start
+    # all, then wait: the components boot in parallel.
+    for c in "$@"; do "$(fn_name "$c")_preflight"; done
+    for c in "$@"; do "$(fn_name "$c")_start"; done
+    for c in "$@"; do "$(fn_name "$c")_wait"; done
+    say "stack: ready in $((SECONDS - t0)) s"
+    trap - EXIT
+}
+
+cmd_down() {
+    local c i
+    with_lock
+    for ((i = $# ; i >= 1; i--)); do
+        c="${!i}"
+        "$(fn_name "$c")_stop"
+    done
+}
+
+cmd_status() {
+    local c rc=0
+    for c in "$@"; do "$(fn_name "$c")_status" || rc=1; done
+    return "$rc"
+}
+
+cmd_env() {
+    local c
+    for c in "$@"; do "$(fn_name "$c")_env"; done
+}
+
+usage() {
+    local rc="${1:-0}"
+    if ((rc == 0)); then
+        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    else
+        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$rc"
+}
+
+main() {
+    [[ $# -ge 1 ]] || usage 2
+    local cmd="$1"
+    shift
+    [[ $# -ge 1 ]] || set -- "${COMPONENTS[@]}"
+    local c
+    for c in "$@"; do fn_name "$c" >/dev/null; done
+    case "$cmd" in
+        up) cmd_up "$@" ;;
+        down) cmd_down "$@" ;;
+        status) cmd_status "$@" ;;
+        env) cmd_env "$@" ;;
+        -h | --help | help) usage 0 ;;
+        *) warn "unknown command '$cmd'"; usage 2 ;;
+    esac
+}
+
+main "$@"

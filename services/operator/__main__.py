@@ -1,0 +1,3 @@
+from services.operator.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""``python -m services.operator``: the operator's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.kernel.kafka import KafkaSettings, dead_letter_topic
+from services.operator import kafka_tools
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ROOT / "deploy" / "local" / "stack.sh"
+
+app = typer.Typer(help="Operate KL's network services.", no_args_is_help=True)
+stack_app = typer.Typer(help="The local stack: Kafka, PostgreSQL, SMTP sink.")
+dlt_app = typer.Typer(help="Dead-lettered messages.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(dlt_app, name="dlt")
+console = Console()
+
+BootstrapOpt = Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")]
+
+
+def _kafka(bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=bootstrap)
+
+
+def _stack(*args: str) -> None:
+    raise typer.Exit(subprocess.call([str(STACK), *args]))  # noqa: S603 - our own script
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start Kafka, PostgreSQL and the SMTP sink (idempotent)."""
+    _stack("up")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop the local stack."""
+    _stack("down")
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Which parts of the stack answer."""
+    _stack("status")
+
+
+@app.command()
+def topics(bootstrap: BootstrapOpt = "127.0.0.1:19092") -> None:
+    """Topics with their record counts, and each consumer group's lag."""
+    settings = _kafka(bootstrap)
+    counts = asyncio.run(kafka_tools.topics_with_ends(settings))
+    lags = asyncio.run(kafka_tools.consumer_lag(settings))
+    table = Table("topic", "records")
+    for topic, count in counts.items():
+        table.add_row(topic, str(count))
+    console.print(table)
+    lag_table = Table("consumer group", "topic", "lag")
+    for lag in lags:
+        lag_table.add_row(lag.group, lag.topic, str(lag.lag))
+    console.print(lag_table)
+
+
+@app.command()
+def tail(
+    topic: str,
+    last: Annotated[int, typer.Option("--last", "-n", help="How many records")] = 20,
+    bootstrap: BootstrapOpt = "127.0.0.1:19092",
+) -> None:
+    """The last records of a topic, decoded from CloudEvents."""
+
+    async def collect() -> list[dict[str, object]]:
+        records = [
+            kafka_tools.describe(r) async for r in kafka_tools.read_all(_kafka(bootstrap), topic)
+        ]
+        return records[-last:]
+
+    for record in asyncio.run(collect()):
+        console.print_json(json.dumps(record, ensure_ascii=False, default=str))
+
+
+@dlt_app.command("list")
+def dlt_list(topic: str, bootstrap: BootstrapOpt = "127.0.0.1:19092") -> None:
+    """Messages dead-lettered by subscribers of TOPIC, with the reason."""
+
+    async def collect() -> list[kafka_tools.DeadLetter]:
+        settings = _kafka(bootstrap)
+        return [
+            kafka_tools.as_dead_letter(r)
+            async for r in kafka_tools.read_all(settings, dead_letter_topic(topic))
+        ]
+
+    table = Table("dlt offset", "from", "consumer", "reason")
+    for letter in asyncio.run(collect()):
+        table.add_row(
+            f"{letter.partition}:{letter.offset}",
+            f"{letter.original_topic} {letter.original_offset}",
+            letter.consumer,
+            letter.error[:200],
+        )
+    console.print(table)
+
+
+@dlt_app.command("replay")
+def dlt_replay(
+    topic: str,
+    offset: Annotated[
+        list[int] | None, typer.Option(help="Only these dead-letter offsets (default all)")
+    ] = None,
+    bootstrap: BootstrapOpt = "127.0.0.1:19092",
+) -> None:
+    """Publish dead letters of TOPIC to their original topic again (after a fix)."""
+
+    async def run() -> int:
+        settings = _kafka(bootstrap)
+        letters = [
+            kafka_tools.as_dead_letter(r)
+            async for r in kafka_tools.read_all(settings, dead_letter_topic(topic))
+        ]
+        chosen = [x for x in letters if offset is None or x.offset in offset]
+        return await kafka_tools.replay(settings, chosen)
+
+    console.print(f"replayed {asyncio.run(run())} message(s)")
+
+
+def main() -> None:
+    app()
