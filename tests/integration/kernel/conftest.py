@@ -89,7 +89,7 @@ async def projection(
         kafka=kafka_settings,
     )
     await ensure_topics(kafka_settings, {TOPIC: 3})
-    broker = KafkaBroker(KAFKA_BOOTSTRAP)
+    broker = KafkaBroker(KAFKA_BOOTSTRAP, logger=None)
     sub.attach(broker)
     await broker.start()
     try:

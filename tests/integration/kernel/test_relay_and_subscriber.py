@@ -17,7 +17,7 @@ from contracts.envelope import decode
 from services.kernel.eventstore import EventStore, NewEvent
 from services.kernel.kafka import KafkaSettings, dead_letter_topic
 from services.kernel.outbox import OutboxRelay, unpublished_count
-from services.kernel.subscriber import DLT_ERROR, Subscription
+from services.kernel.subscriber import DLT_ERROR, InboundEvent, Subscription
 from tests.integration.kernel.conftest import TOPIC, Incremented
 from tests.support.kafka import create_topics, read_topic
 from tests.support.stack import KAFKA_BOOTSTRAP
@@ -285,3 +285,54 @@ async def test_an_independent_client_reads_the_cloudevents_headers(
     assert header_map["content-type"] == "application/json"
     assert "ce_time" in header_map
     assert '"n":7' in value.replace(" ", "")
+
+
+async def test_the_correlation_id_travels_from_the_command_through_kafka_to_the_consumer(
+    pool: asyncpg.Pool,
+    store: EventStore,
+    relay: OutboxRelay,
+    kafka_settings: KafkaSettings,
+    unique: str,
+) -> None:
+    from faststream.kafka import KafkaBroker
+
+    from services.kernel.kafka import ensure_topics
+    from services.kernel.logging import correlation, current_correlation_id
+    from tests.integration.kernel.conftest import test_registry
+
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def remember(_: asyncpg.Connection, event: InboundEvent) -> None:
+        seen.append((current_correlation_id(), event.envelope.correlation_id))
+
+    sub = Subscription(
+        name=f"corr-{unique}",
+        topics=[TOPIC],
+        handlers={Incremented: remember},
+        registry=test_registry,
+        pool=lambda: pool,
+        kafka=kafka_settings,
+    )
+    await ensure_topics(kafka_settings, {TOPIC: 3})
+    broker = KafkaBroker(KAFKA_BOOTSTRAP, logger=None)
+    sub.attach(broker)
+    await broker.start()
+    try:
+        with correlation("req-42"):
+            async with pool.acquire() as conn:
+                [recorded] = await store.append(
+                    conn,
+                    stream_id="counter-c",
+                    expected_version=0,
+                    events=[inc("counter-c", 1)],
+                    topic=TOPIC,
+                )
+        assert recorded.metadata["correlation_id"] == "req-42"
+
+        async def arrived() -> bool:
+            return bool(seen)
+
+        await wait_until(arrived, what="event consumed")
+    finally:
+        await broker.stop()
+    assert seen == [("req-42", "req-42")]
