@@ -1,0 +1,121 @@
+"""Events of the notifications service: what was queued, sent or given up, per notification.
+
+Topic ``kl.notifications.notifications``, key = notification stream id
+(``notification-<notification id>``). A notification is one message (e-mail) to one
+recipient; its stream holds ``NotificationQueued`` and then ``NotificationSent`` or
+``NotificationFailed``. Recipients' addresses are personal data: consumers must not log them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal, get_args
+
+from pydantic import EmailStr, Field
+
+from contracts.base import EventPayload, registry
+
+NOTIFICATION_TOPIC = "kl.notifications.notifications"
+
+NotificationKind = Literal[
+    "registration_confirmed",
+    "registration_waitlisted",
+    "registration_promoted",
+    "registration_cancelled",
+    "meeting_rescheduled",
+    "meeting_program_changed",
+    "meeting_cancelled",
+    "meeting_reminder",
+    "membership_welcome",
+    "organiser_registration_cancelled",
+    "organiser_waitlist_moved",
+]
+
+
+class _NotificationEvent(EventPayload):
+    topic: ClassVar[str] = NOTIFICATION_TOPIC
+
+    notification_id: str = Field(
+        description="Id of the notification (a UUID derived from its source, recipient and kind).",
+        examples=["6f1d7c2e-2b8e-5a53-9d7e-0f6c1f0b2a11"],
+    )
+    kind: str = Field(
+        description="What the notification is about. Known kinds: "
+        + ", ".join(get_args(NotificationKind))
+        + ". Readers must tolerate new kinds.",
+        examples=["registration_confirmed"],
+    )
+    recipient_email: EmailStr = Field(
+        description="The recipient's e-mail. Personal data: never logged.",
+        examples=["anne.jensen@aarhus.dk"],
+    )
+    municipality_code: str | None = Field(
+        default=None,
+        description="Municipality the notification concerns (None for KL's organiser).",
+        examples=["751"],
+    )
+    meeting_id: str | None = Field(
+        default=None,
+        description="The meeting it concerns, if any.",
+        examples=["meeting-knub-2021-3"],
+    )
+    registration_id: str | None = Field(
+        default=None, description="The registration it concerns, if any.", examples=["reg-4f1c2a"]
+    )
+    occurred_at: datetime = Field(
+        description="When it happened, on the service's clock.",
+        examples=["2021-11-22T09:15:00+00:00"],
+    )
+
+
+@registry.register
+class NotificationQueued(_NotificationEvent):
+    """A notification was decided and queued for delivery."""
+
+    event_name: ClassVar[str] = "dk.kl.notifications.queued"
+
+    subject: str = Field(
+        description="The e-mail's subject (Danish).",
+        examples=["Tilmelding bekræftet: 3. netværksmøde 2021"],
+    )
+    source_event_id: str | None = Field(
+        default=None,
+        description="The CloudEvents id of the event that caused it (None for reminders).",
+        examples=["0f8e4b1a-3c51-4df0-9a57-2b1f5a6c7d80"],
+    )
+    calendar_method: Literal["REQUEST", "CANCEL"] | None = Field(
+        default=None,
+        description="The attached calendar object's METHOD, if an .ics is attached.",
+        examples=["REQUEST"],
+    )
+
+
+@registry.register
+class NotificationSent(_NotificationEvent):
+    """The SMTP server accepted the notification."""
+
+    event_name: ClassVar[str] = "dk.kl.notifications.sent"
+
+    attempts: int = Field(ge=1, description="Delivery attempts it took.", examples=[1])
+    message_id: str = Field(
+        description="The e-mail's Message-ID header.",
+        examples=["<6f1d7c2e-2b8e-5a53-9d7e-0f6c1f0b2a11@netvaerk.kl.dk>"],
+    )
+
+
+@registry.register
+class NotificationFailed(_NotificationEvent):
+    """The notification could not be delivered and will not be tried again."""
+
+    event_name: ClassVar[str] = "dk.kl.notifications.failed"
+
+    reason: str = Field(
+        description="The SMTP server's answer or the error, as given.",
+        examples=["550 5.1.1 mailbox unavailable"],
+    )
+    permanent: bool = Field(
+        description="True: the server refused for good (5xx). False: temporary failures "
+        "until the attempts ran out.",
+        examples=[True],
+    )
+    attempts: int = Field(ge=1, description="Delivery attempts made.", examples=[1])

@@ -1,0 +1,1 @@
+"""PostgreSQL tables, SMTP, e-mail and calendar rendering, and contract translation."""

@@ -1,0 +1,73 @@
+"""Read-side queries for the HTTP API: the feed and the deliveries, paginated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+FEED_COLUMNS = """notification_id, kind, recipient_email, municipality_code, meeting_id,
+    registration_id, subject, status, attempts, reason, permanent, queued_at, updated_at"""
+
+
+async def feed_for_recipient(
+    pool: asyncpg.Pool, email: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    rows = await pool.fetch(
+        f"""SELECT {FEED_COLUMNS}, count(*) OVER () AS total FROM notification_feed
+            WHERE lower(recipient_email) = lower($1)
+            ORDER BY queued_at DESC, notification_id LIMIT $2 OFFSET $3""",
+        email,
+        limit,
+        offset,
+    )
+    return (
+        _page(rows)
+        if rows
+        else ([], await _count(pool, "lower(recipient_email) = lower($1)", email))
+    )
+
+
+async def feed_for_municipality(
+    pool: asyncpg.Pool, code: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    rows = await pool.fetch(
+        f"""SELECT {FEED_COLUMNS}, count(*) OVER () AS total FROM notification_feed
+            WHERE municipality_code = $1
+            ORDER BY queued_at DESC, notification_id LIMIT $2 OFFSET $3""",
+        code,
+        limit,
+        offset,
+    )
+    return _page(rows) if rows else ([], await _count(pool, "municipality_code = $1", code))
+
+
+async def deliveries(
+    pool: asyncpg.Pool, status: str | None, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    rows = await pool.fetch(
+        """SELECT notification_id, kind, recipient_email, municipality_code, meeting_id,
+                  registration_id, subject, status, attempts, next_attempt_at, last_error,
+                  permanent, created_at, finished_at, count(*) OVER () AS total
+           FROM deliveries WHERE ($1::text IS NULL OR status = $1)
+           ORDER BY created_at DESC, notification_id LIMIT $2 OFFSET $3""",
+        status,
+        limit,
+        offset,
+    )
+    if rows:
+        return _page(rows)
+    total: int = await pool.fetchval(
+        "SELECT count(*) FROM deliveries WHERE ($1::text IS NULL OR status = $1)", status
+    )
+    return [], total
+
+
+def _page(rows: list[asyncpg.Record]) -> tuple[list[dict[str, Any]], int]:
+    total = int(rows[0]["total"])
+    return [{k: v for k, v in dict(r).items() if k != "total"} for r in rows], total
+
+
+async def _count(pool: asyncpg.Pool, where: str, value: str) -> int:
+    total: int = await pool.fetchval(f"SELECT count(*) FROM notification_feed WHERE {where}", value)
+    return total

@@ -1,0 +1,96 @@
+"""Contract payloads (the wire) into domain events: the only place that knows both."""
+
+from __future__ import annotations
+
+from contracts import meetings as wire
+from contracts import membership as wire_membership
+from contracts.base import EventPayload
+from services.notifications.domain import events as domain
+from services.notifications.domain.model import AgendaItem, Meeting, Person
+
+
+def meeting_event(payload: EventPayload) -> domain.MeetingEvent:
+    """The domain's view of a meeting or registration event; TypeError for other types."""
+    if isinstance(payload, wire.MeetingScheduled):
+        return domain.MeetingScheduled(
+            Meeting(
+                meeting_id=payload.meeting_id,
+                title=payload.title,
+                description=payload.description,
+                starts_at=payload.starts_at,
+                ends_at=payload.ends_at,
+                venue_name=payload.venue_name,
+                venue_address=payload.venue_address,
+            )
+        )
+    if isinstance(payload, wire.MeetingRescheduled):
+        return domain.MeetingRescheduled(
+            meeting_id=payload.meeting_id,
+            starts_at=payload.starts_at,
+            ends_at=payload.ends_at,
+            venue_name=payload.venue_name,
+            venue_address=payload.venue_address,
+        )
+    if isinstance(payload, wire.MeetingProgramPublished):
+        return domain.MeetingProgramChanged(
+            meeting_id=payload.meeting_id,
+            program=tuple(AgendaItem(i.starts_at, i.title, i.speaker) for i in payload.items),
+        )
+    if isinstance(payload, wire.MeetingCancelled):
+        return domain.MeetingCancelled(meeting_id=payload.meeting_id, reason=payload.reason)
+    if isinstance(payload, wire.RegistrationConfirmed):
+        return domain.RegistrationConfirmed(*_registration(payload))
+    if isinstance(payload, wire.RegistrationWaitlisted):
+        return domain.RegistrationWaitlisted(*_registration(payload), position=payload.position)
+    if isinstance(payload, wire.RegistrationPromoted):
+        return domain.RegistrationPromoted(*_registration(payload))
+    if isinstance(payload, wire.RegistrationCancelled):
+        return domain.RegistrationCancelled(
+            *_registration(payload),
+            cancelled_by=payload.cancelled_by,
+            had_seat=payload.had_seat,
+        )
+    raise TypeError(f"not a meeting event this service reads: {type(payload).__name__}")
+
+
+def _registration(
+    payload: wire.RegistrationConfirmed
+    | wire.RegistrationWaitlisted
+    | wire.RegistrationPromoted
+    | wire.RegistrationCancelled,
+) -> tuple[str, str, Person, str]:
+    p = payload.participant
+    return (
+        payload.meeting_id,
+        payload.registration_id,
+        Person(p.name, str(p.email)),
+        p.municipality_code,
+    )
+
+
+def membership_started(
+    payload: wire_membership.MembershipJoined | wire_membership.MembershipRenewed,
+    network_name: str | None,
+) -> domain.MembershipStarted:
+    return domain.MembershipStarted(
+        membership_id=payload.membership_id,
+        network_slug=payload.network_slug,
+        network_name=network_name,
+        year=payload.year,
+        municipality_code=payload.municipality_code,
+        municipality_name=payload.municipality_name,
+        contact=Person(payload.contact_name, str(payload.contact_email)),
+        renewed=isinstance(payload, wire_membership.MembershipRenewed),
+    )
+
+
+MEETING_PAYLOADS: tuple[type[EventPayload], ...] = (
+    wire.MeetingScheduled,
+    wire.MeetingRescheduled,
+    wire.MeetingProgramPublished,
+    wire.MeetingCancelled,
+    wire.RegistrationConfirmed,
+    wire.RegistrationWaitlisted,
+    wire.RegistrationPromoted,
+    wire.RegistrationCancelled,
+)

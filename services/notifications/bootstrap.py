@@ -1,0 +1,153 @@
+"""Wires the notifications service: settings, clock, runtime, use cases, worker and app.
+
+Every part has an overridable default, so tests pass a ``ManualClock``, a fake mailer, or
+turn the background loop off and drive :meth:`NotificationsService.tick` themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+
+from contracts.notifications import (
+    NOTIFICATION_TOPIC,
+    NotificationFailed,
+    NotificationQueued,
+    NotificationSent,
+)
+from services.kernel.clock import Clock, clock_from_setting
+from services.kernel.eventstore import EventStore
+from services.kernel.runtime import ServiceRuntime
+from services.notifications.adapters.postgres import MIGRATIONS
+from services.notifications.adapters.smtp import SmtpMailer
+from services.notifications.config import Settings
+from services.notifications.domain.decisions import Policy
+from services.notifications.domain.model import Person
+from services.notifications.entrypoints.http import create_app
+from services.notifications.entrypoints.subscribers import build_subscription
+from services.notifications.service_layer.delivery import DeliveryWorker, RetryPolicy
+from services.notifications.service_layer.notifying import Notifier
+from services.notifications.service_layer.ports import Mailer
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "/kl/notifications"
+
+
+@dataclass
+class NotificationsService:
+    """One running instance: runtime (pool, relay, subscriber), use cases and background loop."""
+
+    settings: Settings
+    clock: Clock
+    runtime: ServiceRuntime
+    notifier: Notifier
+    worker: DeliveryWorker
+    background: bool = True
+    app: FastAPI = field(init=False)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.app = create_app(
+            lambda: self.runtime.pool, self.runtime.readiness_checks(), lifespan=self.lifespan
+        )
+
+    async def tick(self, now: datetime | None = None) -> tuple[int, int]:
+        """Queue due reminders, then send due mail, as of ``now`` (default: the clock's).
+
+        Returns (reminders queued, delivery attempts made).
+        """
+        moment = now or self.clock.now()
+        reminders = await self.notifier.run_due_reminders(moment)
+        attempts = await self.worker.deliver_due(moment)
+        return reminders, attempts
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        if self.background:
+            self._stop.clear()
+            self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 20)
+            self._task = None
+        await self.runtime.stop()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.tick()
+            except Exception as exc:  # the database or SMTP away: try again next round
+                log.warning("notification loop failed, will retry", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stop.wait(), self.settings.poll_interval_seconds
+                )  # the pause between rounds, cut short by stop
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    background: bool = True,
+) -> NotificationsService:
+    """Build the service; nothing connects until :meth:`NotificationsService.start`."""
+    settings = settings or Settings()
+    clock = clock or clock_from_setting(settings.clock_as_of)
+    runtime = ServiceRuntime(
+        name="notifications",
+        dsn=settings.database_url,
+        kafka=settings.kafka,
+        migrations=MIGRATIONS,
+        topics={NOTIFICATION_TOPIC: 3},
+    )
+    store = EventStore(source=SOURCE)
+    policy = Policy(
+        organiser=Person(settings.organiser_name, settings.organiser_email),
+        reminder_before=settings.reminder_before,
+        calendar_domain=settings.calendar_domain,
+    )
+    notifier = Notifier(store, policy, clock, lambda: runtime.pool)
+    runtime.subscribe(
+        build_subscription(
+            notifier, name=settings.consumer_group, pool=lambda: runtime.pool, kafka=settings.kafka
+        )
+    )
+    runtime.document([NotificationQueued, NotificationSent, NotificationFailed])
+    worker = DeliveryWorker(
+        lambda: runtime.pool,
+        store,
+        mailer
+        or SmtpMailer(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        ),
+        sender=settings.sender,
+        message_domain=settings.calendar_domain,
+        retry=RetryPolicy(settings.retry_base, settings.retry_cap, settings.max_attempts),
+    )
+    return NotificationsService(settings, clock, runtime, notifier, worker, background)

@@ -1,0 +1,62 @@
+"""The subscription to membership and meeting events (one consumer group)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+
+from contracts import membership as wire_membership
+from contracts.base import EventPayload
+from contracts.catalog import registry
+from contracts.meetings import MEETING_TOPIC
+from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC
+from services.kernel.kafka import KafkaSettings
+from services.kernel.subscriber import Handler, InboundEvent, PoisonMessageError, Subscription
+from services.notifications.adapters import postgres as db
+from services.notifications.adapters.translate import (
+    MEETING_PAYLOADS,
+    meeting_event,
+    membership_started,
+)
+from services.notifications.domain.decisions import UnknownMeetingError
+from services.notifications.service_layer.notifying import Notifier
+
+TOPICS = (MEETING_TOPIC, MEMBERSHIP_TOPIC, NETWORK_TOPIC)
+
+
+def build_subscription(
+    notifier: Notifier, *, name: str, pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings
+) -> Subscription:
+    """Handlers for the events that lead to notifications; others are recorded and ignored."""
+
+    async def on_meeting_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        try:
+            await notifier.apply_meeting_event(
+                conn, meeting_event(event.payload), str(event.envelope.id)
+            )
+        except UnknownMeetingError as exc:
+            raise PoisonMessageError(f"meeting {exc} was never scheduled") from exc
+
+    async def on_membership_started(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        payload = event.payload
+        assert isinstance(
+            payload, wire_membership.MembershipJoined | wire_membership.MembershipRenewed
+        )
+        name = await db.network_name(conn, payload.network_slug)
+        await notifier.apply_membership_started(
+            conn, membership_started(payload, name), str(event.envelope.id)
+        )
+
+    async def on_network_created(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        payload = event.payload
+        assert isinstance(payload, wire_membership.NetworkCreated)
+        await db.save_network(conn, payload.slug, payload.name)
+
+    handlers: dict[type[EventPayload], Handler] = {m: on_meeting_event for m in MEETING_PAYLOADS}
+    handlers[wire_membership.MembershipJoined] = on_membership_started
+    handlers[wire_membership.MembershipRenewed] = on_membership_started
+    handlers[wire_membership.NetworkCreated] = on_network_created
+    return Subscription(
+        name=name, topics=TOPICS, handlers=handlers, registry=registry, pool=pool, kafka=kafka
+    )

@@ -1,0 +1,1 @@
+"""Use cases: apply source events, queue notifications, run reminders, deliver mail."""

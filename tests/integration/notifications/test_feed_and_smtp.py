@@ -1,0 +1,49 @@
+"""The feed can be rebuilt from the event store; a refused connection is worth a retry."""
+
+from __future__ import annotations
+
+import socket
+from email.message import EmailMessage
+
+import asyncpg
+import pytest
+
+from services.notifications.adapters.smtp import SmtpMailer
+from services.notifications.bootstrap import NotificationsService
+from services.notifications.service_layer.feed import rebuild_feed
+from services.notifications.service_layer.ports import TemporaryDeliveryError
+from tests.integration.notifications.builders import BO, Publisher, confirmed, scheduled, waitlisted
+from tests.integration.notifications.conftest import processed
+
+
+async def test_the_feed_rebuilt_from_the_event_store_equals_the_live_one(
+    service: NotificationsService, pool: asyncpg.Pool, publish: Publisher
+) -> None:
+    ids = [
+        await publish.event(scheduled()),
+        await publish.event(confirmed("reg-1")),
+        await publish.event(waitlisted("reg-2", BO, 1)),
+    ]
+    await processed(pool, *ids)
+    await service.tick()
+    query = "SELECT * FROM notification_feed ORDER BY notification_id"
+    live = [dict(r) for r in await pool.fetch(query)]
+    assert [r["status"] for r in live] == ["sent", "sent"]
+    await pool.execute("UPDATE notification_feed SET status = 'queued', attempts = 0")
+
+    seen: list[tuple[int, int]] = []
+    assert await rebuild_feed(pool, lambda done, total: seen.append((done, total))) == 4
+    assert [dict(r) for r in await pool.fetch(query)] == live
+    assert seen[-1] == (4, 4)
+
+
+async def test_a_refused_connection_is_a_temporary_failure() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    message = EmailMessage()
+    message["From"] = "noreply@netvaerk.kl.dk"
+    message["To"] = "anne.jensen@aarhus.dk"
+    message.set_content("hej")
+    with pytest.raises(TemporaryDeliveryError):
+        await SmtpMailer("127.0.0.1", port, timeout=2).send(message)
