@@ -14,7 +14,7 @@ from tests.support.kafka import read_topic
 from tests.support.waiting import wait_until
 
 
-async def _roster(service: MembershipService, year: int, **params: object) -> httpx.Response:
+async def _roster(service: MembershipService, year: int, **params: str | int) -> httpx.Response:
     response = await service.client.get(f"/networks/knub/roster/{year}", params=params)
     assert response.status_code == 200
     return response
@@ -27,7 +27,8 @@ async def test_a_join_shows_in_the_roster_and_the_municipality_history(
     assert joined.status_code == 201
 
     async def odense_listed() -> bool:
-        return (await _roster(service, 2022)).json()["total"] == 1
+        total: int = (await _roster(service, 2022)).json()["total"]
+        return total == 1
 
     await wait_until(odense_listed, what="Odense in the 2022 roster")
     [entry] = (await _roster(service, 2022)).json()["items"]
@@ -69,11 +70,13 @@ async def test_the_roster_pages_and_counts_and_follows_cancellations(
         "/memberships/membership-knub-2022-147/cancel", json={"reason": "Budget"}
     )
 
-    async def cancellation_seen() -> bool:
-        page = (await _roster(service, 2022, status="cancelled")).json()
-        return page["total"] == 1
+    async def all_seen() -> bool:
+        # Memberships travel on different partitions: wait for every one of them.
+        cancelled = (await _roster(service, 2022, status="cancelled")).json()["total"]
+        active = (await _roster(service, 2022)).json()["total"]
+        return (cancelled, active) == (1, 4)
 
-    await wait_until(cancellation_seen, what="the cancellation in the roster")
+    await wait_until(all_seen, what="every join and the cancellation in the roster")
     first = (await _roster(service, 2022, limit=2, offset=0)).json()
     second = (await _roster(service, 2022, limit=2, offset=2)).json()
     assert first["total"] == second["total"] == 4
@@ -90,7 +93,8 @@ async def test_the_roster_can_be_rebuilt_from_the_event_store(
         await service.client.post("/networks/knub/memberships", json=join_body(code))
 
     async def both_listed() -> bool:
-        return (await _roster(service, 2022)).json()["total"] == 2
+        total: int = (await _roster(service, 2022)).json()["total"]
+        return total == 2
 
     await wait_until(both_listed, what="both in the roster")
     await service.pool.execute("UPDATE membership_roster SET status = 'garbled'")

@@ -1,0 +1,1 @@
+"""The membership service: municipalities join KL's networks for a calendar year."""

@@ -1,0 +1,1 @@
+"""PostgreSQL event streams and read models, and the contract translation."""

@@ -1,0 +1,103 @@
+"""Wires the membership service: settings, clock, runtime, subscription, HTTP app.
+
+Every default can be overridden (tests pass their own settings and a manual clock)::
+
+    app = bootstrap(Settings(database_url=dsn, kafka=...), clock=ManualClock(...))
+    container = app.state.container        # .start() / .stop() when no lifespan runs
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from contracts import membership as cm
+from services.kernel.clock import Clock, clock_from_setting
+from services.kernel.eventstore import EventStore
+from services.kernel.runtime import ServiceRuntime
+from services.membership.adapters import roster
+from services.membership.adapters.streams import SOURCE, PostgresStreams
+from services.membership.config import Settings
+from services.membership.entrypoints.http import create_app
+from services.membership.entrypoints.subscribers import roster_subscription
+from services.membership.service_layer.seed import seed_networks
+
+SERVICE_NAME = "membership"
+
+PUBLISHED = (
+    cm.MembershipJoined,
+    cm.MembershipRenewed,
+    cm.MembershipCancelled,
+    cm.MembershipContactChanged,
+    cm.NetworkCreated,
+)
+
+
+def build_runtime(settings: Settings) -> ServiceRuntime:
+    """The runtime with the roster subscription attached and the published events documented."""
+    runtime = ServiceRuntime(
+        name=SERVICE_NAME,
+        dsn=settings.database_url,
+        kafka=settings.kafka,
+        migrations=roster.MIGRATIONS,
+        topics={cm.MEMBERSHIP_TOPIC: 3, cm.NETWORK_TOPIC: 1},
+        pool_size=settings.pool_size,
+    )
+    runtime.subscribe(roster_subscription(lambda: runtime.pool, settings.kafka))
+    runtime.document(PUBLISHED)
+    return runtime
+
+
+@dataclass
+class Container:
+    """The service's long-lived parts; ``start`` also seeds the KNUB network."""
+
+    settings: Settings
+    clock: Clock
+    store: EventStore
+    runtime: ServiceRuntime
+
+    async def start(self) -> None:
+        await self.runtime.start()
+        await self.start_seed()
+
+    async def start_seed(self) -> None:
+        """Seed the KNUB network (idempotent: every instance does it at every start)."""
+        async with self.runtime.pool.acquire() as conn:
+            await seed_networks(PostgresStreams(conn, self.store), self.clock)
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _: Any) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The membership service's FastAPI app; its lifespan starts and stops everything."""
+    settings = settings or Settings()
+    runtime = build_runtime(settings)
+    container = Container(
+        settings=settings,
+        clock=clock or clock_from_setting(settings.clock_as_of),
+        store=EventStore(source=SOURCE),
+        runtime=runtime,
+    )
+    app = create_app(
+        pool=lambda: runtime.pool,
+        store=container.store,
+        clock=container.clock,
+        lifespan=container.lifespan,
+        readiness_checks=runtime.readiness_checks(),
+    )
+    app.state.container = container
+    return app

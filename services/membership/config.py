@@ -1,0 +1,33 @@
+"""The membership service's settings: environment variables ``MEMBERSHIP_*``, local defaults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kernel.kafka import KafkaSettings
+
+
+class Settings(BaseSettings):
+    """Read once, at start-up. Nested Kafka settings: ``MEMBERSHIP_KAFKA__BOOTSTRAP_SERVERS``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEMBERSHIP_", env_nested_delimiter="__", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:55432/membership",
+        description="PostgreSQL database of this service (created if missing).",
+    )
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    clock_as_of: datetime | None = Field(
+        default=None,
+        description="Run as of this moment (demo); None: the system clock.",
+        examples=["2021-11-19T10:00:00+01:00"],
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, validation_alias=AliasChoices("PORT", "MEMBERSHIP_PORT"))
+    log_level: str = "INFO"
+    pool_size: int = 20

@@ -1,0 +1,1 @@
+"""The pure membership domain: no I/O, no wire formats."""

@@ -1,0 +1,38 @@
+"""The service's own subscription to its membership topic, feeding the roster read model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+
+from contracts import membership as cm
+from contracts.base import registry
+from services.kernel.kafka import KafkaSettings
+from services.kernel.subscriber import InboundEvent, Subscription
+from services.membership.adapters import roster
+from services.membership.adapters.contract import membership_event
+
+ROSTER_CONSUMER = "membership-roster"
+
+
+async def apply_to_roster(conn: asyncpg.Connection, event: InboundEvent) -> None:
+    domain_event = membership_event(event.payload)
+    if domain_event is not None:
+        await roster.apply(conn, domain_event)
+
+
+def roster_subscription(pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings) -> Subscription:
+    """One consumer group for all instances (per topic prefix, so test runs stay apart)."""
+    return Subscription(
+        name=f"{kafka.topic_prefix}{ROSTER_CONSUMER}",
+        topics=[cm.MEMBERSHIP_TOPIC],
+        handlers={
+            cm.MembershipJoined: apply_to_roster,
+            cm.MembershipRenewed: apply_to_roster,
+            cm.MembershipCancelled: apply_to_roster,
+        },
+        registry=registry,
+        pool=pool,
+        kafka=kafka,
+    )

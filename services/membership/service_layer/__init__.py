@@ -1,0 +1,1 @@
+"""Use cases: load a stream, decide, append with the expected version."""
