@@ -49,7 +49,7 @@ contracts: install ## regenerate the committed JSON Schemas (refuses a breaking 
 	$(PY) -m contracts.schemas
 
 asyncapi: install ## regenerate the committed AsyncAPI documents
-	$(PY) -m contracts.asyncapi
+	$(PY) -m services.operator asyncapi
 
 clean: stack-down
 	rm -rf var .venv

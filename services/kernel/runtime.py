@@ -15,11 +15,13 @@ from typing import Any
 
 import asyncpg
 import structlog
+from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from contracts.base import EventPayload
 from services.kernel.db import Migration, create_pool
+from services.kernel.deadletters import install_dead_letter_routes
 from services.kernel.eventstore import MIGRATIONS as EVENT_STORE_MIGRATIONS
 from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
 from services.kernel.kafka import KafkaSettings, ensure_topics
@@ -137,6 +139,12 @@ class ServiceRuntime:
         async with asyncio.timeout(2):
             if not await self.broker.ping(timeout=2):
                 raise ConnectionError("Kafka did not answer")
+
+    def install_admin_routes(self, app: FastAPI) -> None:
+        """Operator routes every service has: ``GET /admin/dead-letters``."""
+        install_dead_letter_routes(
+            app, self.kafka, lambda: sorted({t for sub in self.subscriptions for t in sub.topics})
+        )
 
     def readiness_checks(self) -> list[tuple[str, Any]]:
         return [("database", self.check_database), ("kafka", self.check_kafka)]

@@ -78,6 +78,7 @@ class Subscription:
     pool: Callable[[], asyncpg.Pool]
     kafka: KafkaSettings
     handler_attempts: int = 3
+    max_message_bytes: int = 512 * 1024
     retry_delays: Sequence[float] = (0.1, 0.2, 0.5, 1.0, 2.0)
     last_handled_at: float = field(default=0.0, init=False)
 
@@ -110,6 +111,11 @@ class Subscription:
 
     async def handle_record(self, broker: KafkaBroker, record: ConsumerRecord[Any, Any]) -> None:
         headers = [(k, bytes(v)) for k, v in record.headers]
+        size = len(record.value or b"")
+        if size > self.max_message_bytes:
+            reason = f"MessageTooLargeError: {size} bytes, at most {self.max_message_bytes}"
+            await self._dead_letter(broker, record, headers, reason)
+            return
         try:
             envelope = decode(record.key, headers, record.value or b"")
             payload = self.registry.parse(envelope.type, envelope.data)

@@ -99,5 +99,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         lifespan=container.lifespan,
         readiness_checks=runtime.readiness_checks(),
     )
+    runtime.install_admin_routes(app)
     app.state.container = container
     return app

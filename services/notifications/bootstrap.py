@@ -59,6 +59,7 @@ class NotificationsService:
         self.app = create_app(
             lambda: self.runtime.pool, self.runtime.readiness_checks(), lifespan=self.lifespan
         )
+        self.runtime.install_admin_routes(self.app)
 
     async def tick(self, now: datetime | None = None) -> tuple[int, int]:
         """Queue due reminders, then send due mail, as of ``now`` (default: the clock's).

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.kernel import deadletters
 from services.kernel.kafka import KafkaSettings, dead_letter_topic
 from services.operator import kafka_tools
 
@@ -80,7 +83,7 @@ def tail(
 
     async def collect() -> list[dict[str, object]]:
         records = [
-            kafka_tools.describe(r) async for r in kafka_tools.read_all(_kafka(bootstrap), topic)
+            kafka_tools.describe(r) async for r in deadletters.read_all(_kafka(bootstrap), topic)
         ]
         return records[-last:]
 
@@ -92,11 +95,11 @@ def tail(
 def dlt_list(topic: str, bootstrap: BootstrapOpt = "127.0.0.1:19092") -> None:
     """Messages dead-lettered by subscribers of TOPIC, with the reason."""
 
-    async def collect() -> list[kafka_tools.DeadLetter]:
+    async def collect() -> list[deadletters.DeadLetter]:
         settings = _kafka(bootstrap)
         return [
-            kafka_tools.as_dead_letter(r)
-            async for r in kafka_tools.read_all(settings, dead_letter_topic(topic))
+            deadletters.as_dead_letter(r)
+            async for r in deadletters.read_all(settings, dead_letter_topic(topic))
         ]
 
     table = Table("dlt offset", "from", "consumer", "reason")
@@ -123,13 +126,92 @@ def dlt_replay(
     async def run() -> int:
         settings = _kafka(bootstrap)
         letters = [
-            kafka_tools.as_dead_letter(r)
-            async for r in kafka_tools.read_all(settings, dead_letter_topic(topic))
+            deadletters.as_dead_letter(r)
+            async for r in deadletters.read_all(settings, dead_letter_topic(topic))
         ]
         chosen = [x for x in letters if offset is None or x.offset in offset]
-        return await kafka_tools.replay(settings, chosen)
+        return await deadletters.replay(settings, chosen)
 
     console.print(f"replayed {asyncio.run(run())} message(s)")
+
+
+@app.command()
+def seed(
+    membership_url: str = "http://127.0.0.1:8001",
+    events_url: str = "http://127.0.0.1:8002",
+) -> None:
+    """Load the demo of the seed text (idempotent; the services must be running)."""
+    from services.events.adapters.demo import seed_database
+    from services.operator import demo
+
+    created = asyncio.run(seed_database())
+    console.print("demo meeting " + ("scheduled" if created else "already there"))
+    for line in asyncio.run(demo.seed(membership_url, events_url)):
+        console.print(line)
+
+
+@app.command()
+def run(
+    as_of: Annotated[
+        str, typer.Option(help="Run the services' clocks as of this moment ('' for now)")
+    ] = "2021-11-19T09:00:00+01:00",
+    with_demo: Annotated[bool, typer.Option(help="Load the seed's demo data")] = True,
+) -> None:
+    """Start the three services with the demo data and keep them running until Ctrl-C."""
+    from services.operator.processes import DEFAULT_PORT, ENV_PREFIX, ServiceProcess
+
+    env: dict[str, str] = {}
+    for prefix in ENV_PREFIX.values():
+        if as_of:
+            env[f"{prefix}_CLOCK_AS_OF"] = as_of
+    os.environ.update(env)
+    if with_demo:
+        from services.events.adapters.demo import seed_database
+
+        asyncio.run(seed_database())
+    processes = [ServiceProcess(name, DEFAULT_PORT[name], env) for name in ENV_PREFIX]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.wait_ready()
+            console.print(f"[green]{process.service}[/] ready at {process.url}")
+        if with_demo:
+            from services.operator import demo
+
+            for line in asyncio.run(demo.seed(processes[0].url, processes[1].url)):
+                console.print("  " + line)
+        membership, events, notifications = (p.url for p in processes)
+        console.print(
+            "\n[bold]Where to look[/]\n"
+            f"  API docs:      {membership}/docs  {events}/docs  {notifications}/docs\n"
+            f"  Availability:  {events}/meetings/meeting-knub-2021-3/availability\n"
+            f"  Live seats:    {events}/meetings/meeting-knub-2021-3/availability/stream\n"
+            f"  Roster 2021:   {membership}/networks/knub/roster/2021\n"
+            f"  Mails sent:    {ROOT / 'var' / 'mail'} (Maildir of the SMTP sink)\n"
+            f"  Service logs:  {ROOT / 'var' / 'log'}\n"
+            "Ctrl-C stops the services (the stack keeps running: make stack-down)."
+        )
+        while all(p.process is not None and p.process.poll() is None for p in processes):
+            time.sleep(1)  # wait-ok: the foreground loop of `run`, until Ctrl-C
+        for p in processes:
+            if p.process is not None and p.process.poll() is not None:
+                console.print(f"[red]{p.service} exited[/]:\n{p.log_tail()}")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        for process in processes:
+            process.stop()
+
+
+@app.command()
+def asyncapi() -> None:
+    """Regenerate the committed AsyncAPI documents (contracts/asyncapi/)."""
+    from services.operator.asyncapi import write_all
+
+    for path in write_all():
+        console.print(f"wrote {path.relative_to(ROOT)}")
 
 
 def main() -> None:
