@@ -95,7 +95,7 @@ async def seed(membership_url: str, events_url: str) -> list[str]:
                 continue
             _check(r, f"registration from {person.code}")
             lines.append(
-                f"registration from {person.code}: {r.json().get('outcome', r.status_code)}"
+                f"registration from {person.code}: {r.json().get('status', r.status_code)}"
             )
     return lines
 

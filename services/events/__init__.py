@@ -1,0 +1,1 @@
+"""The events service: network meetings, their programs, seats, registrations and waiting lists."""

@@ -1,0 +1,1 @@
+"""Postgres read models, contract translation and the membership service client."""

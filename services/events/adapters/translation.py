@@ -1,0 +1,147 @@
+"""Contract <-> domain translation, at the edge: the domain never sees a contract model."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from contracts import meetings as wire
+from contracts.base import EventPayload, registry
+from services.events.domain import events as e
+from services.events.domain.model import (
+    AgendaItem,
+    Meeting,
+    Participant,
+    Registration,
+)
+from services.kernel.eventstore import NewEvent, RecordedEvent
+
+CONTRACT_OF: dict[type[e.Event], type[EventPayload]] = {
+    e.MeetingScheduled: wire.MeetingScheduled,
+    e.MeetingProgramPublished: wire.MeetingProgramPublished,
+    e.MeetingRescheduled: wire.MeetingRescheduled,
+    e.MeetingSeatsChanged: wire.MeetingSeatsChanged,
+    e.MeetingOfferChanged: wire.MeetingOfferChanged,
+    e.MeetingCancelled: wire.MeetingCancelled,
+    e.RegistrationConfirmed: wire.RegistrationConfirmed,
+    e.RegistrationWaitlisted: wire.RegistrationWaitlisted,
+    e.RegistrationPromoted: wire.RegistrationPromoted,
+    e.RegistrationCancelled: wire.RegistrationCancelled,
+    e.AttendanceRecorded: wire.AttendanceRecorded,
+}
+DOMAIN_OF: dict[type[EventPayload], type[e.Event]] = {v: k for k, v in CONTRACT_OF.items()}
+
+
+def to_contract(event: e.Event) -> EventPayload:
+    """The wire payload of a domain event."""
+    return CONTRACT_OF[type(event)].model_validate(dataclasses.asdict(event))
+
+
+def to_new_event(event: e.Event) -> NewEvent:
+    payload = to_contract(event)
+    return NewEvent(type(payload).type_name(), payload.to_data())
+
+
+def from_contract(payload: EventPayload) -> e.Event:
+    """The domain event of a wire payload (of the meetings topic)."""
+    cls = DOMAIN_OF[type(payload)]
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(payload, f.name)
+        if f.name == "participant":
+            value = Participant(**value.model_dump())
+        elif f.name == "items":
+            value = tuple(AgendaItem(**item.model_dump()) for item in value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def from_record(record: RecordedEvent) -> e.Event:
+    return from_contract(registry.parse(record.type, record.data))
+
+
+# --- snapshots: the meeting state as JSON -------------------------------------------------
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def meeting_to_json(m: Meeting) -> dict[str, Any]:
+    """The state as a JSON object for the kernel's snapshot table."""
+    return {
+        "meeting_id": m.meeting_id,
+        "network_slug": m.network_slug,
+        "year": m.year,
+        "title": m.title,
+        "description": m.description,
+        "starts_at": m.starts_at.isoformat(),
+        "ends_at": m.ends_at.isoformat(),
+        "venue_name": m.venue_name,
+        "venue_address": m.venue_address,
+        "seats": m.seats,
+        "registration_deadline": m.registration_deadline.isoformat(),
+        "per_municipality_cap": m.per_municipality_cap,
+        "guest_price_dkk": m.guest_price_dkk,
+        "next_year_members_free": m.next_year_members_free,
+        "program": [
+            {"starts_at": i.starts_at.isoformat(), "title": i.title, "speaker": i.speaker}
+            for i in m.program
+        ],
+        "cancelled": m.cancelled,
+        "cancel_reason": m.cancel_reason,
+        # Registrations in insertion (arrival) order; the waiting list in its own order.
+        "registrations": [
+            [
+                r.registration_id,
+                r.participant.name,
+                r.participant.email,
+                r.participant.job_title,
+                r.participant.municipality_code,
+                r.participant.note,
+                r.basis,
+                r.price_dkk,
+                r.status,
+                r.attended,
+            ]
+            for r in m.registrations.values()
+        ],
+        "waitlist": list(m.waitlist),
+    }
+
+
+def meeting_from_json(data: dict[str, Any]) -> Meeting:
+    m = Meeting(
+        meeting_id=data["meeting_id"],
+        network_slug=data["network_slug"],
+        year=data["year"],
+        title=data["title"],
+        description=data["description"],
+        starts_at=_dt(data["starts_at"]),
+        ends_at=_dt(data["ends_at"]),
+        venue_name=data["venue_name"],
+        venue_address=data["venue_address"],
+        seats=data["seats"],
+        registration_deadline=_dt(data["registration_deadline"]),
+        per_municipality_cap=data["per_municipality_cap"],
+        guest_price_dkk=data["guest_price_dkk"],
+        next_year_members_free=data["next_year_members_free"],
+        program=tuple(
+            AgendaItem(_dt(i["starts_at"]), i["title"], i["speaker"]) for i in data["program"]
+        ),
+        cancelled=data["cancelled"],
+        cancel_reason=data["cancel_reason"],
+        waitlist=list(data["waitlist"]),
+    )
+    for rid, name, email, job, code, note, basis, price, status, attended in data["registrations"]:
+        m.registrations[rid] = Registration(
+            registration_id=rid,
+            participant=Participant(name, email, job, code, note),
+            basis=basis,
+            price_dkk=price,
+            status=status,
+            attended=attended,
+        )
+    m.reindex()
+    return m

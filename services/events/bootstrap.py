@@ -1,0 +1,115 @@
+"""Wires the events service: settings, clock, database, Kafka, membership lookup -> app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from contracts import meetings as meetings_wire
+from contracts.catalog import registry
+from services.events.adapters import membership_view, projections
+from services.events.adapters.membership_client import HttpMembershipLookup
+from services.events.config import Settings
+from services.events.entrypoints.http import create_app
+from services.events.entrypoints.subscribers import (
+    membership_view_subscription,
+    projections_subscription,
+)
+from services.events.service_layer.meetings import EligibilityService, MeetingService
+from services.events.service_layer.ports import MembershipLookup
+from services.kernel.clock import Clock, clock_from_setting
+from services.kernel.eventstore import EventStore
+from services.kernel.runtime import ServiceRuntime
+from services.kernel.subscriber import Subscription
+
+SOURCE = "/kl/events"
+MIGRATIONS = (*membership_view.MIGRATIONS, *projections.MIGRATIONS)
+
+
+@dataclass
+class EventsService:
+    """Everything one process of the events service holds."""
+
+    settings: Settings
+    clock: Clock
+    runtime: ServiceRuntime
+    store: EventStore
+    meetings: MeetingService
+    eligibility: EligibilityService
+    membership_subscription: Subscription
+    projection_subscription: Subscription
+    app: FastAPI
+
+    async def start(self) -> None:
+        """Start the runtime (ASGI test clients do not run the lifespan)."""
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        await self.runtime.stop()
+
+    async def rebuild_projections(self) -> int:
+        """Rebuild the read models from the event store (see ``projections.rebuild``)."""
+        return await projections.rebuild(
+            self.runtime.pool, self.store, self.projection_subscription.name
+        )
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    lookup: MembershipLookup | None = None,
+    subscribe: bool = True,
+) -> EventsService:
+    """Build the service with overridable defaults (tests inject clock and lookup)."""
+    settings = settings or Settings()
+    clock = clock or clock_from_setting(settings.clock_as_of)
+    runtime = ServiceRuntime(
+        name="events",
+        dsn=settings.database_url,
+        kafka=settings.kafka,
+        migrations=MIGRATIONS,
+        topics={meetings_wire.MEETING_TOPIC: 3},
+        pool_size=settings.pool_size,
+    )
+    runtime.document(
+        [m for m in registry.types().values() if m.topic == meetings_wire.MEETING_TOPIC]
+    )
+
+    store = EventStore(source=SOURCE)
+    meetings = MeetingService(
+        lambda: runtime.pool,
+        store,
+        snapshot_every=settings.snapshot_every,
+        max_batch=settings.max_batch,
+    )
+    eligibility = EligibilityService(
+        membership_view.PostgresMembershipView(lambda: runtime.pool),
+        lookup
+        or HttpMembershipLookup(settings.membership_url, timeout=settings.membership_timeout_s),
+    )
+    membership_sub = membership_view_subscription(lambda: runtime.pool, settings.kafka)
+    projection_sub = projections_subscription(lambda: runtime.pool, settings.kafka)
+    if subscribe:
+        runtime.subscribe(membership_sub)
+        runtime.subscribe(projection_sub)
+    app = create_app(
+        runtime=runtime,
+        meetings=meetings,
+        eligibility=eligibility,
+        clock=clock,
+        settings=settings,
+    )
+    runtime.install_admin_routes(app)
+    return EventsService(
+        settings=settings,
+        clock=clock,
+        runtime=runtime,
+        store=store,
+        meetings=meetings,
+        eligibility=eligibility,
+        membership_subscription=membership_sub,
+        projection_subscription=projection_sub,
+        app=app,
+    )

@@ -1,0 +1,1 @@
+"""The meeting aggregate: pure decide and evolve, no I/O."""

@@ -1,0 +1,131 @@
+"""The meeting aggregate's state and its value objects.
+
+One meeting and all its registrations form one aggregate (one event stream), so every seat
+decision for a meeting sees every other. :func:`services.events.domain.decide.evolve`
+updates a state in place (the caller owns it) and keeps the derived indexes below current,
+so deciding a registration costs O(1) however many registrations the meeting has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Basis = Literal["member", "next_year_offer", "guest"]
+RegistrationStatus = Literal["confirmed", "waitlisted", "cancelled"]
+CancelledBy = Literal["participant", "municipality", "operator"]
+
+
+@dataclass(frozen=True)
+class Participant:
+    """The person who registers."""
+
+    name: str
+    email: str
+    job_title: str
+    municipality_code: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One item of a meeting's program."""
+
+    starts_at: datetime
+    title: str
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class MembershipStanding:
+    """What the service knows of a municipality's memberships of the meeting's network.
+
+    ``member_of_year``: a membership of the meeting's year; ``member_of_next_year``: of the
+    year after (what the offer "next year's members attend free" asks for).
+    """
+
+    member_of_year: bool
+    member_of_next_year: bool
+
+
+@dataclass
+class Registration:
+    """One registration of a meeting, as the aggregate keeps it."""
+
+    registration_id: str
+    participant: Participant
+    basis: Basis
+    price_dkk: int
+    status: RegistrationStatus
+    attended: bool | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status != "cancelled"
+
+
+@dataclass
+class Meeting:
+    """A scheduled meeting with its registrations."""
+
+    meeting_id: str
+    network_slug: str
+    year: int
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    venue_name: str
+    venue_address: str
+    seats: int
+    registration_deadline: datetime
+    per_municipality_cap: int | None = None
+    guest_price_dkk: int | None = None
+    next_year_members_free: bool = False
+    program: tuple[AgendaItem, ...] = ()
+    cancelled: bool = False
+    cancel_reason: str | None = None
+    registrations: dict[str, Registration] = field(default_factory=dict)
+    waitlist: list[str] = field(default_factory=list)
+    # Derived indexes, kept by evolve (and rebuilt by reindex after loading a snapshot).
+    seats_taken: int = 0
+    offer_seats_taken: int = 0
+    active_by_email: dict[str, str] = field(default_factory=dict)
+    active_per_municipality: dict[str, int] = field(default_factory=dict)
+    seats_per_municipality: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def free_seats(self) -> int:
+        return 0 if self.cancelled else max(self.seats - self.seats_taken, 0)
+
+    def waiting_position(self, registration_id: str) -> int | None:
+        """1-based place on the waiting list, or None if not waiting."""
+        try:
+            return self.waitlist.index(registration_id) + 1
+        except ValueError:
+            return None
+
+    def reindex(self) -> None:
+        """Recompute the derived indexes from the registrations."""
+        self.seats_taken = 0
+        self.offer_seats_taken = 0
+        self.active_by_email = {}
+        self.active_per_municipality = {}
+        self.seats_per_municipality = {}
+        for reg in self.registrations.values():
+            if not reg.is_active:
+                continue
+            code = reg.participant.municipality_code
+            self.active_by_email[email_key(reg.participant.email)] = reg.registration_id
+            self.active_per_municipality[code] = self.active_per_municipality.get(code, 0) + 1
+            if reg.status == "confirmed":
+                self.seats_taken += 1
+                self.seats_per_municipality[code] = self.seats_per_municipality.get(code, 0) + 1
+                if reg.basis == "next_year_offer":
+                    self.offer_seats_taken += 1
+
+
+def email_key(email: str) -> str:
+    """E-mails compare without regard to case (one person, one registration)."""
+    return email.strip().lower()

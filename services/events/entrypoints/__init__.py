@@ -1,0 +1,1 @@
+"""HTTP routes, Kafka subscribers and the AsyncAPI document of the events service."""

@@ -1,0 +1,57 @@
+"""Kafka subscriptions of the events service: its membership view and its projections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+
+from contracts import meetings as meetings_wire
+from contracts import membership as membership_wire
+from contracts.base import EventPayload
+from contracts.catalog import registry
+from services.events.adapters import membership_view, projections
+from services.kernel.kafka import KafkaSettings
+from services.kernel.subscriber import Handler, Subscription
+
+MEMBERSHIP_VIEW_CONSUMER = "events-membership-view"
+PROJECTIONS_CONSUMER = "events-projections"
+"""Consumer group names (prefixed with the topic prefix), also the dedup keys."""
+
+
+def membership_view_subscription(
+    pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings
+) -> Subscription:
+    """Memberships (and network names) into the service's own view, for prices and access."""
+    return Subscription(
+        name=kafka.topic_prefix + MEMBERSHIP_VIEW_CONSUMER,
+        topics=[membership_wire.MEMBERSHIP_TOPIC, membership_wire.NETWORK_TOPIC],
+        handlers={
+            membership_wire.MembershipJoined: membership_view.on_joined,
+            membership_wire.MembershipRenewed: membership_view.on_joined,
+            membership_wire.MembershipCancelled: membership_view.on_cancelled,
+            membership_wire.NetworkCreated: membership_view.on_network_created,
+        },
+        registry=registry,
+        pool=pool,
+        kafka=kafka,
+    )
+
+
+def projections_subscription(
+    pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings
+) -> Subscription:
+    """Meetings events into the read models (availability, participants, upcoming)."""
+    handlers: dict[type[EventPayload], Handler] = {
+        model: projections.on_meeting_event
+        for model in registry.types().values()
+        if model.topic == meetings_wire.MEETING_TOPIC
+    }
+    return Subscription(
+        name=kafka.topic_prefix + PROJECTIONS_CONSUMER,
+        topics=[meetings_wire.MEETING_TOPIC],
+        handlers=handlers,
+        registry=registry,
+        pool=pool,
+        kafka=kafka,
+    )

@@ -1,0 +1,222 @@
+"""Registrations over HTTP: decisions, refusals (problem+json, nothing written), prices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import httpx
+
+from services.kernel.clock import ManualClock
+from tests.integration.events.conftest import (
+    ScriptedLookup,
+    add_members,
+    event_count,
+    meeting_body,
+    person,
+)
+
+PROBLEM = "application/problem+json"
+
+
+async def schedule(client: httpx.AsyncClient, **overrides: object) -> str:
+    response = await client.post("/meetings", json=meeting_body(**overrides))
+    assert response.status_code == 201, response.text
+    meeting_id: str = response.json()["meeting_id"]
+    return meeting_id
+
+
+async def refused(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, url: str, body: object, status: int
+) -> dict[str, object]:
+    """POST that must be refused with ``status`` as problem+json, writing nothing."""
+    before = await event_count(pool)
+    response = await client.post(url, json=body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem: dict[str, object] = response.json()
+    assert problem["detail"], problem
+    assert problem["detail_en"], problem
+    assert problem["detail"] != problem["detail_en"], "Danish first, English beside it"
+    assert await event_count(pool) == before, "nothing written"
+    return problem
+
+
+async def test_a_member_gets_a_seat_and_a_full_meeting_a_waiting_place(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client, seats=1)
+    await add_members(pool, 2021, "101", "751")
+    first = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "101"))
+    assert first.status_code == 201
+    assert first.json() | {"registration_id": None} == {
+        "registration_id": None,
+        "meeting_id": meeting,
+        "status": "confirmed",
+        "basis": "member",
+        "price_dkk": 0,
+        "waiting_position": None,
+    }
+    second = await client.post(f"/meetings/{meeting}/registrations", json=person(2, "751"))
+    assert second.status_code == 202
+    assert (second.json()["status"], second.json()["waiting_position"]) == ("waitlisted", 1)
+
+
+async def test_bad_registrations_are_refused_with_a_reason_and_write_nothing(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, clock: ManualClock
+) -> None:
+    meeting = await schedule(client, seats=5, per_municipality_cap=1)
+    await add_members(pool, 2021, "101", "751")
+    url = f"/meetings/{meeting}/registrations"
+    assert (await client.post(url, json=person(1, "101", "anne@aarhus.dk"))).status_code == 201
+
+    twice = await refused(client, pool, url, person(2, "751", "ANNE@aarhus.dk"), 409)
+    assert twice["type"] == "urn:kl:problem:already-registered"
+    over_cap = await refused(client, pool, url, person(3, "101"), 409)
+    assert over_cap["type"] == "urn:kl:problem:municipality-cap-reached"
+    malformed = await refused(client, pool, url, person(4, "751", "ikke-en-mail"), 422)
+    assert "email" in str(malformed["detail"])
+    bad_code = await refused(client, pool, url, {**person(5), "municipality_code": "12"}, 422)
+    assert "municipality_code" in str(bad_code["detail"])
+    unknown = await refused(client, pool, "/meetings/meeting-nope/registrations", person(6), 404)
+    assert unknown["type"] == "urn:kl:problem:meeting-not-found"
+
+    clock.set(clock.now().replace(month=12, day=3, hour=13))
+    late = await refused(client, pool, url, person(7, "751"), 409)
+    assert late["type"] == "urn:kl:problem:registration-closed"
+    assert "Tilmeldingsfristen" in str(late["detail"])
+
+
+async def test_a_cancelled_meeting_refuses_registrations(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client)
+    await add_members(pool, 2021, "101")
+    cancelled = await client.post(f"/meetings/{meeting}/cancel", json={"reason": "Aflyst"})
+    assert cancelled.status_code == 200
+    assert cancelled.json()["cancelled"] is True
+    problem = await refused(client, pool, f"/meetings/{meeting}/registrations", person(1), 409)
+    assert problem["type"] == "urn:kl:problem:meeting-cancelled"
+
+
+async def test_seats_cannot_be_lowered_below_zero_or_below_those_taken(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client, seats=3)
+    await add_members(pool, 2021, "101", "147")
+    for n, code in ((1, "101"), (2, "147")):
+        await client.post(f"/meetings/{meeting}/registrations", json=person(n, code))
+    await refused(client, pool, f"/meetings/{meeting}/seats", {"seats": -1}, 422)
+    below = await refused(client, pool, f"/meetings/{meeting}/seats", {"seats": 1}, 409)
+    assert below["type"] == "urn:kl:problem:seats-below-taken"
+
+
+async def test_a_non_member_is_told_how_to_join_and_nothing_is_written(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, lookup: ScriptedLookup
+) -> None:
+    meeting = await schedule(client)
+    problem = await refused(
+        client, pool, f"/meetings/{meeting}/registrations", person(1, "461"), 403
+    )
+    assert problem["type"] == "urn:kl:problem:not-a-member"
+    assert problem["network_name"] == "Kommunernes Netværk for Udsatte Boligområder"
+    assert str(problem["join_url"]).endswith("/networks/knub/memberships")
+    assert "Meld kommunen ind" in str(problem["detail"])
+    assert problem["join_year"] == 2022
+    assert ("knub", 2021, "461") in lookup.asked, "the membership service was asked first"
+
+
+async def test_a_guest_pays_the_guest_price(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
+    meeting = await schedule(client, guest_price_dkk=1250, next_year_members_free=False)
+    response = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "851"))
+    assert response.status_code == 201
+    assert (response.json()["basis"], response.json()["price_dkk"]) == ("guest", 1250)
+
+
+async def test_join_then_register_the_view_is_empty_and_the_lookup_gives_the_free_seat(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, lookup: ScriptedLookup
+) -> None:
+    """The race: the membership event has not arrived; the lookup answers for it."""
+    meeting = await schedule(client)
+    assert await pool.fetchval("SELECT count(*) FROM membership_view") == 0
+    lookup.active.add(("knub", 2022, "147"))
+    response = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "147"))
+    assert response.status_code == 201, response.text
+    assert (response.json()["basis"], response.json()["price_dkk"]) == ("next_year_offer", 0)
+    source = await pool.fetchval(
+        "SELECT source FROM membership_view WHERE year = 2022 AND municipality_code = '147'"
+    )
+    assert source == "lookup", "the answer is kept in the view"
+
+
+async def test_an_unreachable_membership_service_gives_503_never_a_wrong_refusal(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, lookup: ScriptedLookup
+) -> None:
+    meeting = await schedule(client)
+    lookup.down = True
+    before = await event_count(pool)
+    response = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "147"))
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.headers["retry-after"]
+    assert await event_count(pool) == before
+
+
+async def test_an_idempotency_key_gives_the_first_answer_again_and_no_second_registration(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client)
+    await add_members(pool, 2021, "101")
+    headers = {"Idempotency-Key": "tilmelding-1"}
+    url = f"/meetings/{meeting}/registrations"
+    first = await client.post(url, json=person(1), headers=headers)
+    again = await client.post(url, json=person(1), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await client.post(url, json=person(2), headers=headers)
+    assert other.status_code == 422
+
+
+async def test_cancel_promote_reschedule_program_offer_and_attendance(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, clock: ManualClock
+) -> None:
+    meeting = await schedule(client, seats=1, next_year_members_free=False)
+    await add_members(pool, 2021, "101", "147")
+    a = (await client.post(f"/meetings/{meeting}/registrations", json=person(1, "101"))).json()
+    b = (await client.post(f"/meetings/{meeting}/registrations", json=person(2, "147"))).json()
+    cancel = await client.post(
+        f"/meetings/{meeting}/registrations/{a['registration_id']}/cancel",
+        json={"cancelled_by": "municipality"},
+    )
+    assert cancel.json() == {
+        "registration_id": a["registration_id"],
+        "status": "cancelled",
+        "promoted": [b["registration_id"]],
+    }
+    program = await client.put(
+        f"/meetings/{meeting}/program",
+        json={"items": [{"starts_at": "2021-12-08T10:00:00", "title": "Velkomst"}]},
+    )
+    assert program.json()["program"][0]["starts_at"] == "2021-12-08T10:00:00+01:00"
+    moved = await client.post(
+        f"/meetings/{meeting}/reschedule",
+        json={
+            "starts_at": "2021-12-09T09:30:00",
+            "ends_at": "2021-12-09T15:00:00",
+            "registration_deadline": "2021-12-06T12:00:00",
+        },
+    )
+    assert moved.status_code == 200
+    assert moved.json()["venue_name"] == "KL-huset"
+    offer = await client.post(f"/meetings/{meeting}/offer", json={"next_year_members_free": True})
+    assert offer.json()["next_year_members_free"] is True
+    more = await client.post(f"/meetings/{meeting}/seats", json={"seats": 2})
+    assert more.json() == {"meeting_id": meeting, "seats": 2, "promoted": []}
+
+    attendance_url = f"/meetings/{meeting}/registrations/{b['registration_id']}/attendance"
+    early = await client.post(attendance_url, json={"attended": True})
+    assert early.status_code == 409
+    clock.advance(timedelta(days=21))
+    recorded = await client.post(attendance_url, json={"attended": True})
+    assert recorded.json() == {"registration_id": b["registration_id"], "attended": True}

@@ -1,0 +1,106 @@
+"""The whole system as real processes, for end-to-end tests.
+
+Each service runs as ``python -m services.<name>`` with a database of its own made for the
+test, one Kafka topic prefix shared by the three (so they talk to each other and to no other
+test), the clock as of 19 November 2021, and the notifications service mailing an
+in-process SMTP sink. Instances can be added, killed (SIGKILL) and restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from services.kernel.db import drop_database, ensure_database, with_database
+from services.operator.processes import ENV_PREFIX, ServiceProcess
+from tests.support.notifications_smtp_sink import SmtpSink
+from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
+
+AS_OF = "2021-11-19T09:00:00+01:00"
+SERVICES = ("membership", "events", "notifications")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class System:
+    unique: str
+    smtp: SmtpSink
+    instances: dict[str, list[ServiceProcess]] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"t{self.unique}."
+
+    def dsn(self, service: str) -> str:
+        return with_database(ADMIN_DSN, f"t_{self.unique}_{service}")
+
+    def url(self, service: str, instance: int = 0) -> str:
+        return self.instances[service][instance].url
+
+    def env(self, service: str) -> dict[str, str]:
+        prefix = ENV_PREFIX[service]
+        env = {
+            f"{prefix}_DATABASE_URL": self.dsn(service),
+            f"{prefix}_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
+            f"{prefix}_KAFKA__TOPIC_PREFIX": self.prefix,
+            f"{prefix}_CLOCK_AS_OF": AS_OF,
+        }
+        if service == "events" and self.instances.get("membership"):
+            env["EVENTS_MEMBERSHIP_URL"] = self.url("membership")
+        if service == "notifications":
+            env.update(
+                {
+                    "NOTIFICATIONS_SMTP_HOST": self.smtp.host,
+                    "NOTIFICATIONS_SMTP_PORT": str(self.smtp.port),
+                    "NOTIFICATIONS_RETRY_BASE": "1",
+                    "NOTIFICATIONS_POLL_INTERVAL_SECONDS": "0.2",
+                }
+            )
+        return env
+
+    async def start(self, service: str, count: int = 1) -> list[ServiceProcess]:
+        """Start ``count`` more instances of a service and wait until they are ready."""
+        started = [ServiceProcess(service, free_port(), self.env(service)) for _ in range(count)]
+        for process in started:
+            process.start()
+        self.instances.setdefault(service, []).extend(started)
+        await asyncio.gather(*(asyncio.to_thread(p.wait_ready, 90) for p in started))
+        return started
+
+    async def kill(self, service: str, instance: int = 0) -> None:
+        await asyncio.to_thread(self.instances[service][instance].kill)
+
+    async def restart(self, service: str, instance: int = 0) -> None:
+        process = self.instances[service][instance]
+        await asyncio.to_thread(process.stop)
+        process.start()
+        await asyncio.to_thread(process.wait_ready, 90)
+
+    async def stop_all(self) -> None:
+        for processes in self.instances.values():
+            for process in processes:
+                await asyncio.to_thread(process.stop)
+
+
+@pytest.fixture
+async def system(unique: str, smtp_sink: SmtpSink) -> AsyncIterator[System]:
+    """Fresh databases and prefix; services are started by the test (``system.start``)."""
+    sys_ = System(unique, smtp_sink)
+    for service in SERVICES:
+        await ensure_database(sys_.dsn(service))
+    try:
+        yield sys_
+    finally:
+        await sys_.stop_all()
+        for service in SERVICES:
+            await drop_database(sys_.dsn(service))
