@@ -1,0 +1,59 @@
+"""The topics created by compose and by Strimzi are the topics the contracts publish on."""
+
+from __future__ import annotations
+
+from contracts.catalog import all_models
+from services.kernel.kafka import dead_letter_topic
+from tests.unit.deploy.manifests import compose_services, compose_topics, of_kind
+
+
+def contract_topics() -> set[str]:
+    topics = {model.topic for model in all_models().values()}
+    return topics | {dead_letter_topic(topic) for topic in topics}
+
+
+def k8s_topics() -> dict[str, int]:
+    topics: dict[str, int] = {}
+    for doc in of_kind("KafkaTopic"):
+        name = doc["spec"].get("topicName", doc["metadata"]["name"])
+        assert name not in topics, f"{name} is declared twice"
+        topics[name] = doc["spec"]["partitions"]
+    return topics
+
+
+def test_compose_creates_exactly_the_contract_topics_and_their_dead_letter_topics() -> None:
+    assert set(compose_topics()) == contract_topics()
+
+
+def test_kubernetes_declares_exactly_the_contract_topics_and_their_dead_letter_topics() -> None:
+    assert set(k8s_topics()) == contract_topics()
+
+
+def test_partition_counts_are_the_same_in_compose_and_kubernetes() -> None:
+    assert k8s_topics() == compose_topics()
+
+
+def test_dead_letter_topics_have_one_partition() -> None:
+    dead_letter = {t: n for t, n in compose_topics().items() if t.endswith(".dlt")}
+    assert dead_letter
+    assert set(dead_letter.values()) == {1}
+
+
+def test_kafka_topics_are_strimzi_resources_with_three_replicas() -> None:
+    topics = of_kind("KafkaTopic")
+    assert {t["apiVersion"] for t in topics} == {"kafka.strimzi.io/v1beta2"}
+    assert {t["spec"]["replicas"] for t in topics} == {3}
+    assert all(t["metadata"]["labels"].get("strimzi.io/cluster") for t in topics)
+
+
+def test_compose_kafka_does_not_create_topics_on_its_own() -> None:
+    env = compose_services()["kafka"]["environment"]
+    assert str(env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"]).lower() == "false"
+
+
+def test_services_start_after_the_topics_exist() -> None:
+    for name, spec in compose_services().items():
+        if name.startswith(("kafka", "postgres", "mailpit")):
+            continue
+        condition = spec["depends_on"]["kafka-init"]["condition"]
+        assert condition == "service_completed_successfully", name
