@@ -1,4 +1,4 @@
-"""``python -m services.events``: the events service on 127.0.0.1:8002 (``PORT`` overrides)."""
+"""``python -m services.events``: the events service on 127.0.0.1:8002 (``EVENTS_PORT``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.kafka import KafkaSettings
@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     )
     membership_timeout_s: float = 2.0
     host: str = "127.0.0.1"
-    port: int = Field(default=8002, validation_alias=AliasChoices("PORT", "EVENTS_PORT"))
+    port: int = Field(default=8002, description="Port to listen on.")
     snapshot_every: int = Field(default=200, ge=1, description="Snapshot every N events.")
     max_batch: int = Field(default=500, ge=1, description="Most commands decided in one batch.")
     pool_size: int = 20

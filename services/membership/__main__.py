@@ -1,4 +1,4 @@
-"""``python -m services.membership``: the membership service on 127.0.0.1:8001 (``PORT``)."""
+"""``python -m services.membership``: the membership service (``MEMBERSHIP_PORT``, 8001)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.kafka import KafkaSettings
@@ -28,6 +28,6 @@ class Settings(BaseSettings):
         examples=["2021-11-19T10:00:00+01:00"],
     )
     host: str = "127.0.0.1"
-    port: int = Field(default=8001, validation_alias=AliasChoices("PORT", "MEMBERSHIP_PORT"))
+    port: int = Field(default=8001, description="Port to listen on.")
     log_level: str = "INFO"
     pool_size: int = 20

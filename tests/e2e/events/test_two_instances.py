@@ -46,7 +46,7 @@ async def instances(fresh_dsn: str, topic_prefix: str) -> AsyncIterator[list[str
         "EVENTS_CLOCK_AS_OF": "2021-11-19T09:00:00+01:00",
         "EVENTS_MEMBERSHIP_URL": "http://127.0.0.1:9",  # nothing listens: unreachable
     }
-    processes = [start_instance({**env, "PORT": str(port)}) for port in ports]
+    processes = [start_instance({**env, "EVENTS_PORT": str(port)}) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         async with httpx.AsyncClient(timeout=5) as http:

@@ -34,7 +34,7 @@ def start_instance(port: int, dsn: str, topic_prefix: str) -> subprocess.Popen[b
         [sys.executable, "-m", "services.membership"],
         env={
             **os.environ,
-            "PORT": str(port),
+            "MEMBERSHIP_PORT": str(port),
             "MEMBERSHIP_DATABASE_URL": dsn,
             "MEMBERSHIP_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
             "MEMBERSHIP_KAFKA__TOPIC_PREFIX": topic_prefix,

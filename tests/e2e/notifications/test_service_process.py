@@ -68,7 +68,7 @@ async def instances(
             "-m",
             "services.notifications",
             cwd=ROOT,
-            env={**env, "PORT": str(port)},
+            env={**env, "NOTIFICATIONS_PORT": str(port)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
