@@ -11,6 +11,12 @@ from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
 from pydantic import BaseModel, Field
 
 
@@ -40,6 +46,21 @@ class KafkaSettings(BaseModel):
         if self.security_protocol.endswith("SSL"):
             options["ssl_context"] = ssl.create_default_context(cafile=self.ssl_cafile)
         return options
+
+    def faststream_security(self) -> BaseSecurity | None:
+        """The same security for FastStream brokers (the subscribers)."""
+        use_ssl = self.security_protocol.endswith("SSL")
+        context = ssl.create_default_context(cafile=self.ssl_cafile) if use_ssl else None
+        if not self.security_protocol.startswith("SASL"):
+            return BaseSecurity(ssl_context=context) if use_ssl else None
+        user, password = self.sasl_username or "", self.sasl_password or ""
+        mechanism = self.sasl_mechanism or "SCRAM-SHA-512"
+        kinds: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }
+        return kinds[mechanism](user, password, ssl_context=context, use_ssl=use_ssl)
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

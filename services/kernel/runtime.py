@@ -52,7 +52,7 @@ class ServiceRuntime:
     def __post_init__(self) -> None:
         self.broker = KafkaBroker(
             self.kafka.bootstrap_servers,
-            security=None,
+            security=self.kafka.faststream_security(),
             client_id=self.name,
             logger=None,
         )

@@ -1,0 +1,41 @@
+"""Kafka security options reach every client: aiokafka (relay, tools) and FastStream."""
+
+from __future__ import annotations
+
+from faststream.security import BaseSecurity, SASLScram512
+
+from services.kernel.kafka import KafkaSettings
+
+
+def test_plaintext_needs_no_security() -> None:
+    settings = KafkaSettings()
+    assert settings.client_options()["security_protocol"] == "PLAINTEXT"
+    assert settings.faststream_security() is None
+
+
+def test_scram_over_tls_is_configured_for_both_client_kinds() -> None:
+    settings = KafkaSettings(
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="events",
+        sasl_password="s3cret",
+    )
+    options = settings.client_options()
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_username"] == "events"
+    assert options["ssl_context"] is not None
+    security = settings.faststream_security()
+    assert isinstance(security, SASLScram512)
+    assert security.use_ssl is True
+
+
+def test_tls_without_sasl_uses_an_ssl_context() -> None:
+    security = KafkaSettings(security_protocol="SSL").faststream_security()
+    assert type(security) is BaseSecurity
+    assert security.use_ssl is True
+
+
+def test_the_topic_prefix_is_applied_to_every_topic_name() -> None:
+    assert (
+        KafkaSettings(topic_prefix="test.").topic("kl.events.meetings") == "test.kl.events.meetings"
+    )
