@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -156,6 +157,9 @@ def run(
         str, typer.Option(help="Run the services' clocks as of this moment ('' for now)")
     ] = "2021-11-19T09:00:00+01:00",
     with_demo: Annotated[bool, typer.Option(help="Load the seed's demo data")] = True,
+    port_offset: Annotated[
+        int, typer.Option(help="Add this to the ports 8001-8003 (a second system beside one)")
+    ] = 0,
 ) -> None:
     """Start the three services with the demo data and keep them running until Ctrl-C."""
     from services.operator.processes import DEFAULT_PORT, ENV_PREFIX, ServiceProcess
@@ -169,7 +173,14 @@ def run(
         from services.events.adapters.demo import seed_database
 
         asyncio.run(seed_database())
-    processes = [ServiceProcess(name, DEFAULT_PORT[name], env) for name in ENV_PREFIX]
+    processes = [ServiceProcess(name, DEFAULT_PORT[name] + port_offset, env) for name in ENV_PREFIX]
+
+    def interrupted(signum: int, _: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # SIGTERM (timeout, a supervisor) must stop the services too, not orphan them.
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
     try:
         for process in processes:
             process.start()
