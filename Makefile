@@ -43,7 +43,7 @@ unit: install
 	.venv/bin/pytest tests/unit -q
 
 test: stack-up lint typecheck ## every check: lint, types, unit, integration and end-to-end tests
-	.venv/bin/pytest -q
+	eval "$$($(STACK) env)" && .venv/bin/pytest -q
 
 contracts: install ## regenerate the committed JSON Schemas (refuses a breaking change)
 	$(PY) -m contracts.schemas
