@@ -10,9 +10,11 @@ help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 install: .venv/.installed ## Python venv with the pinned dependencies, and the system tools the tests use
-	@command -v kcat >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat; \
-	  else echo "kcat is missing: sudo apt-get install kcat"; exit 1; fi; }
+	@missing=""; command -v kcat >/dev/null || missing="$$missing kcat"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing:$$missing (the tests need them): sudo apt-get install$$missing"; exit 1; fi; fi
 
 .venv/.installed: pyproject.toml
 	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv

@@ -192,9 +192,11 @@ def run(
 
             for line in asyncio.run(demo.seed(processes[0].url, processes[1].url)):
                 console.print("  " + line)
-        membership, events, notifications = (p.url for p in processes)
+        membership, events, notifications, web = (p.url for p in processes)
         console.print(
             "\n[bold]Where to look[/]\n"
+            f"  Web pages:     {web}/moeder/meeting-knub-2021-3  {web}/kommuner/851"
+            f"  {web}/drift\n"
             f"  API docs:      {membership}/docs  {events}/docs  {notifications}/docs\n"
             f"  Availability:  {events}/meetings/meeting-knub-2021-3/availability\n"
             f"  Live seats:    {events}/meetings/meeting-knub-2021-3/availability/stream\n"

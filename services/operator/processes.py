@@ -18,8 +18,13 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ENV_PREFIX = {"membership": "MEMBERSHIP", "events": "EVENTS", "notifications": "NOTIFICATIONS"}
-DEFAULT_PORT = {"membership": 8001, "events": 8002, "notifications": 8003}
+ENV_PREFIX = {
+    "membership": "MEMBERSHIP",
+    "events": "EVENTS",
+    "notifications": "NOTIFICATIONS",
+    "web": "WEB",
+}
+DEFAULT_PORT = {"membership": 8001, "events": 8002, "notifications": 8003, "web": 8000}
 
 
 class ServiceNotReadyError(RuntimeError):

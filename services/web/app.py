@@ -1,0 +1,104 @@
+"""The web front end's app: the pages, their static files, and the proxy to the services."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from services.kernel.clock import Clock, clock_from_setting
+from services.kernel.http import (
+    BodySizeLimitMiddleware,
+    CorrelationMiddleware,
+    install_health,
+    install_problem_handlers,
+)
+from services.web.config import Settings
+from services.web.proxy import METHODS, ServiceProxy, Upstream
+
+STATIC = Path(__file__).parent / "static"
+
+
+def upstreams(settings: Settings) -> dict[str, Upstream]:
+    """The services behind ``/api/<name>/``, with the names the pages use for them."""
+    return {
+        "membership": Upstream(settings.membership_url, "Medlemstjenesten"),
+        "events": Upstream(settings.events_url, "Møde- og tilmeldingstjenesten"),
+        "notifications": Upstream(settings.notifications_url, "Notifikationstjenesten"),
+    }
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The app; ``transport`` lets tests put the services in-process (httpx's ASGITransport)."""
+    the_clock = clock or clock_from_setting(settings.clock_as_of)
+    timeout = httpx.Timeout(
+        settings.read_timeout_s, connect=settings.connect_timeout_s, pool=settings.connect_timeout_s
+    )
+    state: dict[str, ServiceProxy] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
+            state["proxy"] = ServiceProxy(upstreams(settings), client)
+            yield
+            state.clear()
+
+    app = FastAPI(
+        title="KL netværk: web",
+        version="1.0.0",
+        description="Sider på dansk for møder, kommuner og drift, over tjenesternes HTTP-API'er.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(CorrelationMiddleware)
+    install_problem_handlers(app)
+    install_health(app, [])
+
+    @app.get("/api/context", tags=["web"], summary="Today as the pages should see it")
+    async def context() -> dict[str, Any]:
+        now = the_clock.now()
+        return {"now": now.isoformat(), "year": now.year}
+
+    @app.api_route(
+        "/api/{service}/{path:path}",
+        methods=list(METHODS),
+        tags=["web"],
+        summary="Proxy to a service's HTTP API (membership, events, notifications)",
+        response_model=None,
+    )
+    async def proxy(service: str, path: str, request: Request) -> Response:
+        return await state["proxy"].forward(service, path, request)
+
+    def page(name: str) -> FileResponse:
+        return FileResponse(STATIC / name, media_type="text/html; charset=utf-8")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return page("index.html")
+
+    @app.get("/moeder/{meeting_id}", include_in_schema=False)
+    async def meeting_page(meeting_id: str) -> FileResponse:
+        # The page reads the id from its address and shows a Danish message if it is unknown.
+        return page("moede.html")
+
+    @app.get("/kommuner/{code}", include_in_schema=False)
+    async def municipality_page(code: str) -> FileResponse:
+        return page("kommune.html")
+
+    @app.get("/drift", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return page("drift.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

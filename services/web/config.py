@@ -1,0 +1,36 @@
+"""Settings of the web front end, read from ``WEB_*`` environment variables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """``WEB_HOST``, ``WEB_PORT``, ``WEB_MEMBERSHIP_URL``, ``WEB_EVENTS_URL``, ..."""
+
+    model_config = SettingsConfigDict(env_prefix="WEB_", env_nested_delimiter="__")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, description="Port to listen on.")
+    membership_url: str = Field(
+        default="http://127.0.0.1:8001", description="Base URL of the membership service."
+    )
+    events_url: str = Field(
+        default="http://127.0.0.1:8002", description="Base URL of the events service."
+    )
+    notifications_url: str = Field(
+        default="http://127.0.0.1:8003", description="Base URL of the notifications service."
+    )
+    connect_timeout_s: float = Field(default=2.0, gt=0, description="Connect to a service.")
+    read_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Wait for a service's next bytes (longer than the SSE ping of 15 s).",
+    )
+    clock_as_of: datetime | None = Field(
+        default=None,
+        description="Run the pages' notion of today as of this moment (the demo: 2021-11-19).",
+    )

@@ -1,0 +1,119 @@
+"""A small streaming reverse proxy from ``/api/<service>/...`` to the services' HTTP APIs.
+
+The pages talk to the services only through it, so the browser sees one origin. Responses
+stream through untouched (Server-Sent Events included), with the services' status codes and
+problem+json bodies. A service that does not answer becomes a 503 problem+json with a Danish
+message the page can show, never an empty answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+import anyio
+import httpx
+import structlog
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+
+from services.kernel.http import problem_response
+
+log = structlog.get_logger(__name__)
+
+REQUEST_HEADERS = ("accept", "content-type", "idempotency-key", "x-correlation-id", "last-event-id")
+"""What the browser's request may carry on to a service; everything else stays behind."""
+
+RESPONSE_HEADERS = (
+    "content-type",
+    "cache-control",
+    "retry-after",
+    "x-correlation-id",
+    "idempotent-replayed",
+    "x-accel-buffering",
+)
+"""What a service's answer may carry back; hop-by-hop and length headers are not passed on."""
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One service behind the proxy: its base URL and its Danish name for messages."""
+
+    base_url: str
+    name_da: str
+
+
+class ServiceProxy:
+    """Forwards a request to a named upstream and streams its answer back."""
+
+    def __init__(self, upstreams: Mapping[str, Upstream], client: httpx.AsyncClient) -> None:
+        self.upstreams = dict(upstreams)
+        self.client = client
+
+    async def forward(self, service: str, path: str, request: Request) -> Response:
+        """The upstream's answer to the same method, path, query and body."""
+        upstream = self.upstreams.get(service)
+        if upstream is None:
+            return problem_response(
+                404,
+                "unknown-service",
+                "Ukendt tjeneste",
+                f"Der findes ingen tjeneste '{service}' bag /api/.",
+                f"There is no service '{service}' behind /api/.",
+            )
+        headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
+        # Ask for no compression: the bytes then pass through as they arrive (SSE included).
+        headers["accept-encoding"] = "identity"
+        outgoing = self.client.build_request(
+            request.method,
+            f"{upstream.base_url.rstrip('/')}/{path}",
+            params=request.url.query,
+            headers=headers,
+            content=await request.body(),
+        )
+        try:
+            answer = await self.client.send(outgoing, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Nothing reached the service, so nothing can have been saved.
+            log.warning("service unreachable", service=service, error=type(exc).__name__)
+            return problem_response(
+                503,
+                "service-unavailable",
+                "Tjenesten svarer ikke",
+                f"{upstream.name_da} svarer ikke lige nu. Intet er gemt. Prøv igen om lidt.",
+                f"The {service} service is not answering right now. Nothing was saved. "
+                "Try again shortly.",
+                headers={"Retry-After": "5"},
+                service=service,
+            )
+        except (httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
+            # The request may have reached the service: the person must check, not retry blindly.
+            log.warning("service too slow", service=service, error=type(exc).__name__)
+            return problem_response(
+                504 if isinstance(exc, httpx.TimeoutException) else 502,
+                "service-timeout",
+                "Tjenesten svarede ikke i tide",
+                f"{upstream.name_da} svarede ikke i tide. Tjek om handlingen blev gennemført, "
+                "før du prøver igen.",
+                f"The {service} service did not answer in time. Check whether the action "
+                "went through before trying again.",
+                service=service,
+            )
+        passed = {k: v for k, v in answer.headers.items() if k.lower() in RESPONSE_HEADERS}
+        return StreamingResponse(_relay(answer), status_code=answer.status_code, headers=passed)
+
+
+async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
+    """The upstream's bytes as they come; the upstream connection closes whatever happens."""
+    try:
+        # Decoded bytes: content-encoding is not passed on, so the browser gets plain bytes.
+        async for chunk in answer.aiter_bytes():
+            yield chunk
+    except httpx.HTTPError as exc:
+        # A stream cut mid-way (the service stopped): the browser sees the stream end.
+        log.warning("upstream stream broken", error=type(exc).__name__)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await answer.aclose()

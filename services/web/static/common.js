@@ -1,0 +1,168 @@
+/* Shared helpers of the pages: calling the services through /api, Danish formatting,
+   building the DOM without innerHTML, and showing form errors next to their fields. */
+"use strict";
+
+const KL = (() => {
+  const TZ = "Europe/Copenhagen";
+  const NO_CONNECTION = {
+    title: "Ingen forbindelse",
+    detail: "Siden kunne ikke få forbindelse til serveren. Tjek din internetforbindelse og prøv igen.",
+  };
+
+  /** Call a service through the proxy: {ok, status, body}; never throws. */
+  async function api(path, options = {}) {
+    const init = { method: options.method || "GET", headers: { Accept: "application/json" } };
+    if (options.json !== undefined) {
+      init.body = JSON.stringify(options.json);
+      init.headers["Content-Type"] = "application/json";
+    }
+    if (options.idempotencyKey) init.headers["Idempotency-Key"] = options.idempotencyKey;
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (_) {
+      return { ok: false, status: 0, body: { ...NO_CONNECTION } };
+    }
+    let body = null;
+    const text = await response.text().catch(() => "");
+    if (text) {
+      try { body = JSON.parse(text); } catch (_) { body = null; }
+    }
+    if (!response.ok && (body === null || typeof body !== "object" || Array.isArray(body))) {
+      body = {
+        title: "Uventet svar",
+        detail: `Tjenesten svarede med fejl ${response.status}. Prøv igen om lidt.`,
+      };
+    }
+    return { ok: response.ok, status: response.status, body };
+  }
+
+  /** Build an element: el("p", {class: "x"}, "text", child). Text is never parsed as HTML. */
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+      else if (value === true) node.setAttribute(key, "");
+      else node.setAttribute(key, String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+
+  const dateFmt = new Intl.DateTimeFormat("da-DK", { timeZone: TZ, weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  const shortDateFmt = new Intl.DateTimeFormat("da-DK", { timeZone: TZ, day: "numeric", month: "short", year: "numeric" });
+  const timeFmt = new Intl.DateTimeFormat("da-DK", { timeZone: TZ, hour: "2-digit", minute: "2-digit" });
+
+  const date = (iso) => dateFmt.format(new Date(iso));
+  const shortDate = (iso) => shortDateFmt.format(new Date(iso));
+  const time = (iso) => timeFmt.format(new Date(iso));
+  const dateTime = (iso) => `${date(iso)} kl. ${time(iso)}`;
+  const kroner = (n) => `${new Intl.NumberFormat("da-DK").format(n)} kr.`;
+
+  /** A notice box (kind: ok, danger, warn or info) with a heading and paragraphs. */
+  function notice(kind, title, ...paragraphs) {
+    return noticeAt(3, kind, title, ...paragraphs);
+  }
+
+  /** A notice whose heading is at ``level`` (2 where it stands right under the h1). */
+  function noticeAt(level, kind, title, ...paragraphs) {
+    return el("div", { class: `notice ${kind}` },
+      el(`h${level}`, { text: title }),
+      ...paragraphs.filter(Boolean).map((p) => (p instanceof Node ? p : el("p", { text: p }))));
+  }
+
+  /** Show a problem+json answer (or a connection failure) in a container. */
+  function showProblem(container, problem, fallbackTitle = "Noget gik galt") {
+    clear(container).append(notice("danger", problem.title || fallbackTitle, problem.detail || ""));
+  }
+
+  /** A whole page could not load: an h1 with the reason and a button to try again. */
+  function pageError(container, title, detail) {
+    clear(container).append(el("div", { class: "notice danger" },
+      el("h1", { text: title }),
+      el("p", { text: detail || "" }),
+      el("p", {}, el("button", { type: "button", class: "secondary", onclick: () => location.reload() }, "Prøv igen"))));
+  }
+
+  /** The page's "today" (the services may run as of another date, e.g. the demo). */
+  let contextPromise = null;
+  function context() {
+    if (!contextPromise) {
+      contextPromise = api("/api/context").then((r) => {
+        if (r.ok) return r.body;
+        const now = new Date();
+        return { now: now.toISOString(), year: now.getFullYear() };
+      });
+    }
+    return contextPromise;
+  }
+
+  /** Denmark's 98 municipalities from the membership service, or null if it does not answer. */
+  let municipalitiesPromise = null;
+  function municipalities() {
+    if (!municipalitiesPromise) {
+      municipalitiesPromise = api("/api/membership/municipalities").then((r) => (r.ok ? r.body.items : null));
+    }
+    return municipalitiesPromise;
+  }
+
+  /** Find a municipality from what a person typed: "101", "København" or "København (101)". */
+  function findMunicipality(list, typed) {
+    const value = (typed || "").trim();
+    const code = (value.match(/\b(\d{3})\b/) || [])[1];
+    if (code) return list.find((m) => m.code === code) || null;
+    const lower = value.toLocaleLowerCase("da-DK");
+    return list.find((m) => m.name.toLocaleLowerCase("da-DK") === lower) || null;
+  }
+
+  /** Form errors: each next to its field (aria-invalid + aria-describedby), and a summary. */
+  const forms = {
+    clear(form) {
+      form.querySelectorAll(".field-error").forEach((p) => { p.hidden = true; p.textContent = ""; });
+      form.querySelectorAll("[aria-invalid]").forEach((i) => i.removeAttribute("aria-invalid"));
+      form.querySelectorAll(".field.has-error").forEach((f) => f.classList.remove("has-error"));
+      const summary = form.querySelector(".error-summary");
+      if (summary) { summary.hidden = true; clear(summary); }
+    },
+    /** errors: [{field, message}] where field is the input's name. Focuses the summary. */
+    show(form, errors) {
+      const shown = [];
+      for (const { field, message } of errors) {
+        const input = form.elements.namedItem(field);
+        const slot = form.querySelector(`#${field}-error`);
+        if (!input || !slot) continue;
+        if (shown.some((s) => s.field === field)) continue;
+        slot.textContent = message;
+        slot.hidden = false;
+        input.setAttribute("aria-invalid", "true");
+        input.closest(".field")?.classList.add("has-error");
+        shown.push({ field, message, id: input.id });
+      }
+      const summary = form.querySelector(".error-summary");
+      if (summary && shown.length) {
+        clear(summary).append(
+          el("h3", { text: shown.length === 1 ? "Ret denne fejl" : `Ret disse ${shown.length} fejl` }),
+          el("ul", {}, shown.map((s) => el("li", {}, el("a", { href: `#${s.id}` }, s.message)))),
+        );
+        summary.hidden = false;
+        summary.querySelectorAll("a").forEach((a) => a.addEventListener("click", (event) => {
+          event.preventDefault();
+          document.getElementById(a.getAttribute("href").slice(1))?.focus();
+        }));
+        summary.focus();
+      }
+      return shown.length;
+    },
+  };
+
+  const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
+
+  return { api, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
+})();

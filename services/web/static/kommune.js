@@ -1,0 +1,193 @@
+/* The municipality page (coordinator): memberships by year, staff registrations, joining a
+   network for next year, and the offer for this year's last meeting where it applies. */
+"use strict";
+
+(() => {
+  const { api, el, clear, forms } = KL;
+  const $ = (id) => document.getElementById(id);
+  const code = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+  const form = $("join-form");
+  let municipality = null;
+  let memberships = [];
+  let networks = [];
+  let ctx = null;
+  let meetings = [];
+
+  const STATUS = { active: "Aktivt", cancelled: "Opsagt" };
+  const REG_STATUS = { confirmed: "Bekræftet", waitlisted: "Venteliste", cancelled: "Afmeldt" };
+  const FIELD_MESSAGES = {
+    contact_name: "Skriv kontaktpersonens navn (højst 200 tegn).",
+    contact_email: "Skriv en gyldig e-mailadresse, fx mette.hansen@kk.dk.",
+    ean: "EAN-nummeret skal være 13 cifre med et gyldigt kontrolciffer til sidst.",
+    year: "Vælg et år, der kan meldes ind for.",
+    municipality_code: "Kommunekoden er ukendt.",
+  };
+  const PROBLEM_FIELD = {
+    "urn:kl:problem:invalid-ean": "ean",
+    "urn:kl:problem:year-in-past": "year",
+    "urn:kl:problem:year-too-far-ahead": "year",
+  };
+
+  const networkName = (slug) => (networks.find((n) => n.slug === slug) || { name: slug }).name;
+
+  /** GS1 check digit: weights 1 and 3 from the left on the first 12 digits. */
+  function validEan(ean) {
+    if (!/^\d{13}$/.test(ean)) return false;
+    const digits = [...ean].map(Number);
+    const sum = digits.slice(0, 12).reduce((s, d, i) => s + d * (i % 2 === 0 ? 1 : 3), 0);
+    return (10 - (sum % 10)) % 10 === digits[12];
+  }
+
+  function table(caption, headers, rows, cls = "stack") {
+    return el("div", { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
+      el("table", { class: cls },
+        el("caption", { class: "visually-hidden", text: caption }),
+        el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c, i) => el("td", { "data-label": headers[i] }, c)))))));
+  }
+
+  function renderMemberships() {
+    const box = clear($("memberships"));
+    if (memberships.length === 0) {
+      box.append(el("p", { text: "Kommunen har ingen medlemskaber endnu." }));
+      return;
+    }
+    const sorted = [...memberships].sort((a, b) => b.year - a.year || a.network_slug.localeCompare(b.network_slug));
+    box.append(table("Kommunens medlemskaber pr. år", ["År", "Netværk", "Status", "Kontingent", "Meldt ind"],
+      sorted.map((m) => [String(m.year), networkName(m.network_slug),
+        el("span", { class: `tag ${m.status === "active" ? "ok" : "danger"}`, text: STATUS[m.status] || m.status }),
+        KL.kroner(m.fee_dkk), KL.shortDate(m.joined_at)])));
+  }
+
+  function renderRegistrations(result) {
+    const box = clear($("registrations"));
+    if (!result.ok) { KL.showProblem(box, result.body, "Tilmeldingerne kan ikke vises"); return; }
+    if (result.body.length === 0) {
+      box.append(el("p", { text: "Ingen af kommunens medarbejdere er tilmeldt et møde." }));
+      return;
+    }
+    box.append(table("Tilmeldinger fra kommunens medarbejdere", ["Møde", "Dato", "Navn", "Stilling", "Status", "Fremmøde"],
+      result.body.map((r) => [
+        el("a", { href: `/moeder/${r.meeting_id}` }, r.meeting_title),
+        KL.shortDate(r.starts_at), r.name, r.job_title,
+        r.status === "waitlisted" ? `Venteliste nr. ${r.waiting_position}` : (REG_STATUS[r.status] || r.status),
+        r.attended === null ? "–" : (r.attended ? "Mødt" : "Ikke mødt"),
+      ])));
+  }
+
+  const isMember = (slug, year) => memberships.some((m) => m.network_slug === slug && m.year === year && m.status === "active");
+
+  /** The offer: this year's last meeting is free for those who join for next year. */
+  function renderOffer() {
+    const box = clear($("offer"));
+    for (const m of meetings) {
+      if (!m.next_year_members_free || m.year !== ctx.year) continue;
+      if (isMember(m.network_slug, m.year)) continue;  // members attend as members anyway
+      const when = `${KL.date(m.starts_at)} i ${m.venue_name}`;
+      const seats = m.free > 0 ? `Der er ${m.free} ledige pladser lige nu.` : "Mødet er fuldt lige nu; nye tilmeldinger kommer på venteliste.";
+      const link = el("p", {}, el("a", { href: `/moeder/${m.meeting_id}` }, `Se mødet og tilmeld medarbejdere: ${m.title}`));
+      if (isMember(m.network_slug, m.year + 1)) {
+        box.append(KL.noticeAt(2, "ok", `Gratis deltagelse i ${m.title}`,
+          `Kommunen er meldt ind i ${networkName(m.network_slug)} for ${m.year + 1} og kan derfor deltage gratis i ${m.title} ${when}, så længe der er ledige pladser.`,
+          seats, link));
+      } else {
+        box.append(KL.noticeAt(2, "info", `Tilbud: deltag gratis i ${m.title}`,
+          `Meld kommunen ind i ${networkName(m.network_slug)} for ${m.year + 1} nu, så kan kommunens medarbejdere deltage gratis i årets sidste møde ${when}, så længe der er ledige pladser.`,
+          seats, link));
+      }
+    }
+  }
+
+  function fillForm() {
+    const network = clear($("network"));
+    network.append(...networks.map((n) => el("option", { value: n.slug, text: n.name })));
+    const year = clear($("year"));
+    for (const y of [ctx.year + 1, ctx.year]) year.append(el("option", { value: String(y), text: String(y) }));
+    year.value = String(ctx.year + 1);
+    const last = [...memberships].sort((a, b) => b.year - a.year)[0];
+    if (last && !form.elements.namedItem("ean").value) form.elements.namedItem("ean").value = last.ean || "";
+  }
+
+  function validate() {
+    const errors = [];
+    const value = (name) => (form.elements.namedItem(name).value || "").trim();
+    if (!value("network")) errors.push({ field: "network", message: "Vælg et netværk." });
+    if (!value("contact_name")) errors.push({ field: "contact_name", message: "Skriv kontaktpersonens navn." });
+    if (!value("contact_email")) errors.push({ field: "contact_email", message: "Skriv kontaktpersonens e-mailadresse." });
+    else if (!KL.EMAIL.test(value("contact_email"))) errors.push({ field: "contact_email", message: FIELD_MESSAGES.contact_email });
+    if (!value("ean")) errors.push({ field: "ean", message: "Skriv kommunens EAN-nummer (13 cifre)." });
+    else if (!validEan(value("ean"))) errors.push({ field: "ean", message: FIELD_MESSAGES.ean });
+    return errors;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    forms.clear(form);
+    const box = clear($("join-result"));
+    const errors = validate();
+    if (errors.length) { forms.show(form, errors); return; }
+    const value = (name) => form.elements.namedItem(name).value.trim();
+    const slug = value("network");
+    const year = Number(value("year"));
+    const button = $("join-button");
+    button.disabled = true;
+    const result = await api(`/api/membership/networks/${encodeURIComponent(slug)}/memberships`, {
+      method: "POST",
+      json: { municipality_code: code, year, contact_name: value("contact_name"), contact_email: value("contact_email"), ean: value("ean") },
+      idempotencyKey: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()),
+    });
+    button.disabled = false;
+    if (result.ok) {
+      const m = result.body;
+      memberships = memberships.filter((x) => x.membership_id !== m.membership_id).concat([m]);
+      box.append(KL.notice("ok",
+        result.status === 201 ? `${municipality.name} er meldt ind for ${m.year}` : `${municipality.name} var allerede medlem for ${m.year}`,
+        `Netværk: ${networkName(m.network_slug)}. Kontingent: ${KL.kroner(m.fee_dkk)}, faktureres til EAN ${m.ean}.`,
+        `Velkomsten sendes til ${m.contact_email}.`));
+      renderMemberships();
+      renderOffer();
+    } else if (result.status === 422 && Array.isArray(result.body.errors)) {
+      const errs = result.body.errors.map((e) => ({ field: e.field.split(".").pop(), message: FIELD_MESSAGES[e.field.split(".").pop()] })).filter((e) => e.message);
+      if (forms.show(form, errs) === 0) KL.showProblem(box, result.body);
+    } else if (PROBLEM_FIELD[result.body.type]) {
+      forms.show(form, [{ field: PROBLEM_FIELD[result.body.type], message: result.body.detail }]);
+    } else {
+      KL.showProblem(box, result.body, "Indmeldelsen blev ikke gennemført");
+    }
+    if (box.firstChild) box.focus();
+  });
+
+  async function load() {
+    const [list, context, mResult, nResult, rResult, meetingsResult] = await Promise.all([
+      KL.municipalities(), KL.context(),
+      api(`/api/membership/municipalities/${encodeURIComponent(code)}/memberships`),
+      api("/api/membership/networks"),
+      api(`/api/events/municipalities/${encodeURIComponent(code)}/registrations`),
+      api("/api/events/meetings"),
+    ]);
+    $("page-loading").hidden = true;
+    ctx = context;
+    if (!mResult.ok || !nResult.ok) {
+      const problem = mResult.ok ? nResult.body : mResult.body;
+      if (mResult.status === 404 || mResult.status === 422) {
+        KL.pageError($("page-error"), "Ukendt kommune", `Der findes ingen kommune med koden ${code}. Brug kommunens tre-cifrede kode, fx 101 for København.`);
+      } else {
+        KL.pageError($("page-error"), problem.title || "Kommunen kan ikke vises", problem.detail);
+      }
+      return;
+    }
+    municipality = (list || []).find((m) => m.code === code) || { code, name: `Kommune ${code}` };
+    document.title = `${municipality.name} · KL`;
+    $("municipality-title").textContent = `${municipality.name} (${code})`;
+    memberships = mResult.body.items;
+    networks = nResult.body.items;
+    meetings = meetingsResult.ok ? meetingsResult.body : [];
+    renderMemberships();
+    renderRegistrations(rResult);
+    renderOffer();
+    fillForm();
+    $("municipality").hidden = false;
+  }
+
+  load();
+})();

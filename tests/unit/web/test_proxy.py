@@ -1,0 +1,109 @@
+"""The web app's proxy: the services' answers pass through as they are; silence becomes a
+Danish 503 the pages can show."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from services.kernel.clock import ManualClock
+from services.web.app import create_app
+from services.web.config import Settings
+
+SETTINGS = Settings(
+    membership_url="http://membership.test",
+    events_url="http://events.test",
+    notifications_url="http://notifications.test",
+)
+
+
+def fake_services(request: httpx.Request) -> httpx.Response:
+    """Stands in for the three services; the events service is down."""
+    if request.url.host == "events.test":
+        raise httpx.ConnectError("connection refused", request=request)
+    if request.url.path == "/networks/knub/memberships":
+        return httpx.Response(
+            422,
+            json={
+                "type": "urn:kl:problem:invalid-ean",
+                "title": "Ugyldigt EAN-nummer",
+                "status": 422,
+                "detail": "EAN-nummeret '1' er ikke gyldigt.",
+                "seen": {
+                    "body": request.content.decode(),
+                    "key": request.headers.get("idempotency-key"),
+                    "cookie": request.headers.get("cookie"),
+                },
+            },
+            headers={"content-type": "application/problem+json", "retry-after": "3"},
+        )
+    return httpx.Response(200, json={"path": request.url.path, "query": request.url.query.decode()})
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        SETTINGS,
+        clock=ManualClock(datetime(2021, 11, 19, 8, tzinfo=UTC)),
+        transport=httpx.MockTransport(fake_services),
+    )
+    # ASGITransport does not run the lifespan, which opens the proxy's client.
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web.test") as http:
+            yield http
+
+
+async def test_a_refusal_passes_through_with_its_status_type_and_body(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.post(
+        "/api/membership/networks/knub/memberships",
+        json={"ean": "1"},
+        headers={"Idempotency-Key": "k-1", "Cookie": "session=secret"},
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.headers["retry-after"] == "3"
+    body = r.json()
+    assert body["type"] == "urn:kl:problem:invalid-ean"
+    assert body["seen"] == {"body": '{"ean":"1"}', "key": "k-1", "cookie": None}
+
+
+async def test_path_and_query_reach_the_service_unchanged(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/notifications/deliveries?status=failed&limit=5")
+    assert r.json() == {"path": "/deliveries", "query": "status=failed&limit=5"}
+
+
+async def test_a_service_that_does_not_answer_gives_a_danish_503(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/events/meetings/knub-2021-3")
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["title"] == "Tjenesten svarer ikke"
+    assert body["detail"].startswith("Møde- og tilmeldingstjenesten svarer ikke lige nu.")
+    assert body["service"] == "events"
+
+
+async def test_an_unknown_service_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/billing/invoices")
+    assert r.status_code == 404
+    assert r.json()["type"] == "urn:kl:problem:unknown-service"
+
+
+async def test_the_pages_see_the_configured_today(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/context")).json() == {
+        "now": "2021-11-19T08:00:00+00:00",
+        "year": 2021,
+    }
+
+
+@pytest.mark.parametrize("path", ["/", "/moeder/knub-2021-3", "/kommuner/751", "/drift"])
+async def test_every_page_is_danish_html(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.get(path)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert '<html lang="da">' in r.text
