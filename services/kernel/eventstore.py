@@ -258,6 +258,29 @@ class EventStore:
         )
         return [_recorded(r) for r in rows]
 
+    async def read_snapshot(
+        self, conn: asyncpg.Connection, after_position: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        """Events visible to the caller's snapshot after a position, in position order.
+
+        For one-shot replays (rebuilds) inside ONE ``REPEATABLE READ`` transaction, where
+        every page sees the same snapshot, so no late commit can slip between pages. Unlike
+        :meth:`read_all` it is not held back by transactions still running elsewhere on the
+        server (``pg_snapshot_xmin`` is cluster-wide: one long transaction in another
+        database would make a rebuild stop short and silently drop the newest events).
+        Events committed after the snapshot reach a subscriber through Kafka as usual.
+        """
+        rows = await conn.fetch(
+            """
+            SELECT position, tx_id::text::bigint AS tx_id, event_id, stream_id, version,
+                   event_type, data, metadata, recorded_at
+            FROM events WHERE position > $1 ORDER BY position LIMIT $2
+            """,
+            after_position,
+            limit,
+        )
+        return [_recorded(r) for r in rows]
+
     @staticmethod
     def cursor_after(event: RecordedEvent) -> Cursor:
         return Cursor(event.tx_id, event.position)

@@ -7,16 +7,19 @@ first; ``detail_en`` carries the English text beside it. Database or Kafka outag
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import structlog
+from aiokafka.errors import KafkaConnectionError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +36,24 @@ HTTP_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def no_control_characters(value: str) -> str:
+    """Refuse NUL, other control characters and lone surrogates in a text field.
+
+    PostgreSQL cannot store NUL in text or JSONB, and no name, title or note needs a control
+    character; tab and line breaks are text and pass.
+    """
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValueError("must not contain control characters such as NUL")
+    return value
+
+
+CleanText = Annotated[str, AfterValidator(no_control_characters)]
+"""A ``str`` field of a request that refuses control characters (422, never a 500)."""
 
 
 class ProblemError(Exception):
@@ -83,12 +104,42 @@ def problem_response(
 
 _UNAVAILABLE = (
     OSError,
+    KafkaConnectionError,
     asyncpg.InterfaceError,
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
+    # 57xxx: the server is shutting down, crashed, or not yet accepting (CannotConnectNow).
+    asyncpg.OperatorInterventionError,
+    # A pooled connection the server closed while idle (e.g. at its shutdown) can fail its
+    # next use with "cannot switch to state ...": a broken connection, not a bug of ours.
+    asyncpg.InternalClientError,
     asyncpg.TooManyConnectionsError,
     TimeoutError,
 )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database (or Kafka) is away: ``exc`` or an exception it arose from says so.
+
+    The chain matters: when PostgreSQL stops under a query, the clean-up of the broken
+    connection can fail in turn and hide the real cause.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_DANISH_DETAILS = {
+    "There was an error parsing the body": "Forespørgslens indhold kunne ikke læses. "
+    "Send gyldig JSON i UTF-8.",
+    "Not Found": "Adressen findes ikke. Se API'ets dokumentation på /docs.",
+    "Method Not Allowed": "Adressen findes, men ikke med denne metode. Se /docs.",
+}
+"""Danish ``detail`` for the English texts of Starlette's and FastAPI's own HTTP errors."""
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -119,20 +170,31 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
+    @app.exception_handler(BodyTooLargeError)
+    async def _too_large(_: Request, exc: BodyTooLargeError) -> JSONResponse:
+        return body_too_large_response(exc.max_bytes)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Ikke fundet", 405: "Metoden er ikke tilladt", 413: "For stor forespørgsel"}
+        titles = {
+            400: "Ugyldig forespørgsel",
+            404: "Ikke fundet",
+            405: "Metoden er ikke tilladt",
+            413: "For stor forespørgsel",
+        }
+        english = str(exc.detail)
         return problem_response(
             exc.status_code,
             "http-" + str(exc.status_code),
             titles.get(exc.status_code, "Fejl"),
-            str(exc.detail),
+            _DANISH_DETAILS.get(english, english),
+            english,
             headers=dict(exc.headers or {}),
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        if isinstance(exc, _UNAVAILABLE):
+        if is_unavailable(exc):
             log.warning("dependency unavailable", error=type(exc).__name__)
             return problem_response(
                 503,
@@ -189,8 +251,32 @@ class CorrelationMiddleware:
                 )
 
 
+class BodyTooLargeError(StarletteHTTPException):
+    """A request body grew past the limit while it was read (413)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body may be at most {max_bytes} bytes.")
+        self.max_bytes = max_bytes
+
+
+def body_too_large_response(max_bytes: int) -> JSONResponse:
+    return problem_response(
+        413,
+        "body-too-large",
+        "For stor forespørgsel",
+        f"Forespørgslen må højst fylde {max_bytes} bytes.",
+        f"The request body may be at most {max_bytes} bytes.",
+    )
+
+
 class BodySizeLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413 before reading them whole."""
+    """Refuse request bodies over ``max_bytes`` with 413, never reading more than that.
+
+    A declared ``Content-Length`` over the limit is refused at once. A body without one
+    (chunked) or with a false one is counted while the app reads it: past the limit the
+    read raises :class:`BodyTooLargeError`, which the problem handlers (or this middleware,
+    if nothing else answered yet) turn into the same 413.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int = 64 * 1024) -> None:
         self.app = app
@@ -202,16 +288,32 @@ class BodySizeLimitMiddleware:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                response = problem_response(
-                    413,
-                    "body-too-large",
-                    "For stor forespørgsel",
-                    f"Forespørgslen må højst fylde {self.max_bytes} bytes.",
-                    f"The request body may be at most {self.max_bytes} bytes.",
-                )
-                await response(scope, receive, send)
+                await body_too_large_response(self.max_bytes)(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError(self.max_bytes)
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLargeError:
+            if started:
+                raise
+            await body_too_large_response(self.max_bytes)(scope, receive, send)
 
 
 ReadinessCheck = Callable[[], Awaitable[None]]
