@@ -14,7 +14,7 @@ from datetime import datetime
 import asyncpg
 
 from services.kernel.db import Migration
-from services.kernel.eventstore import Cursor, EventStore
+from services.kernel.eventstore import EventStore
 from services.membership.adapters.contract import from_recorded
 from services.membership.domain import model as dm
 
@@ -149,15 +149,17 @@ async def rebuild(pool: asyncpg.Pool, store: EventStore, batch: int = 1000) -> i
     built; events it delivers afterwards are idempotent upserts.
     """
     applied = 0
-    async with pool.acquire() as conn, conn.transaction():
+    # One snapshot for every page (see EventStore.read_snapshot): everything committed
+    # before it is replayed; what commits later reaches the subscriber through Kafka.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         await conn.execute("LOCK TABLE membership_roster IN EXCLUSIVE MODE")
         await conn.execute("DELETE FROM membership_roster")
-        cursor = Cursor()
-        while events := await store.read_all(conn, cursor, limit=batch):
+        position = 0
+        while events := await store.read_snapshot(conn, position, limit=batch):
             for recorded in events:
                 event = from_recorded(recorded)
                 if event is not None and not isinstance(event, dm.NetworkCreated):
                     await apply(conn, event)
                     applied += 1
-            cursor = store.cursor_after(events[-1])
+            position = events[-1].position
     return applied

@@ -81,7 +81,7 @@ SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, examples=["knub"])]
 YearPath = Annotated[int, Path(ge=1900, le=2999, examples=[2022])]
 CodePath = Annotated[str, Path(pattern=r"^\d{3}$", examples=["101"])]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="How many to skip.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="How many to skip.")]
 
 
 def _problems(*statuses: int, existing: str | None = None) -> dict[int | str, dict[str, Any]]:

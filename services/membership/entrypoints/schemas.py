@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from services.kernel.http import CleanText
 from services.membership.adapters.roster import RosterRow
 from services.membership.domain.model import Membership, Network
 from services.membership.domain.municipalities import Municipality
@@ -64,8 +65,10 @@ class JoinRequest(BaseModel):
         examples=["101"],
         max_length=10,
     )
-    year: int = Field(description="Calendar year of the membership.", examples=[2022])
-    contact_name: str = Field(
+    year: int = Field(
+        description="Calendar year of the membership.", examples=[2022], ge=1900, le=2999
+    )
+    contact_name: CleanText = Field(
         description="Contact person.", examples=["Mette Hansen"], min_length=1, max_length=200
     )
     contact_email: EmailStr = Field(
@@ -85,7 +88,7 @@ class CancelRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"reason": "Budgetnedskæringer"}]}
     )
 
-    reason: str = Field(
+    reason: CleanText = Field(
         description="Why the membership is cancelled.",
         examples=["Budgetnedskæringer"],
         min_length=1,
@@ -103,7 +106,7 @@ class ContactRequest(BaseModel):
         },
     )
 
-    contact_name: str = Field(examples=["Jens Nielsen"], min_length=1, max_length=200)
+    contact_name: CleanText = Field(examples=["Jens Nielsen"], min_length=1, max_length=200)
     contact_email: EmailStr = Field(examples=["jens.nielsen@kk.dk"])
 
 
@@ -127,16 +130,21 @@ class NetworkRequest(BaseModel):
     slug: str = Field(
         description="Short id, lowercase.", examples=["klimanet"], pattern=SLUG_PATTERN
     )
-    name: str = Field(
-        description="Danish name.", examples=["Kommunernes Klimanetværk"], min_length=1
+    name: CleanText = Field(
+        description="Danish name.",
+        examples=["Kommunernes Klimanetværk"],
+        min_length=1,
+        max_length=200,
     )
-    description: str = Field(
+    description: CleanText = Field(
         description="Danish description.",
         examples=["Et netværk for kommunale klimakoordinatorer."],
         min_length=1,
         max_length=5000,
     )
-    yearly_fee_dkk: int = Field(description="Yearly fee, whole DKK.", examples=[5000], ge=0)
+    yearly_fee_dkk: int = Field(
+        description="Yearly fee, whole DKK.", examples=[5000], ge=0, le=10_000_000
+    )
 
 
 class MembershipView(BaseModel):

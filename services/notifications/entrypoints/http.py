@@ -122,7 +122,7 @@ class DeliveryPage(BaseModel):
 
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
 
 
 def create_app(
@@ -154,7 +154,7 @@ def create_app(
             Path(
                 min_length=3,
                 max_length=320,
-                pattern=r"^[^@\s/]+@[^@\s/]+$",
+                pattern=r"^[^@\s/\x00-\x1f\x7f]+@[^@\s/\x00-\x1f\x7f]+$",
                 examples=["anne.jensen@aarhus.dk"],
             ),
         ],

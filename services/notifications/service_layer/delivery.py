@@ -9,7 +9,9 @@ At-least-once, honestly: if the process dies after the SMTP server accepted a me
 before that transaction commits, the row is still queued and the message is sent again,
 once, with the same ``Message-ID`` (derived from the notification id), so a mail client or
 server that dedupes by Message-ID shows it once. We do not pretend to do better than SMTP
-allows.
+allows. If only the database goes away in that window (the process lives on), the worker
+remembers the accepted message and, when it claims the row again, records it as sent
+without mailing it again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from uuid import UUID
 
 import asyncpg
 import structlog
@@ -75,6 +79,10 @@ class DeliveryWorker:
         self.message_domain = message_domain
         self.retry = retry
         self.max_per_run = max_per_run
+        # Mail the SMTP server accepted whose "sent" did not commit because the database
+        # went away meanwhile: when this process claims the row again, it records it as
+        # sent instead of mailing it twice. (Only a crash in that window resends.)
+        self._accepted_unrecorded: set[UUID] = set()
 
     async def deliver_due(self, now: datetime) -> int:
         """Try each delivery due at ``now`` once; return how many attempts were made."""
@@ -86,6 +94,7 @@ class DeliveryWorker:
                     break
                 await self._attempt(conn, row, now)
                 attempts += 1
+            self._accepted_unrecorded.discard(row["notification_id"])  # committed
         return attempts
 
     async def _attempt(self, conn: asyncpg.Connection, row: asyncpg.Record, now: datetime) -> None:
@@ -103,17 +112,45 @@ class DeliveryWorker:
         message = compose(content, sender=self.sender, domain=self.message_domain, now=now)
         attempt = row["attempts"] + 1
         bound = log.bind(notification_id=str(content.notification_id), attempt=attempt)
+        if content.notification_id in self._accepted_unrecorded:
+            bound.info("accepted by the SMTP server before, recording it as sent")
+        elif await self._send(conn, row, message, attempt, now):
+            self._accepted_unrecorded.add(content.notification_id)
+        else:
+            return  # refused: the retry or the failure is recorded
+        await db.record_sent(conn, content.notification_id, attempt, mid, now)
+        await self._record(
+            conn,
+            row,
+            NotificationSent.model_validate(
+                {**self._common(row, now), "attempts": attempt, "message_id": mid}
+            ),
+            now,
+        )
+        bound.info("delivered")
+        DELIVERY_ATTEMPTS.labels("sent").inc()
+
+    async def _send(
+        self,
+        conn: asyncpg.Connection,
+        row: asyncpg.Record,
+        message: EmailMessage,
+        attempt: int,
+        now: datetime,
+    ) -> bool:
+        """Hand the mail to the SMTP server; on refusal record the retry or the failure."""
+        bound = log.bind(notification_id=str(row["notification_id"]), attempt=attempt)
         try:
             await self.mailer.send(message)
         except DeliveryError as exc:
             if not exc.permanent and attempt < self.retry.max_attempts:
                 next_at = now + self.retry.delay(attempt)
-                await db.record_retry(conn, content.notification_id, attempt, exc.reason, next_at)
+                await db.record_retry(conn, row["notification_id"], attempt, exc.reason, next_at)
                 bound.warning("delivery failed, will retry", next_attempt_at=next_at.isoformat())
                 DELIVERY_ATTEMPTS.labels("retry").inc()
-                return
+                return False
             await db.record_failed(
-                conn, content.notification_id, attempt, exc.reason, exc.permanent, now
+                conn, row["notification_id"], attempt, exc.reason, exc.permanent, now
             )
             await self._record(
                 conn,
@@ -132,18 +169,8 @@ class DeliveryWorker:
             DELIVERY_ATTEMPTS.labels(
                 "failed_permanent" if exc.permanent else "failed_exhausted"
             ).inc()
-            return
-        await db.record_sent(conn, content.notification_id, attempt, mid, now)
-        await self._record(
-            conn,
-            row,
-            NotificationSent.model_validate(
-                {**self._common(row, now), "attempts": attempt, "message_id": mid}
-            ),
-            now,
-        )
-        bound.info("delivered")
-        DELIVERY_ATTEMPTS.labels("sent").inc()
+            return False
+        return True
 
     @staticmethod
     def _common(row: asyncpg.Record, now: datetime) -> dict[str, object]:
