@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.kernel.db import drop_database, ensure_database, with_database
 from services.operator.processes import ENV_PREFIX, ServiceProcess
@@ -62,7 +63,10 @@ class System:
                 {
                     "NOTIFICATIONS_SMTP_HOST": self.smtp.host,
                     "NOTIFICATIONS_SMTP_PORT": str(self.smtp.port),
-                    "NOTIFICATIONS_RETRY_BASE": "1",
+                    # Not the default group "notifications": tests running at the same
+                    # time would share it and rebalance each other.
+                    "NOTIFICATIONS_CONSUMER_GROUP": f"{self.prefix}notifications",
+                    "NOTIFICATIONS_RETRY_BASE": "PT1S",
                     "NOTIFICATIONS_POLL_INTERVAL_SECONDS": "0.2",
                 }
             )
@@ -92,6 +96,18 @@ class System:
                 await asyncio.to_thread(process.stop)
 
 
+async def delete_topics(prefix: str) -> None:
+    """Delete the test's topics: every topic Kafka holds slows its restart a little."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
 async def system(unique: str, smtp_sink: SmtpSink) -> AsyncIterator[System]:
     """Fresh databases and prefix; services are started by the test (``system.start``)."""
@@ -104,3 +120,4 @@ async def system(unique: str, smtp_sink: SmtpSink) -> AsyncIterator[System]:
         await sys_.stop_all()
         for service in SERVICES:
             await drop_database(sys_.dsn(service))
+        await delete_topics(sys_.prefix)
