@@ -14,7 +14,7 @@ class Settings(BaseSettings):
     """Local defaults work with ``deploy/local/stack.sh up``.
 
     Nested Kafka settings: ``NOTIFICATIONS_KAFKA__BOOTSTRAP_SERVERS``,
-    ``NOTIFICATIONS_KAFKA__TOPIC_PREFIX``, ...; durations in ISO 8601 (``P2D``) or seconds.
+    ``NOTIFICATIONS_KAFKA__TOPIC_PREFIX``, ...; durations in ISO 8601 (``P2D``, ``PT30S``).
     """
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", env_nested_delimiter="__")
