@@ -192,6 +192,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
+    # The outage classes get their handler directly too: a handler for Exception runs in
+    # Starlette's outermost middleware, which re-raises after answering, so every 503 would
+    # also print a traceback to the log. A handler for a concrete class answers and is done.
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return await _unexpected(request, exc)
+
+    for unavailable in _UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         if is_unavailable(exc):

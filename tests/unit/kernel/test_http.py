@@ -102,3 +102,11 @@ async def test_the_correlation_id_is_taken_from_the_request_and_echoed() -> None
     assert r.headers["x-correlation-id"] == "abc-123"
     assert fresh.headers["x-correlation-id"] == fresh.json()["correlation_id"]
     assert len(fresh.headers["x-correlation-id"]) == 36
+
+
+async def test_an_outage_is_answered_without_re_raising_into_the_server_log() -> None:
+    """Starlette re-raises what only the catch-all handler answered (a traceback per 503)."""
+    transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=True)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.get("/db-down")
+    assert r.status_code == 503
