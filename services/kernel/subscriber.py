@@ -44,6 +44,23 @@ DLT_OFFSET = "dlt_original_offset"
 DLT_CONSUMER = "dlt_consumer"
 
 
+_INFRASTRUCTURE_ERRORS = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    # 57xxx: the server is shutting down (AdminShutdown), crashed, or not yet accepting.
+    asyncpg.OperatorInterventionError,
+    # A pooled connection the server closed while idle (e.g. at its shutdown) can fail its
+    # next use with "cannot switch to state ...": a broken connection, not a bug of ours.
+    asyncpg.InternalClientError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    TimeoutError,
+)
+"""Not the message's fault: retried with back-off, forever; the partition waits."""
+
+
 class PoisonMessageError(Exception):
     """A handler's way to say: this event can never be applied; dead-letter it."""
 
@@ -60,6 +77,11 @@ class InboundEvent:
 
 
 Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
+BatchHandler = Callable[[asyncpg.Connection, Sequence[InboundEvent]], Awaitable[None]]
+
+
+class _BatchRefusedError(Exception):
+    """A handler failed inside a batch: apply the batch's events one by one instead."""
 
 
 @dataclass
@@ -69,6 +91,13 @@ class Subscription:
     ``handlers`` maps payload models to handlers; events of other registered types are
     recorded as processed and otherwise ignored (a reader tolerates what it does not need).
     ``retry_delays`` is the back-off for infrastructure failures, repeated forever.
+
+    ``batch_size`` > 1 consumes up to that many records at once and applies them in ONE
+    transaction (dedup of all their ids in one statement, then ``batch_handler`` with the
+    new events in order, or each event's handler), and commits the offsets once: a read
+    model then keeps up with a rush instead of paying a transaction and an offset commit
+    per event. If a handler fails inside a batch, nothing of the batch is kept and its
+    events are applied one by one, so only a poison event is dead-lettered.
     """
 
     name: str
@@ -80,11 +109,17 @@ class Subscription:
     handler_attempts: int = 3
     max_message_bytes: int = 512 * 1024
     retry_delays: Sequence[float] = (0.1, 0.2, 0.5, 1.0, 2.0)
+    batch_size: int = 1
+    batch_handler: BatchHandler | None = None
+    batch_wait_ms: int = 50
     last_handled_at: float = field(default=0.0, init=False)
 
     def attach(self, broker: KafkaBroker) -> None:
         """Register this subscription on a FastStream broker."""
         topics = [self.kafka.topic(t) for t in self.topics]
+        if self.batch_size > 1:
+            self._attach_batch(broker, topics)
+            return
 
         @broker.subscriber(
             *topics,
@@ -109,20 +144,76 @@ class Subscription:
                 return
             await message.ack()
 
-    async def handle_record(self, broker: KafkaBroker, record: ConsumerRecord[Any, Any]) -> None:
+    def _attach_batch(self, broker: KafkaBroker, topics: list[str]) -> None:
+        @broker.subscriber(
+            *topics,
+            group_id=self.name,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            batch=True,
+            max_records=self.batch_size,
+            batch_timeout_ms=self.batch_wait_ms,
+            title=f"{self.name}:subscriber",
+            description=f"Applies {', '.join(m.type_name() for m in self.handlers)}"
+            f" to the read model of {self.name}.",
+        )
+        async def on_batch(message: KafkaMessage) -> None:
+            records = message.raw_message
+            assert isinstance(records, tuple)
+            if not records:
+                return
+            try:
+                await self.handle_records(broker, records)
+            except Exception as exc:
+                log.warning("batch not handled, will be redelivered", error=repr(exc))
+                await asyncio.sleep(1.0)  # wait-ok: back-off before redelivery
+                await message.nack()
+                return
+            await message.ack()
+
+    async def handle_records(
+        self, broker: KafkaBroker, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> None:
+        """Apply a batch of records in one transaction (see the class docstring)."""
+        decoded = [(record, await self._decode(broker, record)) for record in records]
+        events = [(record, event) for record, event in decoded if event is not None]
+        if not events:
+            return
+        try:
+            await self._apply_batch_with_retries([event for _, event in events])
+        except _BatchRefusedError as exc:
+            log.warning("a batch failed; applying its events one by one", error=repr(exc))
+            for record, event in events:
+                await self._apply_or_dead_letter(broker, record, event)
+
+    async def _decode(
+        self, broker: KafkaBroker, record: ConsumerRecord[Any, Any]
+    ) -> InboundEvent | None:
+        """The record as an event, or None when it went to the dead-letter topic."""
         headers = [(k, bytes(v)) for k, v in record.headers]
         size = len(record.value or b"")
         if size > self.max_message_bytes:
             reason = f"MessageTooLargeError: {size} bytes, at most {self.max_message_bytes}"
             await self._dead_letter(broker, record, headers, reason)
-            return
+            return None
         try:
             envelope = decode(record.key, headers, record.value or b"")
             payload = self.registry.parse(envelope.type, envelope.data)
         except (EnvelopeError, LookupError, ValueError) as exc:
             await self._dead_letter(broker, record, headers, f"{type(exc).__name__}: {exc}")
-            return
-        event = InboundEvent(envelope, payload, record.topic, record.partition, record.offset)
+            return None
+        return InboundEvent(envelope, payload, record.topic, record.partition, record.offset)
+
+    async def handle_record(self, broker: KafkaBroker, record: ConsumerRecord[Any, Any]) -> None:
+        event = await self._decode(broker, record)
+        if event is not None:
+            await self._apply_or_dead_letter(broker, record, event)
+
+    async def _apply_or_dead_letter(
+        self, broker: KafkaBroker, record: ConsumerRecord[Any, Any], event: InboundEvent
+    ) -> None:
+        headers = [(k, bytes(v)) for k, v in record.headers]
+        envelope = event.envelope
         with correlation(envelope.correlation_id):
             structlog.contextvars.bind_contextvars(
                 event_id=str(envelope.id), event_type=envelope.type
@@ -133,6 +224,49 @@ class Subscription:
                 await self._dead_letter(broker, record, headers, f"PoisonMessageError: {exc}")
             finally:
                 structlog.contextvars.unbind_contextvars("event_id", "event_type")
+
+    async def _apply_batch_with_retries(self, events: list[InboundEvent]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._apply_batch_once(events)
+                self.last_handled_at = time.time()
+                return
+            except _INFRASTRUCTURE_ERRORS as exc:
+                delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+                attempt += 1
+                log.warning("infrastructure failure, will retry", error=repr(exc), delay=delay)
+                EVENTS_HANDLED.labels(self.name, "retried").inc(len(events))
+                await asyncio.sleep(delay)  # wait-ok: back-off while the database is away
+            except Exception as exc:
+                raise _BatchRefusedError(repr(exc)) from exc
+
+    async def _apply_batch_once(self, events: list[InboundEvent]) -> None:
+        async with self.pool().acquire() as conn, conn.transaction():
+            fresh = {
+                r[0]
+                for r in await conn.fetch(
+                    """INSERT INTO processed_events (consumer, event_id)
+                       SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING
+                       RETURNING event_id""",
+                    self.name,
+                    [event.envelope.id for event in events],
+                )
+            }
+            todo: list[InboundEvent] = []
+            for event in events:
+                if event.envelope.id in fresh:
+                    fresh.discard(event.envelope.id)  # a duplicate within the batch: once
+                    todo.append(event)
+            handled = [event for event in todo if type(event.payload) in self.handlers]
+            if self.batch_handler is not None:
+                await self.batch_handler(conn, handled)
+            else:
+                for event in handled:
+                    await self.handlers[type(event.payload)](conn, event)
+        EVENTS_HANDLED.labels(self.name, "duplicate").inc(len(events) - len(todo))
+        EVENTS_HANDLED.labels(self.name, "applied").inc(len(handled))
+        EVENTS_HANDLED.labels(self.name, "ignored").inc(len(todo) - len(handled))
 
     async def _apply_with_retries(self, event: InboundEvent) -> None:
         handler = self.handlers.get(type(event.payload))
@@ -145,16 +279,7 @@ class Subscription:
                 return
             except PoisonMessageError:
                 raise
-            except (
-                OSError,
-                asyncpg.InterfaceError,
-                asyncpg.PostgresConnectionError,
-                asyncpg.CannotConnectNowError,
-                asyncpg.TooManyConnectionsError,
-                asyncpg.SerializationError,
-                asyncpg.DeadlockDetectedError,
-                TimeoutError,
-            ) as exc:
+            except _INFRASTRUCTURE_ERRORS as exc:
                 delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
                 attempt += 1
                 log.warning("infrastructure failure, will retry", error=repr(exc), delay=delay)

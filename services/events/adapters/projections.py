@@ -11,7 +11,7 @@ what the live projection gives.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ import asyncpg
 from contracts import meetings as wire
 from contracts.base import EventPayload, registry
 from services.kernel.db import Migration
-from services.kernel.eventstore import Cursor, EventStore
+from services.kernel.eventstore import EventStore
 from services.kernel.subscriber import InboundEvent
 
 AVAILABILITY_CHANNEL = "events_availability"
@@ -84,151 +84,333 @@ MIGRATIONS = (
 PROJECTION_TABLES = ("meeting_view", "availability_view", "participant_view")
 
 
+def _ts(value: Any) -> datetime | None:
+    """A timestamp from the event's JSON (ISO 8601 text) or from a payload (datetime)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+_INSERT_PARTICIPANTS = """
+    INSERT INTO participant_view (registration_id, meeting_id, name, email, job_title,
+        municipality_code, note, basis, price_dkk, status, wait_seq, registered_at,
+        cancelled_by, attended)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+        $6::text[], $7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[],
+        $12::timestamptz[], $13::text[], $14::bool[])
+    ON CONFLICT DO NOTHING"""
+
+_UPDATE_PARTICIPANTS = """
+    UPDATE participant_view v SET
+        status = coalesce(u.status, v.status),
+        wait_seq = CASE WHEN u.status IS NULL THEN v.wait_seq END,
+        cancelled_by = coalesce(u.cancelled_by, v.cancelled_by),
+        attended = coalesce(u.attended, v.attended)
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[])
+         AS u(registration_id, status, cancelled_by, attended)
+    WHERE v.registration_id = u.registration_id"""
+
+_PARTICIPANT_COLUMNS = (
+    "registration_id",
+    "meeting_id",
+    "name",
+    "email",
+    "job_title",
+    "municipality_code",
+    "note",
+    "basis",
+    "price_dkk",
+    "status",
+    "wait_seq",
+    "registered_at",
+    "cancelled_by",
+    "attended",
+)
+
+
+class _Batch:
+    """Participant changes of a run of events, written in a few statements.
+
+    New registrations wait in ``inserts`` (in event order); a later promotion, cancellation
+    or attendance of one of them changes the waiting row, and of an older one goes to
+    ``updates`` (later changes of the same row overwrite earlier ones, field by field, as
+    the statements one by one would). Waiting-list sequence numbers are drawn in event
+    order when the inserts are written, so the order equals one-by-one application.
+    """
+
+    def __init__(self, copy: bool = False) -> None:
+        self.copy = copy
+        self.inserts: dict[str, dict[str, Any]] = {}
+        self.updates: dict[str, dict[str, Any]] = {}
+        self.touched: set[str] = set()
+
+    def register(self, data: dict[str, Any], waiting: bool) -> None:
+        p = data["participant"]
+        rid = data["registration_id"]
+        if rid in self.inserts:
+            return  # ON CONFLICT DO NOTHING, as the database would
+        self.inserts[rid] = {
+            "registration_id": rid,
+            "meeting_id": data["meeting_id"],
+            "name": p["name"],
+            "email": str(p["email"]),
+            "job_title": p["job_title"],
+            "municipality_code": p["municipality_code"],
+            "note": p.get("note"),
+            "basis": data["basis"],
+            "price_dkk": data["price_dkk"],
+            "status": "waitlisted" if waiting else "confirmed",
+            "wait_seq": waiting,
+            "registered_at": _ts(data["occurred_at"]),
+            "cancelled_by": None,
+            "attended": None,
+        }
+
+    def change(self, rid: str, **fields: Any) -> None:
+        row = self.inserts.get(rid)
+        if row is not None:
+            if "status" in fields:
+                row["wait_seq"] = False
+            row.update(fields)
+            return
+        self.updates.setdefault(rid, {}).update(fields)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.inserts:
+            rows = list(self.inserts.values())
+            waiting = [r for r in rows if r["wait_seq"] is True]
+            seqs: list[int] = []
+            if waiting:
+                seqs = sorted(
+                    r[0]
+                    for r in await conn.fetch(
+                        "SELECT nextval('participant_wait_seq') FROM generate_series(1, $1)",
+                        len(waiting),
+                    )
+                )
+            for row, seq in zip(waiting, seqs, strict=True):
+                row["wait_seq"] = seq
+            for row in rows:
+                if row["wait_seq"] is False:
+                    row["wait_seq"] = None
+            if self.copy:
+                # Into tables emptied in this transaction (a rebuild): no row can exist yet,
+                # and COPY is several times faster than INSERT for a million rows.
+                await conn.copy_records_to_table(
+                    "participant_view",
+                    records=[tuple(r[c] for c in _PARTICIPANT_COLUMNS) for r in rows],
+                    columns=_PARTICIPANT_COLUMNS,
+                )
+            else:
+                await conn.execute(
+                    _INSERT_PARTICIPANTS, *([r[c] for r in rows] for c in _PARTICIPANT_COLUMNS)
+                )
+            self.inserts.clear()
+        if self.updates:
+            ids = list(self.updates)
+            fields = [self.updates[i] for i in ids]
+            await conn.execute(
+                _UPDATE_PARTICIPANTS,
+                ids,
+                [f.get("status") for f in fields],
+                [f.get("cancelled_by") for f in fields],
+                [f.get("attended") for f in fields],
+            )
+            self.updates.clear()
+
+
+_SCHEDULED = wire.MeetingScheduled.type_name()
+_PROGRAM = wire.MeetingProgramPublished.type_name()
+_RESCHEDULED = wire.MeetingRescheduled.type_name()
+_SEATS = wire.MeetingSeatsChanged.type_name()
+_OFFER = wire.MeetingOfferChanged.type_name()
+_CANCELLED = wire.MeetingCancelled.type_name()
+_CONFIRMED = wire.RegistrationConfirmed.type_name()
+_WAITLISTED = wire.RegistrationWaitlisted.type_name()
+_PROMOTED = wire.RegistrationPromoted.type_name()
+_REG_CANCELLED = wire.RegistrationCancelled.type_name()
+_ATTENDANCE = wire.AttendanceRecorded.type_name()
+MEETING_EVENT_TYPES = frozenset(
+    m.type_name() for m in registry.types().values() if m.topic == wire.MEETING_TOPIC
+)
+
+
+async def _apply_meeting_event(conn: asyncpg.Connection, type_: str, d: dict[str, Any]) -> None:
+    """The events that change a meeting itself (rare): one statement or two each."""
+    mid = d["meeting_id"]
+    if type_ == _SCHEDULED:
+        await conn.execute(
+            """INSERT INTO meeting_view (meeting_id, network_slug, year, title, description,
+                   starts_at, ends_at, venue_name, venue_address, seats,
+                   registration_deadline, per_municipality_cap, guest_price_dkk,
+                   next_year_members_free)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
+               ON CONFLICT DO NOTHING""",
+            mid,
+            d["network_slug"],
+            d["year"],
+            d["title"],
+            d["description"],
+            _ts(d["starts_at"]),
+            _ts(d["ends_at"]),
+            d["venue_name"],
+            d["venue_address"],
+            d["seats"],
+            _ts(d["registration_deadline"]),
+            d.get("per_municipality_cap"),
+            d.get("guest_price_dkk"),
+            d.get("next_year_members_free", False),
+        )
+        await conn.execute(
+            """INSERT INTO availability_view (meeting_id, seats) VALUES ($1, $2)
+               ON CONFLICT DO NOTHING""",
+            mid,
+            d["seats"],
+        )
+    elif type_ == _PROGRAM:
+        items = [
+            wire.AgendaItem.model_validate(item).model_dump(mode="json") for item in d["items"]
+        ]
+        await conn.execute("UPDATE meeting_view SET program = $2 WHERE meeting_id = $1", mid, items)
+    elif type_ == _RESCHEDULED:
+        await conn.execute(
+            """UPDATE meeting_view SET starts_at = $2, ends_at = $3,
+                   registration_deadline = $4, venue_name = $5, venue_address = $6
+               WHERE meeting_id = $1""",
+            mid,
+            _ts(d["starts_at"]),
+            _ts(d["ends_at"]),
+            _ts(d["registration_deadline"]),
+            d["venue_name"],
+            d["venue_address"],
+        )
+    elif type_ == _SEATS:
+        await conn.execute(
+            "UPDATE meeting_view SET seats = $2 WHERE meeting_id = $1", mid, d["seats"]
+        )
+        await conn.execute(
+            "UPDATE availability_view SET seats = $2 WHERE meeting_id = $1", mid, d["seats"]
+        )
+    elif type_ == _OFFER:
+        await conn.execute(
+            "UPDATE meeting_view SET next_year_members_free = $2 WHERE meeting_id = $1",
+            mid,
+            d["next_year_members_free"],
+        )
+    elif type_ == _CANCELLED:
+        await conn.execute(
+            "UPDATE meeting_view SET cancelled = true, cancel_reason = $2 WHERE meeting_id = $1",
+            mid,
+            d["reason"],
+        )
+        await conn.execute(
+            "UPDATE availability_view SET cancelled = true WHERE meeting_id = $1", mid
+        )
+
+
+async def apply_many(
+    conn: asyncpg.Connection,
+    events: Iterable[tuple[str, dict[str, Any]]],
+    *,
+    refresh: bool = True,
+    copy: bool = False,
+) -> int:
+    """Apply meetings events, given as (CloudEvents type, JSON data), in order; how many.
+
+    The live subscriber and the rebuild both come here, so a rebuild gives what the live
+    projection gives. Registrations and their changes are gathered and written in a few
+    set-based statements (see :class:`_Batch`); the availability of every meeting touched
+    is counted once at the end (``refresh=False`` leaves that to the caller). Events of
+    other types are skipped. ``copy=True`` (the rebuild, into emptied tables) writes new
+    registrations with COPY.
+    """
+    batch = _Batch(copy)
+    applied = 0
+    for type_, d in events:
+        if type_ not in MEETING_EVENT_TYPES:
+            continue
+        applied += 1
+        batch.touched.add(d["meeting_id"])
+        if type_ in (_CONFIRMED, _WAITLISTED):
+            batch.register(d, waiting=type_ == _WAITLISTED)
+        elif type_ == _PROMOTED:
+            batch.change(d["registration_id"], status="confirmed")
+        elif type_ == _REG_CANCELLED:
+            batch.change(d["registration_id"], status="cancelled", cancelled_by=d["cancelled_by"])
+        elif type_ == _ATTENDANCE:
+            batch.change(d["registration_id"], attended=d["attended"])
+        else:
+            await _apply_meeting_event(conn, type_, d)
+    await batch.flush(conn)
+    if refresh and batch.touched:
+        await refresh_availability(conn, sorted(batch.touched))
+    return applied
+
+
 async def apply(conn: asyncpg.Connection, payload: EventPayload) -> None:
     """Apply one meetings event to the read models (inside the caller's transaction)."""
-    match payload:
-        case wire.MeetingScheduled():
-            await conn.execute(
-                """INSERT INTO meeting_view (meeting_id, network_slug, year, title, description,
-                       starts_at, ends_at, venue_name, venue_address, seats,
-                       registration_deadline, per_municipality_cap, guest_price_dkk,
-                       next_year_members_free)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)
-                   ON CONFLICT DO NOTHING""",
-                payload.meeting_id,
-                payload.network_slug,
-                payload.year,
-                payload.title,
-                payload.description,
-                payload.starts_at,
-                payload.ends_at,
-                payload.venue_name,
-                payload.venue_address,
-                payload.seats,
-                payload.registration_deadline,
-                payload.per_municipality_cap,
-                payload.guest_price_dkk,
-                payload.next_year_members_free,
-            )
-            await conn.execute(
-                """INSERT INTO availability_view (meeting_id, seats) VALUES ($1, $2)
-                   ON CONFLICT DO NOTHING""",
-                payload.meeting_id,
-                payload.seats,
-            )
-        case wire.MeetingProgramPublished():
-            await conn.execute(
-                "UPDATE meeting_view SET program = $2 WHERE meeting_id = $1",
-                payload.meeting_id,
-                [item.model_dump(mode="json") for item in payload.items],
-            )
-        case wire.MeetingRescheduled():
-            await conn.execute(
-                """UPDATE meeting_view SET starts_at = $2, ends_at = $3,
-                       registration_deadline = $4, venue_name = $5, venue_address = $6
-                   WHERE meeting_id = $1""",
-                payload.meeting_id,
-                payload.starts_at,
-                payload.ends_at,
-                payload.registration_deadline,
-                payload.venue_name,
-                payload.venue_address,
-            )
-        case wire.MeetingSeatsChanged():
-            await conn.execute(
-                "UPDATE meeting_view SET seats = $2 WHERE meeting_id = $1",
-                payload.meeting_id,
-                payload.seats,
-            )
-            await conn.execute(
-                "UPDATE availability_view SET seats = $2 WHERE meeting_id = $1",
-                payload.meeting_id,
-                payload.seats,
-            )
-        case wire.MeetingOfferChanged():
-            await conn.execute(
-                "UPDATE meeting_view SET next_year_members_free = $2 WHERE meeting_id = $1",
-                payload.meeting_id,
-                payload.next_year_members_free,
-            )
-        case wire.MeetingCancelled():
-            await conn.execute(
-                """UPDATE meeting_view SET cancelled = true, cancel_reason = $2
-                   WHERE meeting_id = $1""",
-                payload.meeting_id,
-                payload.reason,
-            )
-            await conn.execute(
-                "UPDATE availability_view SET cancelled = true WHERE meeting_id = $1",
-                payload.meeting_id,
-            )
-        case wire.RegistrationConfirmed() | wire.RegistrationWaitlisted():
-            waiting = isinstance(payload, wire.RegistrationWaitlisted)
-            p = payload.participant
-            await conn.execute(
-                """INSERT INTO participant_view (registration_id, meeting_id, name, email,
-                       job_title, municipality_code, note, basis, price_dkk, status, wait_seq,
-                       registered_at)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,
-                           CASE WHEN $11 THEN nextval('participant_wait_seq') END, $12)
-                   ON CONFLICT DO NOTHING""",
-                payload.registration_id,
-                payload.meeting_id,
-                p.name,
-                str(p.email),
-                p.job_title,
-                p.municipality_code,
-                p.note,
-                payload.basis,
-                payload.price_dkk,
-                "waitlisted" if waiting else "confirmed",
-                waiting,
-                payload.occurred_at,
-            )
-        case wire.RegistrationPromoted():
-            await conn.execute(
-                """UPDATE participant_view SET status = 'confirmed', wait_seq = NULL
-                   WHERE registration_id = $1""",
-                payload.registration_id,
-            )
-        case wire.RegistrationCancelled():
-            await conn.execute(
-                """UPDATE participant_view
-                   SET status = 'cancelled', wait_seq = NULL, cancelled_by = $2
-                   WHERE registration_id = $1""",
-                payload.registration_id,
-                payload.cancelled_by,
-            )
-        case wire.AttendanceRecorded():
-            await conn.execute(
-                "UPDATE participant_view SET attended = $2 WHERE registration_id = $1",
-                payload.registration_id,
-                payload.attended,
-            )
-        case _:
-            return
-    await _refresh_availability(conn, payload.meeting_id)
+    await apply_many(conn, [(payload.type_name(), payload.to_data())])
 
 
-async def _refresh_availability(conn: asyncpg.Connection, meeting_id: str) -> None:
+async def refresh_availability(
+    conn: asyncpg.Connection, meeting_ids: Sequence[str] | None = None
+) -> None:
+    """Count taken, waiting and offer seats of the meetings (all when None) again."""
     await conn.execute(
         """UPDATE availability_view a SET
-               taken = c.taken, waiting = c.waiting, offer_taken = c.offer_taken,
-               changes = a.changes + 1
-           FROM (SELECT count(*) FILTER (WHERE status = 'confirmed') AS taken,
-                        count(*) FILTER (WHERE status = 'waitlisted') AS waiting,
-                        count(*) FILTER (WHERE status = 'confirmed'
-                                         AND basis = 'next_year_offer') AS offer_taken
-                 FROM participant_view WHERE meeting_id = $1) c
-           WHERE a.meeting_id = $1""",
-        meeting_id,
+               taken = coalesce(c.taken, 0), waiting = coalesce(c.waiting, 0),
+               offer_taken = coalesce(c.offer_taken, 0), changes = a.changes + 1
+           FROM (SELECT m.meeting_id, c.taken, c.waiting, c.offer_taken
+                 FROM unnest($1::text[]) AS m(meeting_id)
+                 LEFT JOIN LATERAL (
+                     SELECT count(*) FILTER (WHERE status = 'confirmed') AS taken,
+                            count(*) FILTER (WHERE status = 'waitlisted') AS waiting,
+                            count(*) FILTER (WHERE status = 'confirmed'
+                                             AND basis = 'next_year_offer') AS offer_taken
+                     FROM participant_view v WHERE v.meeting_id = m.meeting_id) c ON true
+                ) c
+           WHERE a.meeting_id = c.meeting_id""",
+        list(meeting_ids)
+        if meeting_ids is not None
+        else [r[0] for r in await conn.fetch("SELECT meeting_id FROM availability_view")],
     )
-    await conn.execute("SELECT pg_notify($1, $2)", AVAILABILITY_CHANNEL, meeting_id)
+    if meeting_ids is not None:
+        await conn.execute(
+            "SELECT pg_notify($1, m) FROM unnest($2::text[]) AS m",
+            AVAILABILITY_CHANNEL,
+            list(meeting_ids),
+        )
 
 
 async def on_meeting_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
-    """The subscriber's handler for every meetings event."""
-    await apply(conn, event.payload)
+    """The subscriber's handler for one meetings event."""
+    await apply_many(conn, [(event.envelope.type, event.envelope.data)])
+
+
+async def on_meeting_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
+    """The subscriber's handler for a batch of meetings events (one transaction)."""
+    await apply_many(conn, [(ev.envelope.type, ev.envelope.data) for ev in events])
+
+
+REBUILD_PAGE = 10_000
+
+
+async def _replay_page(
+    conn: asyncpg.Connection, after_position: int, limit: int
+) -> list[asyncpg.Record]:
+    """(position, event_id, event_type, data) after a position, in the caller's snapshot.
+
+    :meth:`EventStore.read_snapshot` with only the columns a rebuild needs: building a
+    full ``RecordedEvent`` (metadata, time, transaction id) for a million events costs more
+    than applying them.
+    """
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT position, event_id, event_type, data FROM events
+           WHERE position > $1 ORDER BY position LIMIT $2""",
+        after_position,
+        limit,
+    )
+    return rows
 
 
 async def rebuild(
@@ -240,33 +422,38 @@ async def rebuild(
     """Rebuild the read models from the event store, while the service runs; return events.
 
     One transaction: lock the read models (the subscriber waits), empty them, replay every
-    event with the same :func:`apply`, and record each event as processed by ``consumer``,
-    so the subscriber does not apply again what the rebuild already did. ``progress`` is
-    called with (events replayed, events in all) for a progress bar.
+    event with the same :func:`apply_many`, page by page (pages of
+    ``REBUILD_PAGE`` events, so memory stays flat however long the history), and record
+    each event as processed by ``consumer``, so the subscriber does not apply again what
+    the rebuild already did. ``progress`` is called with (events replayed, events in all)
+    for a progress bar.
     """
     count = 0
-    async with pool.acquire() as conn, conn.transaction():
+    done = 0
+    # One snapshot for every page (see EventStore.read_snapshot): read_all's cluster-wide
+    # horizon would stop short while any long transaction runs on the server, and the
+    # events past it, already consumed, would never come back.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         await conn.execute(f"LOCK TABLE {', '.join(PROJECTION_TABLES)} IN ACCESS EXCLUSIVE MODE")
-        events = []
-        cursor = Cursor()
-        while batch := await store.read_all(conn, cursor, limit=5000):
-            events.extend(batch)
-            cursor = store.cursor_after(batch[-1])
+        total: int = await conn.fetchval("SELECT count(*) FROM events")
         await conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
         await conn.execute("ALTER SEQUENCE participant_wait_seq RESTART")
         await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
-        known = registry.types()
-        for done, record in enumerate(events, start=1):
-            if record.type in known and known[record.type].topic == wire.MEETING_TOPIC:
-                await apply(conn, registry.parse(record.type, record.data))
-                count += 1
+        position = 0
+        while page := await _replay_page(conn, position, REBUILD_PAGE):
+            position = page[-1][0]
+            count += await apply_many(conn, ((r[2], r[3]) for r in page), refresh=False, copy=True)
+            # This consumer's rows were deleted above, and the subscriber cannot commit a
+            # meetings event while the read models are locked: no row can conflict.
+            await conn.copy_records_to_table(
+                "processed_events",
+                records=[(consumer, r[1]) for r in page],
+                columns=("consumer", "event_id"),
+            )
+            done += len(page)
             if progress is not None:
-                progress(done, len(events))
-        await conn.executemany(
-            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING",
-            [(consumer, r.id) for r in events],
-        )
+                progress(done, max(total, done))
+        await refresh_availability(conn)
     return count
 
 

@@ -13,8 +13,9 @@ from typing import Annotated, Any
 from uuid import uuid4
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 from sse_starlette.sse import EventSourceResponse
 
 from services.events.adapters import membership_view, projections
@@ -41,6 +42,7 @@ from services.kernel.http import (
     ProblemError,
     install_health,
     install_problem_handlers,
+    no_control_characters,
     problem_response,
 )
 from services.kernel.idempotency import request_hash
@@ -62,6 +64,22 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         description="Send the same key again to get the first answer again, with no new effect.",
     ),
+]
+
+MeetingRef = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        description="The meeting's id (meeting-<slug or uuid>) or just its slug.",
+        examples=["meeting-knub-2021-3"],
+    ),
+    AfterValidator(no_control_characters),
+]
+RegistrationRef = Annotated[
+    str,
+    Path(min_length=1, max_length=200, examples=["reg-4f1c2a9b3d7e"]),
+    AfterValidator(no_control_characters),
 ]
 
 PROBLEM = {"description": "Refused (problem+json, Danish detail and English detail_en)."}
@@ -256,7 +274,7 @@ def create_app(
         return [s.UpcomingMeeting.model_validate(r) for r in rows]
 
     @router.get("/meetings/{meeting_id}", response_model=s.MeetingResponse, summary="A meeting")
-    async def get_meeting(meeting_id: str) -> JSONResponse:
+    async def get_meeting(meeting_id: MeetingRef) -> JSONResponse:
         version, meeting = await meetings.meeting(meeting_id)
         return JSONResponse(meeting_body(meeting, version))
 
@@ -272,7 +290,7 @@ def create_app(
         summary="Publish or change the program",
     )
     async def publish_program(
-        meeting_id: str, body: s.ProgramRequest, idempotency_key: IdempotencyKey = None
+        meeting_id: MeetingRef, body: s.ProgramRequest, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         command = c.PublishProgram(
             meeting_id=stream_id_of(meeting_id),
@@ -290,7 +308,7 @@ def create_app(
         summary="Move the meeting in time (or place)",
     )
     async def reschedule(
-        meeting_id: str, body: s.RescheduleRequest, idempotency_key: IdempotencyKey = None
+        meeting_id: MeetingRef, body: s.RescheduleRequest, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         command = c.RescheduleMeeting(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), **body.model_dump()
@@ -306,7 +324,7 @@ def create_app(
         summary="Raise or lower the number of seats",
     )
     async def change_seats(
-        meeting_id: str, body: s.SeatsRequest, idempotency_key: IdempotencyKey = None
+        meeting_id: MeetingRef, body: s.SeatsRequest, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         command = c.ChangeSeats(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), seats=body.seats
@@ -321,7 +339,7 @@ def create_app(
         summary='Mark or unmark the offer "next year\'s members attend free"',
     )
     async def change_offer(
-        meeting_id: str, body: s.OfferRequest, idempotency_key: IdempotencyKey = None
+        meeting_id: MeetingRef, body: s.OfferRequest, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         command = c.ChangeOffer(
             meeting_id=stream_id_of(meeting_id),
@@ -338,7 +356,7 @@ def create_app(
         summary="Cancel the meeting",
     )
     async def cancel_meeting(
-        meeting_id: str, body: s.CancelMeetingRequest, idempotency_key: IdempotencyKey = None
+        meeting_id: MeetingRef, body: s.CancelMeetingRequest, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         command = c.CancelMeeting(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), reason=body.reason
@@ -368,7 +386,7 @@ def create_app(
         "(no priority: seats while they last, then the waiting list); else the guest price.",
     )
     async def register(
-        meeting_id: str, body: s.RegistrationRequest, idempotency_key: IdempotencyKey = None
+        meeting_id: MeetingRef, body: s.RegistrationRequest, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         stream = stream_id_of(meeting_id)
         header = await meetings.header(stream)
@@ -396,7 +414,7 @@ def create_app(
         response_model=list[s.ParticipantRow],
         summary="The participant list (operators)",
     )
-    async def participant_list(meeting_id: str) -> list[s.ParticipantRow]:
+    async def participant_list(meeting_id: MeetingRef) -> list[s.ParticipantRow]:
         stream = stream_id_of(meeting_id)
         await meetings.header(stream)  # 404 for an unknown meeting
         rows = await projections.participants(runtime.pool, stream)
@@ -408,8 +426,8 @@ def create_app(
         summary="Cancel a registration; a released seat goes to the first on the waiting list",
     )
     async def cancel_registration(
-        meeting_id: str,
-        registration_id: str,
+        meeting_id: MeetingRef,
+        registration_id: RegistrationRef,
         body: s.CancelRegistrationRequest | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
@@ -436,8 +454,8 @@ def create_app(
         summary="Record attendance after the meeting",
     )
     async def record_attendance(
-        meeting_id: str,
-        registration_id: str,
+        meeting_id: MeetingRef,
+        registration_id: RegistrationRef,
         body: s.AttendanceRequest,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
@@ -457,7 +475,7 @@ def create_app(
         response_model=s.Availability,
         summary="Seat availability (projection)",
     )
-    async def get_availability(meeting_id: str) -> s.Availability:
+    async def get_availability(meeting_id: MeetingRef) -> s.Availability:
         row = await projections.availability(runtime.pool, stream_id_of(meeting_id))
         if row is None:
             raise errors.MeetingNotFoundError(stream_id_of(meeting_id))
@@ -470,7 +488,11 @@ def create_app(
         responses={200: {"content": {"text/event-stream": {}}}},
     )
     async def stream_availability(
-        meeting_id: str, request: Request, interval: float = 0.5
+        meeting_id: MeetingRef,
+        request: Request,
+        interval: Annotated[
+            float, Query(gt=0, le=60, allow_inf_nan=False, description="Seconds between polls.")
+        ] = 0.5,
     ) -> EventSourceResponse:
         stream = stream_id_of(meeting_id)
         if await projections.availability(runtime.pool, stream) is None:

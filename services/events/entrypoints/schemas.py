@@ -8,11 +8,15 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from services.kernel.http import CleanText
+
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
 def _copenhagen(value: datetime) -> datetime:
     """A time without offset is Copenhagen time; every time is shown in Copenhagen time."""
+    if not 2000 <= value.year <= 2100:  # also keeps the conversion off datetime's limits
+        raise ValueError("must be a time in the years 2000 to 2100")
     if value.tzinfo is None:
         value = value.replace(tzinfo=COPENHAGEN)
     return value.astimezone(COPENHAGEN)
@@ -38,8 +42,8 @@ class AgendaItemModel(BaseModel):
     model_config = _examples(AGENDA_EXAMPLE)
 
     starts_at: LocalTime = Field(description="Start (Europe/Copenhagen if no offset).")
-    title: str = Field(min_length=1, max_length=300)
-    speaker: str | None = Field(default=None, max_length=300)
+    title: CleanText = Field(min_length=1, max_length=300)
+    speaker: CleanText | None = Field(default=None, max_length=300)
 
 
 SCHEDULE_EXAMPLE = {
@@ -72,17 +76,20 @@ class ScheduleMeetingRequest(BaseModel):
     )
     network_slug: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
     year: int = Field(ge=2000, le=2100, description="The membership year it belongs to.")
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    title: CleanText = Field(min_length=1, max_length=200)
+    description: CleanText = Field(default="", max_length=5000)
     starts_at: LocalTime
     ends_at: LocalTime
-    venue_name: str = Field(min_length=1, max_length=200)
-    venue_address: str = Field(min_length=1, max_length=300)
+    venue_name: CleanText = Field(min_length=1, max_length=200)
+    venue_address: CleanText = Field(min_length=1, max_length=300)
     seats: int = Field(ge=0, le=100_000)
     registration_deadline: LocalTime
-    per_municipality_cap: int | None = Field(default=None, ge=1)
+    per_municipality_cap: int | None = Field(default=None, ge=1, le=100_000)
     guest_price_dkk: int | None = Field(
-        default=None, ge=0, description="None: members only (and the offer, if marked)."
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="None: members only (and the offer, if marked).",
     )
     next_year_members_free: bool = False
 
@@ -198,8 +205,8 @@ class RescheduleRequest(BaseModel):
     starts_at: LocalTime
     ends_at: LocalTime
     registration_deadline: LocalTime
-    venue_name: str | None = Field(default=None, max_length=200)
-    venue_address: str | None = Field(default=None, max_length=300)
+    venue_name: CleanText | None = Field(default=None, max_length=200)
+    venue_address: CleanText | None = Field(default=None, max_length=300)
 
 
 class SeatsRequest(BaseModel):
@@ -223,7 +230,7 @@ class CancelMeetingRequest(BaseModel):
 
     model_config = _examples({"reason": "Aflyst på grund af forsamlingsforbud."})
 
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: CleanText = Field(min_length=1, max_length=1000)
 
 
 class RegistrationRequest(BaseModel):
@@ -239,11 +246,13 @@ class RegistrationRequest(BaseModel):
         }
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: CleanText = Field(min_length=1, max_length=200)
     email: EmailStr
-    job_title: str = Field(min_length=1, max_length=200)
+    job_title: CleanText = Field(min_length=1, max_length=200)
     municipality_code: str = Field(pattern=r"^\d{3}$")
-    note: str | None = Field(default=None, max_length=1000, description="Diet or access needs.")
+    note: CleanText | None = Field(
+        default=None, max_length=1000, description="Diet or access needs."
+    )
 
 
 class RegistrationResponse(BaseModel):

@@ -54,4 +54,8 @@ def projections_subscription(
         registry=registry,
         pool=pool,
         kafka=kafka,
+        # A rush appends thousands of events a second: one transaction and one offset
+        # commit per batch, not per event, keeps the availability current.
+        batch_size=500,
+        batch_handler=projections.on_meeting_events,
     )

@@ -1,0 +1,1 @@
+"""Benchmarks against the real local stack; results go to docs/benchmarks.md."""

@@ -1,0 +1,75 @@
+"""The benchmark harness end to end, in its quick sizes: it must measure a correct system.
+
+Only correctness is asserted (seats given equal the seats, the waiting list in order and
+agreeing with the answers, every stored event replayed), never a time: wall-clock numbers
+on a shared machine say nothing about whether the code is right.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import replay, report, rush
+
+
+@pytest.mark.parametrize("part", ["rush", "many"])
+async def test_a_quick_rush_gives_every_seat_once_and_keeps_the_waiting_list_in_order(
+    part: str, tmp_path: Path
+) -> None:
+    result = await rush.run(part, quick=True, keep_log=tmp_path / "events.log")
+    spec = rush.spec(part, quick=True)
+    assert result["seats_given"] == spec.meetings * spec.seats_per_meeting
+    assert result["order_violations"] == 0
+    assert result["http_disagreements"] == 0
+    assert result["statuses"] == {
+        "201": spec.meetings * spec.seats_per_meeting,
+        "202": spec.registrations - spec.meetings * spec.seats_per_meeting,
+    }
+    assert result["projection_lag_ms"]["events"] == spec.registrations + spec.meetings
+    assert report.correct(result)
+
+
+async def test_a_quick_replay_rebuilds_the_read_models_from_every_stored_event() -> None:
+    result = await replay.run(quick=True)
+    spec = replay.spec(quick=True)
+    assert result["events"] == spec.meetings * spec.per_meeting
+    assert result["replayed"] == result["events"]
+    assert result["after"] == replay.expected_after(spec)
+    assert result["processed_recorded"] == result["events"]
+
+
+def test_the_report_keeps_the_hand_written_text_around_the_generated_part(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "benchmarks.md"
+    output.write_text(f"# Benchmarks\n\nintro\n\n{report.START}\nold\n{report.END}\n\nanalysis\n")
+    machine = {
+        "nproc": 2,
+        "memory_mb": 1024,
+        "cpu_model": "cpu",
+        "kernel": "6",
+        "python": "3.11",
+        "postgresql": "15",
+        "postgresql_settings": {},
+        "kafka": "4.1.1",
+        "packages": {},
+        "load_average": "0 0 0",
+        "git_commit": "abc",
+    }
+    limits = {
+        "part": "limits",
+        "command": "python -m bench limits",
+        "machine": machine,
+        "pg_commits_per_s": 1000.0,
+        "pg_clients": 20,
+        "kafka_messages_per_s": 9000.0,
+        "kafka_message_bytes": 600,
+    }
+    report.write({"limits": limits}, output)
+    text = output.read_text()
+    assert text.startswith("# Benchmarks\n\nintro\n")
+    assert text.rstrip().endswith("analysis")
+    assert "old" not in text
+    assert "| 1,000 |" in text
