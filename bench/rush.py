@@ -154,24 +154,28 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
     dsn = await fresh_database(f"bench_{s.name}_{token}")
     prefix = f"bench{token}."
     port = free_port()
-    service = ServiceProcess(
-        "events",
-        port,
-        env={
-            "EVENTS_DATABASE_URL": dsn,
-            "EVENTS_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
-            "EVENTS_KAFKA__TOPIC_PREFIX": prefix,
-            "EVENTS_CLOCK_AS_OF": CLOCK_AS_OF,
-            "EVENTS_MEMBERSHIP_URL": "http://127.0.0.1:9",  # unreachable: the view must know
-        },
-        log_path=keep_log or ROOT / "var" / "log" / f"bench-{s.name}-{token}.log",
-    )
+    env = {
+        "EVENTS_DATABASE_URL": dsn,
+        "EVENTS_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
+        "EVENTS_KAFKA__TOPIC_PREFIX": prefix,
+        "EVENTS_CLOCK_AS_OF": CLOCK_AS_OF,
+        "EVENTS_MEMBERSHIP_URL": "http://127.0.0.1:9",  # unreachable: the view must know
+    }
+    logs = keep_log or ROOT / "var" / "log" / f"bench-{s.name}-{token}.log"
+    # As an operator scales it: one instance answers HTTP and decides (no relay, no
+    # subscribers), one instance relays the outbox and keeps the read models.
+    service = ServiceProcess("events", port, {**env, "EVENTS_WORKERS": "false"}, logs)
+    worker = ServiceProcess("events", free_port(), env, logs.with_name(logs.stem + "-worker.log"))
     service.start()
+    worker.start()
     conn: asyncpg.Connection | None = None
     try:
         await asyncio.to_thread(service.wait_ready, 90.0)
+        await asyncio.to_thread(worker.wait_ready, 90.0)
         assert service.process is not None
+        assert worker.process is not None
         pid = service.process.pid
+        worker_pid = worker.process.pid
         conn = await asyncpg.connect(dsn)
         profiler = _start_profiler(pid)
         await publish_memberships(prefix, 2021, MUNICIPALITIES)
@@ -191,6 +195,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
                 created.raise_for_status()
             meeting_ids = [f"meeting-{slug}" for slug in slugs]
             cpu_before = proc_cpu_seconds(pid)
+            worker_cpu_before = proc_cpu_seconds(worker_pid)
             load = await asyncio.to_thread(
                 run_loadgen,
                 {
@@ -204,6 +209,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
             )
             answered_at = time.perf_counter()
             cpu_rush = proc_cpu_seconds(pid) - cpu_before
+            worker_cpu_rush = proc_cpu_seconds(worker_pid) - worker_cpu_before
             per_meeting = s.registrations // s.meetings
             waiting_each = per_meeting - s.seats_per_meeting
 
@@ -217,6 +223,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
             await _wait(projection_final, 120, "availability projection final", 0.01)
             projection_after_s = time.perf_counter() - answered_at
         memory = proc_status(pid)
+        worker_memory = proc_status(worker_pid)
         if profiler is not None:
             profiler.send_signal(2)
             await asyncio.to_thread(profiler.wait, 60)
@@ -227,6 +234,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         if conn is not None:
             await conn.close()
         await asyncio.to_thread(service.stop)
+        await asyncio.to_thread(worker.stop)
         await drop_database(dsn)
     latencies = [r[3] for r in load["results"]]
     return {
@@ -245,6 +253,8 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         "projection_lag_ms": lags,
         "service_vmhwm_mb": memory.get("VmHWM", 0) / 1024,
         "service_cpu_s": cpu_rush,
+        "worker_vmhwm_mb": worker_memory.get("VmHWM", 0) / 1024,
+        "worker_cpu_s": worker_cpu_rush,
         "loadgen_cpu_s": load["cpu_s"],
         "batches": batches,
         **checks,

@@ -72,6 +72,7 @@ def bootstrap(
         migrations=MIGRATIONS,
         topics={meetings_wire.MEETING_TOPIC: 3},
         pool_size=settings.pool_size,
+        run_relay=settings.workers,
     )
     runtime.document(
         [m for m in registry.types().values() if m.topic == meetings_wire.MEETING_TOPIC]
@@ -91,7 +92,7 @@ def bootstrap(
     )
     membership_sub = membership_view_subscription(lambda: runtime.pool, settings.kafka)
     projection_sub = projections_subscription(lambda: runtime.pool, settings.kafka)
-    if subscribe:
+    if subscribe and settings.workers:
         runtime.subscribe(membership_sub)
         runtime.subscribe(projection_sub)
     app = create_app(

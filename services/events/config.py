@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     snapshot_every: int = Field(default=200, ge=1, description="Snapshot every N events.")
     max_batch: int = Field(default=500, ge=1, description="Most commands decided in one batch.")
     pool_size: int = 20
+    workers: bool = Field(
+        default=True,
+        description="Run the outbox relay and the Kafka subscribers in this process. An "
+        "operator may run API-only instances (false) beside worker instances (true).",
+    )
     join_url_template: str = Field(
         default="{membership_url}/networks/{slug}/memberships",
         description="Where a municipality joins a network (told in a not-a-member refusal).",
