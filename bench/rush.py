@@ -45,6 +45,8 @@ from bench.common import (
 from contracts import membership as membership_wire
 from contracts.envelope import Envelope, encode
 from services.kernel.db import drop_database
+from services.kernel.kafka import KafkaSettings
+from services.operator.kafka_tools import delete_topics_with_prefix
 from services.operator.processes import ROOT, ServiceProcess
 
 PROJECTIONS_CONSUMER = "events-projections"
@@ -236,6 +238,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         await asyncio.to_thread(service.stop)
         await asyncio.to_thread(worker.stop)
         await drop_database(dsn)
+        await delete_topics_with_prefix(KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP), prefix)
     latencies = [r[3] for r in load["results"]]
     return {
         "part": s.name,

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from services.kernel.db import drop_database, ensure_database, with_database
+from tests.support.kafka import delete_topics
 from tests.support.stack import ADMIN_DSN
 
 
@@ -44,8 +45,14 @@ async def fresh_dsn(unique: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def topic_prefix(unique: str) -> str:
-    return f"t{unique}."
+async def topic_prefix(unique: str) -> AsyncIterator[str]:
+    """A Kafka topic prefix of the test's own; its topics are deleted afterwards."""
+    prefix = f"t{unique}."
+    yield prefix
+    try:
+        await delete_topics(prefix)
+    except Exception as exc:  # never fail a test over housekeeping (e.g. Kafka stopped)
+        print(f"could not delete topics {prefix}*: {exc!r}")
 
 
 @pytest.fixture

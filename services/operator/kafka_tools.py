@@ -74,3 +74,21 @@ def describe(record: ConsumerRecord[Any, Any]) -> dict[str, Any]:
         "id": str(env.id),
         "data": env.data,
     }
+
+
+async def delete_topics_with_prefix(settings: KafkaSettings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (test and benchmark runs).
+
+    Each topic Kafka holds costs it time at start-up, so runs clean up after themselves.
+    """
+    if not prefix:
+        raise ValueError("refusing to delete every topic: give a prefix")
+    admin = AIOKafkaAdminClient(**settings.client_options())
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+        return mine
+    finally:
+        await admin.close()

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from services.kernel.db import drop_database, ensure_database, with_database
 from services.operator.processes import ENV_PREFIX, ServiceProcess
+from tests.support.kafka import delete_topics
 from tests.support.notifications_smtp_sink import SmtpSink
 from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
 
@@ -94,18 +94,6 @@ class System:
         for processes in self.instances.values():
             for process in processes:
                 await asyncio.to_thread(process.stop)
-
-
-async def delete_topics(prefix: str) -> None:
-    """Delete the test's topics: every topic Kafka holds slows its restart a little."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

@@ -23,14 +23,14 @@ OFFSET = 300  # ports 8301-8303, beside a system a developer may be running
 
 
 @pytest.fixture
-async def demo_env(unique: str) -> AsyncIterator[dict[str, str]]:
+async def demo_env(unique: str, topic_prefix: str) -> AsyncIterator[dict[str, str]]:
     env = {**os.environ, "COLUMNS": "200"}
     for service, prefix in SERVICES.items():
         dsn = with_database(ADMIN_DSN, f"t_{unique}_{service}")
         await ensure_database(dsn)
         env[f"{prefix}_DATABASE_URL"] = dsn
         env[f"{prefix}_KAFKA__BOOTSTRAP_SERVERS"] = KAFKA_BOOTSTRAP
-        env[f"{prefix}_KAFKA__TOPIC_PREFIX"] = f"t{unique}."
+        env[f"{prefix}_KAFKA__TOPIC_PREFIX"] = topic_prefix
     env["EVENTS_MEMBERSHIP_URL"] = f"http://127.0.0.1:{8001 + OFFSET}"
     try:
         yield env

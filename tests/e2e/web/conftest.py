@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from services.kernel.db import drop_database, with_database
 from services.operator.processes import ServiceProcess
+from tests.support.kafka import delete_topics
 from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP, SMTP_HOST, SMTP_PORT
 
 T = TypeVar("T")
@@ -225,6 +226,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         async def drop_all() -> None:
             for dsn in databases.values():
                 await drop_database(dsn)
+            await delete_topics(prefix)
 
         run_async(drop_all())
 
