@@ -127,7 +127,7 @@ async def wait_for_database(dsn: str, deadline_s: float = 30.0) -> None:
         except (OSError, asyncpg.PostgresError) as exc:
             if loop.time() > until:
                 raise TimeoutError(f"PostgreSQL did not answer: {exc}") from exc
-            await asyncio.sleep(delay)  # back-off between connection attempts
+            await asyncio.sleep(delay)  # wait-ok: back-off between connection attempts
             delay = min(delay * 2, 1.0)
         else:
             await conn.close()

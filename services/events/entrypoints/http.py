@@ -507,7 +507,7 @@ def create_app(
                     last = row
                     data = s.Availability.model_validate(row).model_dump(mode="json")
                     yield {"event": "availability", "data": orjson.dumps(data).decode()}
-                await asyncio.sleep(pause)  # polling the projection row between pushes
+                await asyncio.sleep(pause)  # wait-ok: SSE polls the projection row
 
         return EventSourceResponse(events(), ping=15)
 
