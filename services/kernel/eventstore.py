@@ -26,6 +26,7 @@ import asyncpg
 from contracts.envelope import Envelope, encode
 from services.kernel.db import Migration
 from services.kernel.logging import current_correlation_id
+from services.kernel.metrics import EVENTS_APPENDED
 
 OUTBOX_CHANNEL = "es_outbox"
 
@@ -212,6 +213,8 @@ class EventStore:
             [w.value for w in wires],
         )
         await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+        for e in events:
+            EVENTS_APPENDED.labels(e.type).inc()
         return [_recorded(r) for r in rows]
 
     async def read_stream(

@@ -357,5 +357,8 @@ def install_health(app: FastAPI, checks: Iterable[tuple[str, ReadinessCheck]]) -
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        refresh = getattr(request.app.state, "refresh_metrics", None)
+        if refresh is not None:
+            await refresh()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -25,7 +25,8 @@ from services.kernel.deadletters import install_dead_letter_routes
 from services.kernel.eventstore import MIGRATIONS as EVENT_STORE_MIGRATIONS
 from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
 from services.kernel.kafka import KafkaSettings, ensure_topics
-from services.kernel.outbox import OutboxRelay
+from services.kernel.metrics import CONSUMER_LAG, OUTBOX_UNPUBLISHED, RELAY_LAG, consumer_lag
+from services.kernel.outbox import OutboxRelay, relay_lag_seconds, unpublished_count
 from services.kernel.subscriber import Subscription
 
 log = structlog.get_logger(__name__)
@@ -140,8 +141,23 @@ class ServiceRuntime:
             if not await self.broker.ping(timeout=2):
                 raise ConnectionError("Kafka did not answer")
 
+    async def refresh_metrics(self) -> None:
+        """Set the relay and consumer-lag gauges (called when ``/metrics`` is scraped)."""
+        try:
+            async with asyncio.timeout(3):
+                OUTBOX_UNPUBLISHED.set(await unpublished_count(self.pool))
+                RELAY_LAG.set(await relay_lag_seconds(self.pool))
+                if self.subscriptions:
+                    groups = [sub.name for sub in self.subscriptions]
+                    for lag in await consumer_lag(self.kafka, groups):
+                        CONSUMER_LAG.labels(lag.group, lag.topic).set(lag.lag)
+        except Exception as exc:  # a scrape must answer even while a dependency is away
+            log.warning("metrics not refreshed", error=type(exc).__name__)
+
     def install_admin_routes(self, app: FastAPI) -> None:
-        """Operator routes every service has: ``GET /admin/dead-letters``."""
+        """Operator routes every service has: ``GET /admin/dead-letters``; fresh gauges on
+        ``/metrics``."""
+        app.state.refresh_metrics = self.refresh_metrics
         install_dead_letter_routes(
             app, self.kafka, lambda: sorted({t for sub in self.subscriptions for t in sub.topics})
         )

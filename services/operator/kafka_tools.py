@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -10,13 +9,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.envelope import EnvelopeError, decode
 from services.kernel.kafka import KafkaSettings
+from services.kernel.metrics import GroupLag, consumer_lag
 
-
-@dataclass(frozen=True)
-class GroupLag:
-    group: str
-    topic: str
-    lag: int
+__all__ = ["GroupLag", "consumer_lag", "delete_topics_with_prefix", "describe", "topics_with_ends"]
 
 
 async def topics_with_ends(settings: KafkaSettings) -> dict[str, int]:
@@ -34,29 +29,6 @@ async def topics_with_ends(settings: KafkaSettings) -> dict[str, int]:
         return result
     finally:
         await consumer.stop()
-
-
-async def consumer_lag(settings: KafkaSettings) -> list[GroupLag]:
-    """Each consumer group's lag per topic (end offset minus committed offset)."""
-    admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
-    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        lags: list[GroupLag] = []
-        for group, _protocol in await admin.list_consumer_groups():
-            offsets = await admin.list_consumer_group_offsets(group)
-            if not offsets:
-                continue
-            ends = await consumer.end_offsets(list(offsets))
-            per_topic: dict[str, int] = {}
-            for tp, meta in offsets.items():
-                per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(ends[tp] - meta.offset, 0)
-            lags.extend(GroupLag(group, topic, lag) for topic, lag in sorted(per_topic.items()))
-        return lags
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 def describe(record: ConsumerRecord[Any, Any]) -> dict[str, Any]:

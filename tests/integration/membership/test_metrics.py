@@ -1,0 +1,56 @@
+"""/metrics tells an operator how far behind the relay and the consumers are."""
+
+from __future__ import annotations
+
+import re
+
+from services.membership.entrypoints.subscribers import ROSTER_CONSUMER
+from tests.integration.membership.conftest import MembershipService, join_body
+from tests.support.waiting import wait_until
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of a Prometheus text exposition, or None if absent."""
+    label_text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = rf"^{re.escape(name)}(\{{{re.escape(label_text)}\}})? ([0-9.e+-]+)$"
+    for line in text.splitlines():
+        match = re.match(pattern, line)
+        if match and (not labels or match.group(1)):
+            return float(match.group(2))
+    return None
+
+
+async def test_metrics_show_events_appended_relay_lag_and_consumer_lag(
+    service: MembershipService,
+) -> None:
+    before = (await service.client.get("/metrics")).text
+    joined_before = sample(before, "events_appended_total", type="dk.kl.membership.joined.v1")
+    joined = await service.client.post("/networks/knub/memberships", json=join_body("461"))
+    assert joined.status_code == 201
+    group = service.topic_prefix + ROSTER_CONSUMER
+
+    async def caught_up() -> str | None:
+        text = (await service.client.get("/metrics")).text
+        lag = sample(
+            text,
+            "kafka_consumer_lag",
+            group=group,
+            topic=f"{service.topic_prefix}kl.membership.memberships",
+        )
+        unpublished = sample(text, "outbox_unpublished")
+        return text if lag == 0 and unpublished == 0 else None
+
+    text = await wait_until(caught_up, timeout=30, what="relay and roster consumer caught up")
+    appended = sample(text, "events_appended_total", type="dk.kl.membership.joined.v1")
+    assert appended == (joined_before or 0) + 1
+    assert sample(text, "outbox_relay_lag_seconds") == 0
+    assert (
+        sample(
+            text,
+            "http_request_duration_seconds_count",
+            method="POST",
+            route="/networks/{slug}/memberships",
+            status="201",
+        )
+        is not None
+    )
