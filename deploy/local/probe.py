@@ -1,6 +1,8 @@
 """Readiness probes for deploy/local/stack.sh: one real client round trip per component.
 
     probe.py kafka 127.0.0.1:19092 [--timeout S]   metadata request (list topics, describe cluster)
+        [--security-protocol SASL_PLAINTEXT|SASL_SSL --sasl-mechanism M --username U
+         --cafile CA.pem]   (the password comes from the environment: PROBE_KAFKA_PASSWORD)
     probe.py smtp 127.0.0.1 2525 [--timeout S]     SMTP greeting + EHLO + QUIT
 
 Exit 0 when the server answered, 1 with a one-line reason on stderr otherwise.
@@ -11,11 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import smtplib
+import ssl
 import sys
+from typing import Any
 
 
-def probe_kafka(bootstrap: str, timeout: float) -> str:
+def probe_kafka(bootstrap: str, timeout: float, security: dict[str, Any] | None = None) -> str:
     # aiokafka logs every failed connection attempt; the one-line reason is enough here.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     from aiokafka.admin import AIOKafkaAdminClient
@@ -25,6 +30,7 @@ def probe_kafka(bootstrap: str, timeout: float) -> str:
             bootstrap_servers=bootstrap,
             request_timeout_ms=int(timeout * 1000),
             client_id="stack-probe",
+            **(security or {}),
         )
         try:
             await admin.start()
@@ -38,6 +44,19 @@ def probe_kafka(bootstrap: str, timeout: float) -> str:
         return f"cluster {cluster.get('cluster_id')} brokers {brokers} topics {len(topics)}"
 
     return asyncio.run(asyncio.wait_for(run(), timeout))
+
+
+def kafka_security(args: argparse.Namespace) -> dict[str, Any]:
+    """aiokafka keyword arguments for the probe's --security-protocol and friends."""
+    protocol = args.security_protocol
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL"):
+        options["sasl_mechanism"] = args.sasl_mechanism
+        options["sasl_plain_username"] = args.username
+        options["sasl_plain_password"] = os.environ.get("PROBE_KAFKA_PASSWORD", "")
+    if protocol.endswith("SSL"):
+        options["ssl_context"] = ssl.create_default_context(cafile=args.cafile)
+    return options
 
 
 def probe_smtp(host: str, port: int, timeout: float) -> str:
@@ -56,6 +75,10 @@ def main() -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     k = sub.add_parser("kafka")
     k.add_argument("bootstrap")
+    k.add_argument("--security-protocol", default="PLAINTEXT")
+    k.add_argument("--sasl-mechanism", default="SCRAM-SHA-512")
+    k.add_argument("--username", default="")
+    k.add_argument("--cafile", default=None)
     s = sub.add_parser("smtp")
     s.add_argument("host")
     s.add_argument("port", type=int)
@@ -64,7 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         if args.what == "kafka":
-            info = probe_kafka(args.bootstrap, args.timeout)
+            info = probe_kafka(args.bootstrap, args.timeout, kafka_security(args))
         else:
             info = probe_smtp(args.host, args.port, args.timeout)
     except Exception as exc:

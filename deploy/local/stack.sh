@@ -7,6 +7,10 @@
 #   deploy/local/stack.sh down   [kafka|postgres|smtp]   stop (idempotent)
 #   deploy/local/stack.sh env    [kafka|postgres|smtp]   print `export` lines for the services
 #
+# KAFKA_SECURITY=scram (or scram-tls) selects a second Kafka, with SASL/SCRAM and TLS, beside
+# the PLAINTEXT one: own ports, data and pid file; `env` then prints SCRAM (or SCRAM over TLS)
+# client settings.
+#
 # See deploy/local/README.md for ports, environment variables and the folder layout.
 set -euo pipefail
 
@@ -17,8 +21,34 @@ VAR="$ROOT/var"
 RUN_DIR="$VAR/run"
 LOG_DIR="$VAR/log"
 
-KAFKA_PORT="${KAFKA_PORT:-19092}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+# plaintext: the stack's Kafka. scram / scram-tls: a second Kafka whose client listeners ask
+# for SASL/SCRAM (SASL_PLAINTEXT on KAFKA_SCRAM_PORT, SASL_SSL on KAFKA_SCRAM_SSL_PORT); the
+# two values run the same broker and differ only in what `env` prints.
+KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
+case "$KAFKA_SECURITY" in
+    plaintext)
+        KAFKA_INSTANCE="kafka"
+        KAFKA_PORT="${KAFKA_PORT:-19092}"
+        KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+        ;;
+    scram | scram-tls)
+        KAFKA_INSTANCE="kafka-scram"
+        KAFKA_PORT="${KAFKA_SCRAM_PORT:-19094}"
+        KAFKA_CONTROLLER_PORT="${KAFKA_SCRAM_CONTROLLER_PORT:-19095}"
+        KAFKA_SSL_PORT="${KAFKA_SCRAM_SSL_PORT:-19096}"
+        ;;
+    *)
+        printf 'stack.sh: error: KAFKA_SECURITY=%s is not one of plaintext, scram, scram-tls\n' "$KAFKA_SECURITY" >&2
+        exit 2
+        ;;
+esac
+# SCRAM users, created when the storage is formatted (`StorageTool format --add-scram`):
+# the services' user (SCRAM-SHA-512 and SCRAM-SHA-256) and the broker's own (inter-broker).
+# Local development only: a real cluster gets its credentials from its operator.
+KAFKA_SCRAM_USER="${KAFKA_SCRAM_USER:-kl-services}"
+KAFKA_SCRAM_PASSWORD="${KAFKA_SCRAM_PASSWORD:-kl-local-scram-secret}"
+KAFKA_SCRAM_BROKER_USER="kl-broker"
+KAFKA_SCRAM_BROKER_PASSWORD="${KAFKA_SCRAM_BROKER_PASSWORD:-kl-local-broker-secret}"
 PG_PORT="${PG_PORT:-55432}"
 SMTP_PORT="${SMTP_PORT:-2525}"
 STACK_TIMEOUT="${STACK_TIMEOUT:-90}"          # seconds for each component to answer
@@ -28,13 +58,14 @@ STACK_PG_USER="${STACK_PG_USER:-kldev}"       # system user that runs postgres w
 KAFKA_VERSION="4.1.1"
 LOG4J_VERSION="2.24.3"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
-KAFKA_DIR="$VAR/kafka"
-KAFKA_LIBS="$KAFKA_DIR/libs"
+KAFKA_LIBS="$VAR/kafka/libs"                   # shared by both Kafka instances
+KAFKA_DIR="$VAR/$KAFKA_INSTANCE"
 KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_PROPS="$KAFKA_DIR/server.properties"
-KAFKA_PID="$RUN_DIR/kafka.pid"
-KAFKA_LOG="$LOG_DIR/kafka.log"                 # console: WARN and above, JVM errors
-KAFKA_LOG_DIR="$LOG_DIR/kafka"                 # server.log: INFO
+KAFKA_TLS_DIR="$KAFKA_DIR/tls"                 # scram: CA and broker certificate (PEM)
+KAFKA_PID="$RUN_DIR/$KAFKA_INSTANCE.pid"
+KAFKA_LOG="$LOG_DIR/$KAFKA_INSTANCE.log"       # console: WARN and above, JVM errors
+KAFKA_LOG_DIR="$LOG_DIR/$KAFKA_INSTANCE"       # server.log: INFO
 
 PG_DIR="$VAR/pg"
 PG_DATA="$PG_DIR/data"
@@ -207,9 +238,9 @@ kafka_libs_complete() {
 kafka_fetch() {
     kafka_libs_complete && return 0
     say "kafka: fetching kafka_2.13 $KAFKA_VERSION and dependencies from Maven Central (once) ..."
-    local tmp="$KAFKA_DIR/libs.tmp" fetch_log="$LOG_DIR/kafka-fetch.log"
+    local tmp="$KAFKA_LIBS.tmp" fetch_log="$LOG_DIR/kafka-fetch.log"
     rm -rf "$tmp"
-    mkdir -p "$KAFKA_DIR"
+    mkdir -p "$(dirname "$KAFKA_LIBS")"
     if ! mvn -B -q -f "$HERE/kafka/pom.xml" \
         -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$LOG4J_VERSION" \
         dependency:copy-dependencies -DoutputDirectory="$tmp" >"$fetch_log" 2>&1; then
@@ -258,6 +289,50 @@ kafka_check_storage() {
         die "$data belongs to Kafka cluster '$meta_id' but ${id_file#"$ROOT"/} says '$(<"$id_file")': delete $data and ${id_file#"$ROOT"/} (topics are lost) and run up again"
     [[ "$meta_node" == "1" ]] ||
         die "$data was formatted for node.id '$meta_node', not 1: delete $data (topics are lost) and run up again"
+    if kafka_scram; then
+        [[ -f "$KAFKA_DIR/scram.credentials" && "$(<"$KAFKA_DIR/scram.credentials")" == "$(scram_fingerprint)" ]] ||
+            die "$data was formatted with other SCRAM credentials than KAFKA_SCRAM_USER/KAFKA_SCRAM_PASSWORD/KAFKA_SCRAM_BROKER_PASSWORD now give: use the old ones, or delete $data (topics are lost) and run up again"
+    fi
+    return 0
+}
+
+# ----------------------------------------------------------------------------- Kafka: SCRAM and TLS
+kafka_scram() { [[ "$KAFKA_INSTANCE" == "kafka-scram" ]]; }
+
+# scram_fingerprint: a hash of the SCRAM users, to notice when they no longer match the
+# storage (SCRAM users are written into the metadata log once, when it is formatted).
+scram_fingerprint() {
+    printf '%s\n' "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" "$KAFKA_SCRAM_BROKER_PASSWORD" |
+        sha256sum | cut -d' ' -f1
+}
+
+# scram_check_credentials: StorageTool parses `[name=...,password=...]`, so keep to characters
+# that need no quoting there.
+scram_check_credentials() {
+    local v
+    for v in "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" "$KAFKA_SCRAM_BROKER_PASSWORD"; do
+        [[ "$v" =~ ^[A-Za-z0-9._~+/-]+$ ]] ||
+            die "KAFKA_SCRAM_USER, KAFKA_SCRAM_PASSWORD and KAFKA_SCRAM_BROKER_PASSWORD may hold only letters, digits and . _ ~ + / -"
+    done
+}
+
+# scram_format_args: the --add-scram options of `StorageTool format`.
+scram_format_args() {
+    local user="$KAFKA_SCRAM_USER" pw="$KAFKA_SCRAM_PASSWORD"
+    SCRAM_ARGS=(--add-scram "SCRAM-SHA-512=[name=$user,password=$pw]"
+        --add-scram "SCRAM-SHA-256=[name=$user,password=$pw]"
+        --add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_BROKER_USER,password=$KAFKA_SCRAM_BROKER_PASSWORD]")
+}
+
+# kafka_tls: a CA and a broker certificate (127.0.0.1, localhost) for the SASL_SSL listener,
+# made once in var/kafka-scram/tls (tls_certs.py, with the venv's cryptography).
+kafka_tls() {
+    [[ -s "$KAFKA_TLS_DIR/ca.pem" && -s "$KAFKA_TLS_DIR/broker.pem" ]] && return 0
+    say "kafka: making a CA and a broker certificate in ${KAFKA_TLS_DIR#"$ROOT"/} (once) ..."
+    "$STACK_PYTHON" "$HERE/kafka/tls_certs.py" "$KAFKA_TLS_DIR" >>"$LOG_DIR/kafka-tls.log" 2>&1 || {
+        show_log "$LOG_DIR/kafka-tls.log"
+        die "could not make the TLS certificates for Kafka (log above: ${LOG_DIR#"$ROOT"/}/kafka-tls.log)"
+    }
 }
 
 # kafka_format: cluster id in var/kafka/cluster.id; storage formatted once (--standalone).
@@ -270,18 +345,38 @@ kafka_format() {
         mv "$id_file.tmp" "$id_file"
     fi
     mkdir -p "$KAFKA_DATA"
+    SCRAM_ARGS=()
+    if kafka_scram; then
+        scram_format_args
+        scram_fingerprint >"$KAFKA_DIR/scram.credentials"
+    fi
     if ! "${KAFKA_CMD[@]}" kafka.tools.StorageTool format -t "$(<"$id_file")" -c "$KAFKA_PROPS" \
-        --standalone --ignore-formatted >"$LOG_DIR/kafka-format.log" 2>&1; then
-        show_log "$LOG_DIR/kafka-format.log"
+        --standalone --ignore-formatted "${SCRAM_ARGS[@]}" >"$LOG_DIR/$KAFKA_INSTANCE-format.log" 2>&1; then
+        show_log "$LOG_DIR/$KAFKA_INSTANCE-format.log"
         die "formatting the Kafka storage in ${KAFKA_DATA#"$ROOT"/} failed: delete ${KAFKA_DATA#"$ROOT"/} and ${id_file#"$ROOT"/} and run up again"
     fi
 }
 
+# kafka_properties: server.properties from the template; for scram, without the template's
+# listener lines and with kafka/scram.properties.template (listeners, SASL, TLS) instead.
+# The file holds the broker's SCRAM password: readable by its owner only.
 kafka_properties() {
-    sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
-        -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-        -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" \
-        "$HERE/kafka/server.properties.template" >"$KAFKA_PROPS.tmp"
+    local listener_keys='^(listeners|advertised\.listeners|inter\.broker\.listener\.name|listener\.security\.protocol\.map)='
+    (
+        umask 077
+        if kafka_scram; then
+            grep -Ev "$listener_keys" "$HERE/kafka/server.properties.template"
+            cat "$HERE/kafka/scram.properties.template"
+        else
+            cat "$HERE/kafka/server.properties.template"
+        fi | sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+            -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+            -e "s|@KAFKA_SSL_PORT@|${KAFKA_SSL_PORT:-}|g" \
+            -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" \
+            -e "s|@KAFKA_TLS_DIR@|$KAFKA_TLS_DIR|g" \
+            -e "s|@BROKER_USER@|$KAFKA_SCRAM_BROKER_USER|g" \
+            -e "s|@BROKER_PASSWORD@|$KAFKA_SCRAM_BROKER_PASSWORD|g" >"$KAFKA_PROPS.tmp"
+    )
     mv "$KAFKA_PROPS.tmp" "$KAFKA_PROPS"
 }
 
@@ -292,8 +387,15 @@ kafka_preflight() {
     need_python
     kafka_libs_complete || command -v mvn >/dev/null 2>&1 ||
         die "mvn not found, needed once to fetch the Kafka jars from Maven Central: apt-get install maven"
-    require_port_free "$KAFKA_PORT" KAFKA_PORT
-    require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
+    if kafka_scram; then
+        scram_check_credentials
+        require_port_free "$KAFKA_PORT" KAFKA_SCRAM_PORT
+        require_port_free "$KAFKA_SSL_PORT" KAFKA_SCRAM_SSL_PORT
+        require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_SCRAM_CONTROLLER_PORT
+    else
+        require_port_free "$KAFKA_PORT" KAFKA_PORT
+        require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
+    fi
     mkdir -p "$KAFKA_DIR"
     kafka_check_storage
 }
@@ -307,16 +409,27 @@ kafka_start() {
     rm -f "$KAFKA_PID"
     kafka_fetch
     kafka_cmd
+    if kafka_scram; then kafka_tls; fi
     kafka_properties
     kafka_format
     mark_log "$KAFKA_LOG_DIR/server.log"
     launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
     STARTED+=(kafka)
-    say "kafka: starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT"
+    say "kafka: starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT$(kafka_scram && echo " (SASL_PLAINTEXT), $KAFKA_SSL_PORT (SASL_SSL)")"
 }
 
+# kafka_probe [TIMEOUT]: as a client would; for scram over both listeners, with the services' user.
 kafka_probe() {
-    "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}"
+    if ! kafka_scram; then
+        "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}"
+        return
+    fi
+    local common=(--sasl-mechanism SCRAM-SHA-512 --username "$KAFKA_SCRAM_USER" --timeout "${1:-5}")
+    PROBE_KAFKA_PASSWORD="$KAFKA_SCRAM_PASSWORD" "$STACK_PYTHON" "$HERE/probe.py" kafka \
+        "127.0.0.1:$KAFKA_PORT" --security-protocol SASL_PLAINTEXT "${common[@]}" &&
+        PROBE_KAFKA_PASSWORD="$KAFKA_SCRAM_PASSWORD" "$STACK_PYTHON" "$HERE/probe.py" kafka \
+            "127.0.0.1:$KAFKA_SSL_PORT" --security-protocol SASL_SSL \
+            --cafile "$KAFKA_TLS_DIR/ca.pem" "${common[@]}" >/dev/null
 }
 
 kafka_wait() {
@@ -354,7 +467,34 @@ kafka_status() {
     fi
 }
 
-kafka_env() { say "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"; }
+# kafka_env: plaintext: the bootstrap servers. scram / scram-tls: also the security settings,
+# as KAFKA_* (tools, tests) and as <SERVICE>_KAFKA__* (the services' KafkaSettings).
+kafka_env() {
+    if ! kafka_scram; then
+        say "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
+        return 0
+    fi
+    local -A values=(
+        [BOOTSTRAP_SERVERS]="127.0.0.1:$KAFKA_PORT"
+        [SECURITY_PROTOCOL]=SASL_PLAINTEXT
+        [SASL_MECHANISM]=SCRAM-SHA-512
+        [SASL_USERNAME]="$KAFKA_SCRAM_USER"
+        [SASL_PASSWORD]="$KAFKA_SCRAM_PASSWORD"
+    )
+    if [[ "$KAFKA_SECURITY" == "scram-tls" ]]; then
+        values[BOOTSTRAP_SERVERS]="127.0.0.1:$KAFKA_SSL_PORT"
+        values[SECURITY_PROTOCOL]=SASL_SSL
+        values[SSL_CAFILE]="$KAFKA_TLS_DIR/ca.pem"
+    fi
+    local key prefix
+    for key in BOOTSTRAP_SERVERS SECURITY_PROTOCOL SASL_MECHANISM SASL_USERNAME SASL_PASSWORD SSL_CAFILE; do
+        [[ -n "${values[$key]:-}" ]] || continue
+        say "export KAFKA_$key=$(printf '%q' "${values[$key]}")"
+        for prefix in MEMBERSHIP EVENTS NOTIFICATIONS; do
+            say "export ${prefix}_KAFKA__$key=$(printf '%q' "${values[$key]}")"
+        done
+    done
+}
 
 # ----------------------------------------------------------------------------- PostgreSQL
 PRIVATE_PG_URL="postgresql://$PG_SUPERUSER@127.0.0.1:$PG_PORT/postgres"

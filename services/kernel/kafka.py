@@ -6,11 +6,22 @@ TLS where a real cluster asks for them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 from faststream.security import (
     BaseSecurity,
     SASLPlaintext,
@@ -66,6 +77,58 @@ class KafkaSettings(BaseModel):
         return f"{self.topic_prefix}{name}"
 
 
+class KafkaAuthenticationError(ConnectionError):
+    """Kafka refused this client's SASL credentials (wrong user, password or mechanism)."""
+
+
+class KafkaTlsError(ConnectionError):
+    """The TLS handshake with Kafka failed (untrusted certificate, wrong name, not TLS)."""
+
+
+class KafkaUnreachableError(ConnectionError):
+    """No bootstrap server answered."""
+
+
+async def diagnose(settings: KafkaSettings, *, timeout: float = 5.0) -> ConnectionError | None:
+    """Connect to each bootstrap server as the clients would: why that fails, or None.
+
+    aiokafka's clients only say "Unable to bootstrap"; this names the cause (credentials,
+    TLS, network) in a message that holds no secret.
+    """
+    options = settings.client_options()
+    del options["bootstrap_servers"]
+    mechanism = options.get("sasl_mechanism")
+    failure: ConnectionError = KafkaUnreachableError("no Kafka bootstrap server configured")
+    for server in (s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await create_conn(
+                    host, int(port), request_timeout_ms=int(timeout * 1000), **options
+                )
+        except (
+            SaslAuthenticationFailed,
+            AuthenticationFailedError,
+            UnsupportedSaslMechanismError,
+            IllegalSaslStateError,
+        ) as exc:
+            return KafkaAuthenticationError(
+                f"Kafka at {server} refused the SASL credentials ({mechanism}): {exc}"
+            )
+        except ssl.SSLError as exc:
+            return KafkaTlsError(f"TLS with Kafka at {server} failed: {exc}")
+        except (OSError, KafkaError, TimeoutError, ValueError) as exc:
+            failure = KafkaUnreachableError(
+                f"Kafka at {server} did not answer ({settings.security_protocol}): "
+                f"{type(exc).__name__}: {exc}"
+            )
+        else:
+            with contextlib.suppress(Exception):
+                conn.close()
+            return None
+    return failure
+
+
 async def ensure_topics(
     settings: KafkaSettings, topics: dict[str, int], *, timeout: float = 30.0
 ) -> None:
@@ -74,7 +137,15 @@ async def ensure_topics(
     ``topics`` maps unprefixed names to partition counts; each gets its dead-letter topic.
     """
     admin = AIOKafkaAdminClient(**settings.client_options(), request_timeout_ms=int(timeout * 1000))
-    await admin.start()
+    try:
+        await admin.start()
+    except KafkaConnectionError as exc:
+        with contextlib.suppress(Exception):
+            await admin.close()
+        reason = await diagnose(settings)
+        if reason is None:
+            raise
+        raise reason from exc
     try:
         wanted: dict[str, int] = {}
         for name, partitions in topics.items():

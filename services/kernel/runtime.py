@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -24,7 +25,14 @@ from services.kernel.db import Migration, create_pool
 from services.kernel.deadletters import install_dead_letter_routes
 from services.kernel.eventstore import MIGRATIONS as EVENT_STORE_MIGRATIONS
 from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
-from services.kernel.kafka import KafkaSettings, ensure_topics
+from services.kernel.kafka import (
+    KafkaAuthenticationError,
+    KafkaSettings,
+    KafkaTlsError,
+    KafkaUnreachableError,
+    diagnose,
+    ensure_topics,
+)
 from services.kernel.metrics import CONSUMER_LAG, OUTBOX_UNPUBLISHED, RELAY_LAG, consumer_lag
 from services.kernel.outbox import OutboxRelay, relay_lag_seconds, unpublished_count
 from services.kernel.subscriber import Subscription
@@ -49,6 +57,9 @@ class ServiceRuntime:
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
+    kafka_error: ConnectionError | None = field(default=None, init=False)
+    """Why Kafka could not be used at start (readiness reports it); None once it could."""
+    _relay_started: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.broker = KafkaBroker(
@@ -103,15 +114,60 @@ class ServiceRuntime:
         for sub in self.subscriptions:
             for topic in sub.topics:
                 topics.setdefault(topic, 3)
+        try:
+            await self._start_kafka()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            # The HTTP API works without Kafka (events wait in the outbox): run, report
+            # "not ready" with the reason, and keep trying in the background.
+            self.kafka_error = await self._kafka_failure(exc)
+            log.error(
+                "kafka not usable, retrying in the background",
+                service=self.name,
+                reason=type(self.kafka_error).__name__,
+                error=str(self.kafka_error),
+            )
+            self._tasks.append(asyncio.create_task(self._retry_kafka()))
+        log.info("service started", service=self.name)
+
+    async def _start_kafka(self) -> None:
+        """Topics, then the relay, then the subscribers (or the publisher connection)."""
+        topics = dict(self.topics)
+        for sub in self.subscriptions:
+            for topic in sub.topics:
+                topics.setdefault(topic, 3)
         if topics:
             await ensure_topics(self.kafka, topics)
-        if self.run_relay:
+        if self.run_relay and not self._relay_started:
+            self._relay_started = True
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
         if self.subscriptions:
             await self.broker.start()
         else:
             await self.broker.connect()
-        log.info("service started", service=self.name)
+
+    async def _kafka_failure(self, exc: BaseException) -> ConnectionError:
+        if isinstance(exc, KafkaAuthenticationError | KafkaTlsError | KafkaUnreachableError):
+            return exc  # already explained (ensure_topics diagnoses)
+        return await diagnose(self.kafka) or KafkaUnreachableError(str(exc) or type(exc).__name__)
+
+    async def _retry_kafka(self) -> None:
+        delay = 1.0
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)  # back-off between attempts
+            if self._stop.is_set():
+                return
+            with contextlib.suppress(Exception):
+                await self.broker.stop()  # what the failed start left open
+            try:
+                await self._start_kafka()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                self.kafka_error = await self._kafka_failure(exc)
+                delay = min(delay * 2, 30.0)
+                continue
+            self.kafka_error = None
+            log.info("kafka usable again", service=self.name)
+            return
 
     async def stop(self) -> None:
         self._stop.set()
@@ -137,9 +193,12 @@ class ServiceRuntime:
             await self.pool.fetchval("SELECT 1")
 
     async def check_kafka(self) -> None:
+        error = self.kafka_error
+        if error is not None:
+            raise type(error)(str(error))
         async with asyncio.timeout(2):
             if not await self.broker.ping(timeout=2):
-                raise ConnectionError("Kafka did not answer")
+                raise KafkaUnreachableError("Kafka did not answer")
 
     async def refresh_metrics(self) -> None:
         """Set the relay and consumer-lag gauges (called when ``/metrics`` is scraped)."""
