@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -75,6 +76,20 @@ class KafkaSettings(BaseModel):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+
+def kafka_settings_from_env(
+    environ: Mapping[str, str], prefix: str = "KAFKA_", **overrides: Any
+) -> KafkaSettings:
+    """KafkaSettings from ``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SECURITY_PROTOCOL``,
+    ``KAFKA_SASL_*``, ``KAFKA_SSL_CAFILE`` (the names ``deploy/local/stack.sh env`` prints),
+    for the operator's tools; ``overrides`` win."""
+    values: dict[str, Any] = {}
+    for name in KafkaSettings.model_fields:
+        value = environ.get(f"{prefix}{name.upper()}")
+        if value:
+            values[name] = value
+    return KafkaSettings.model_validate({**values, **overrides})
 
 
 class KafkaAuthenticationError(ConnectionError):

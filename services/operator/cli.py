@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.kernel import deadletters
-from services.kernel.kafka import KafkaSettings, dead_letter_topic
+from services.kernel.kafka import KafkaSettings, dead_letter_topic, kafka_settings_from_env
 from services.operator import kafka_tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,10 @@ BootstrapOpt = Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")]
 
 
 def _kafka(bootstrap: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=bootstrap)
+    """The tools' Kafka: ``--bootstrap``, and SASL/TLS from ``KAFKA_SECURITY_PROTOCOL``,
+    ``KAFKA_SASL_MECHANISM``, ``KAFKA_SASL_USERNAME``, ``KAFKA_SASL_PASSWORD``,
+    ``KAFKA_SSL_CAFILE`` (as ``KAFKA_SECURITY=scram deploy/local/stack.sh env`` prints them)."""
+    return kafka_settings_from_env(os.environ, bootstrap_servers=bootstrap)
 
 
 def _stack(*args: str) -> None:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.kernel.kafka import KafkaSettings
+from services.kernel.kafka import KafkaSettings, kafka_settings_from_env
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "deploy" / "local" / "stack.sh"
@@ -57,8 +57,8 @@ def _settings(security: str) -> KafkaSettings:
         words = shlex.split(line)
         if len(words) == 2 and words[0] == "export" and words[1].startswith("KAFKA_"):
             name, _, value = words[1].partition("=")
-            values[name.removeprefix("KAFKA_").lower()] = value
-    return KafkaSettings.model_validate(values)
+            values[name] = value
+    return kafka_settings_from_env(values)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faststream.security import BaseSecurity, SASLScram512
 
-from services.kernel.kafka import KafkaSettings
+from services.kernel.kafka import KafkaSettings, kafka_settings_from_env
 
 
 def test_plaintext_needs_no_security() -> None:
@@ -39,3 +39,25 @@ def test_the_topic_prefix_is_applied_to_every_topic_name() -> None:
     assert (
         KafkaSettings(topic_prefix="test.").topic("kl.events.meetings") == "test.kl.events.meetings"
     )
+
+
+def test_the_operators_tools_read_the_stacks_env_names() -> None:
+    environ = {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:19094",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "KAFKA_SASL_USERNAME": "kl-services",
+        "KAFKA_SASL_PASSWORD": "s3cret",
+        "KAFKA_SSL_CAFILE": "/etc/kl/ca.pem",
+        "KAFKA_PORT": "19092",  # a stack.sh setting, not a client one
+    }
+    settings = kafka_settings_from_env(environ, bootstrap_servers="broker:9093")
+    assert settings == KafkaSettings(
+        bootstrap_servers="broker:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-256",
+        sasl_username="kl-services",
+        sasl_password="s3cret",
+        ssl_cafile="/etc/kl/ca.pem",
+    )
+    assert kafka_settings_from_env({}) == KafkaSettings()
