@@ -25,8 +25,9 @@ install: .venv/.installed ## Python venv with the pinned dependencies, and the s
 stack-up: install ## Kafka, PostgreSQL and the SMTP sink on 127.0.0.1 (idempotent)
 	$(STACK) up
 
-stack-down: ## stop the local stack
+stack-down: ## stop the local stack (and the SCRAM Kafka, if one runs)
 	$(STACK) down
+	KAFKA_SECURITY=scram $(STACK) down kafka
 
 stack-status:
 	$(STACK) status
