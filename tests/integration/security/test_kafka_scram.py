@@ -35,6 +35,9 @@ from services.kernel.outbox import unpublished_count
 from services.membership.bootstrap import Container
 from services.membership.bootstrap import bootstrap as membership_bootstrap
 from services.membership.config import Settings as MembershipSettings
+from services.notifications.bootstrap import NotificationsService
+from services.notifications.bootstrap import bootstrap as notifications_bootstrap
+from services.notifications.config import Settings as NotificationsSettings
 from services.operator.kafka_tools import delete_topics_with_prefix
 from tests.support.scram_broker import ScramBroker, scram_broker
 from tests.support.stack import ADMIN_DSN
@@ -64,13 +67,19 @@ async def prefix(broker: ScramBroker, unique: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def second_dsn(unique: str) -> AsyncIterator[str]:
-    dsn = with_database(ADMIN_DSN, f"t_{unique}_events")
-    await ensure_database(dsn)
+async def more_dsns(unique: str) -> AsyncIterator[tuple[str, str]]:
+    """Databases for the events and notifications services (fresh_dsn: membership's)."""
+    dsns = (
+        with_database(ADMIN_DSN, f"t_{unique}_events"),
+        with_database(ADMIN_DSN, f"t_{unique}_notifications"),
+    )
+    for dsn in dsns:
+        await ensure_database(dsn)
     try:
-        yield dsn
+        yield dsns
     finally:
-        await drop_database(dsn)
+        for dsn in dsns:
+            await drop_database(dsn)
 
 
 class NoLookup:
@@ -114,8 +123,8 @@ async def start_membership(kafka: KafkaSettings, dsn: str, started: list[Members
 
 
 @pytest.fixture
-async def events_factory() -> AsyncIterator[list[EventsService]]:
-    started: list[EventsService] = []
+async def events_factory() -> AsyncIterator[list[EventsService | NotificationsService]]:
+    started: list[EventsService | NotificationsService] = []
     yield started
     for service in started:
         await service.stop()
@@ -148,33 +157,46 @@ MEETING = {
 
 
 @pytest.mark.parametrize("kind", ["scram", "tls"])
-async def test_a_join_relayed_over_scram_reaches_the_events_services_membership_view(
+async def test_the_three_services_relay_and_consume_over_scram(
     kind: Literal["scram", "tls"],
     broker: ScramBroker,
     prefix: str,
     fresh_dsn: str,
-    second_dsn: str,
+    more_dsns: tuple[str, str],
     membership_factory: list[Membership],
-    events_factory: list[EventsService],
+    events_factory: list[EventsService | NotificationsService],
 ) -> None:
     kafka = settings_for(broker, kind, prefix)
     assert kafka.security_protocol == ("SASL_PLAINTEXT" if kind == "scram" else "SASL_SSL")
     membership = await start_membership(kafka, fresh_dsn, membership_factory)
     events = events_bootstrap(
-        EventsSettings(database_url=second_dsn, kafka=kafka, pool_size=5),
+        EventsSettings(database_url=more_dsns[0], kafka=kafka, pool_size=5),
         clock=ManualClock(AS_OF),
         lookup=NoLookup(),
     )
     await events.start()
     events_factory.append(events)
+    notifications = notifications_bootstrap(
+        NotificationsSettings(
+            database_url=more_dsns[1], kafka=kafka, consumer_group=f"{prefix}notifications"
+        ),
+        clock=ManualClock(AS_OF),
+        background=False,  # no mail is sent: Kafka is what is tested here
+    )
+    await notifications.start()
+    events_factory.append(notifications)
     events_client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=events.app), base_url="http://events.test", timeout=30
     )
-    async with events_client:
-        for client in (membership.client, events_client):
+    notifications_client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=notifications.app), base_url="http://notifications.test"
+    )
+    async with events_client, notifications_client:
+        for client in (membership.client, events_client, notifications_client):
             readiness = await client.get("/readyz")
             assert readiness.status_code == 200, readiness.text
         await join_and_schedule(membership, events, events_client)
+    await welcome_queued_and_relayed(notifications)
 
 
 async def join_and_schedule(
@@ -273,3 +295,14 @@ async def test_a_service_with_a_wrong_password_runs_and_reports_kafka_not_ready(
     joined = await membership.client.post("/networks/knub/memberships", json=JOIN)
     assert joined.status_code == 201, joined.text
     assert await unpublished_count(membership.pool) >= 1
+
+
+async def welcome_queued_and_relayed(notifications: NotificationsService) -> None:
+    """The notifications service consumed the join and published its own event over SCRAM."""
+    pool = notifications.runtime.pool
+
+    async def relayed() -> bool:
+        queued = await pool.fetchval("SELECT count(*) FROM events")
+        return bool(queued) and await unpublished_count(pool) == 0
+
+    await wait_until(relayed, timeout=30, what="a notification queued and relayed over SCRAM")
