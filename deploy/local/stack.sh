@@ -454,15 +454,16 @@ kafka_wait() {
 kafka_stop() { stop_pid "$KAFKA_PID" "$KAFKA_PROPS" kafka; }
 
 kafka_status() {
-    local out
+    local out name
+    name="$(printf '%-9s' "$KAFKA_INSTANCE")"
     if ! kafka_running; then
-        say "kafka     down  127.0.0.1:$KAFKA_PORT$(port_open "$KAFKA_PORT" && echo " (port in use by another process)")"
+        say "$name down  127.0.0.1:$KAFKA_PORT$(port_open "$KAFKA_PORT" && echo " (port in use by another process)")"
         return 1
     fi
     if out="$(kafka_probe 5 2>&1)"; then
-        say "kafka     up    127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID")  $out"
+        say "$name up    127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID")  $out"
     else
-        say "kafka     down  127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID") runs but does not answer: $out"
+        say "$name down  127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID") runs but does not answer: $out"
         return 1
     fi
 }

@@ -60,6 +60,7 @@ class ServiceRuntime:
     kafka_error: ConnectionError | None = field(default=None, init=False)
     """Why Kafka could not be used at start (readiness reports it); None once it could."""
     _relay_started: bool = field(default=False, init=False)
+    _kafka_retry: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.broker = KafkaBroker(
@@ -110,10 +111,6 @@ class ServiceRuntime:
             [*EVENT_STORE_MIGRATIONS, *IDEMPOTENCY_MIGRATIONS, *self.migrations],
             max_size=self.pool_size,
         )
-        topics = dict(self.topics)
-        for sub in self.subscriptions:
-            for topic in sub.topics:
-                topics.setdefault(topic, 3)
         try:
             await self._start_kafka()
         except (KafkaError, OSError, TimeoutError) as exc:
@@ -126,7 +123,7 @@ class ServiceRuntime:
                 reason=type(self.kafka_error).__name__,
                 error=str(self.kafka_error),
             )
-            self._tasks.append(asyncio.create_task(self._retry_kafka()))
+            self._kafka_retry = asyncio.create_task(self._retry_kafka())
         log.info("service started", service=self.name)
 
     async def _start_kafka(self) -> None:
@@ -161,7 +158,7 @@ class ServiceRuntime:
                 await self.broker.stop()  # what the failed start left open
             try:
                 await self._start_kafka()
-            except (KafkaError, OSError, TimeoutError) as exc:
+            except Exception as exc:  # whatever it is, readiness tells it; try again later
                 self.kafka_error = await self._kafka_failure(exc)
                 delay = min(delay * 2, 30.0)
                 continue
@@ -171,6 +168,10 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._kafka_retry is not None:  # first, so it cannot start the broker after this
+            self._kafka_retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._kafka_retry
         with contextlib.suppress(Exception):
             await self.broker.stop()
         for task in self._tasks:
