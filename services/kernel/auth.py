@@ -165,8 +165,10 @@ class TokenVerifier:
         *,
         fetch: KeyFetcher | None = None,
         now: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
+        self._transport = transport
         self._now = now
         self._fetch = fetch or self._fetch_over_http
         self._keys: dict[str, Any] = {}
@@ -180,7 +182,9 @@ class TokenVerifier:
     async def _fetch_over_http(self) -> dict[str, Any]:
         if self.settings.jwks_url is None:
             raise IssuerUnavailableError
-        async with httpx.AsyncClient(timeout=self.settings.fetch_timeout_s) as client:
+        async with httpx.AsyncClient(
+            timeout=self.settings.fetch_timeout_s, transport=self._transport
+        ) as client:
             response = await client.get(self.settings.jwks_url)
             response.raise_for_status()
             body: dict[str, Any] = response.json()
