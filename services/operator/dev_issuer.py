@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
@@ -111,6 +112,7 @@ def create_app(
         return signing.jwks()
 
     @app.get("/healthz")
+    @app.get("/readyz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -148,3 +150,32 @@ def create_app(
 
     install_problem_handlers(app)
     return app
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def mint(
+    issuer_url: str,
+    role: Role,
+    municipality_code: str | None = None,
+    email: str | None = None,
+    lifetime_s: int = 8 * 3600,
+) -> str:
+    """A token from the development issuer at ``issuer_url`` (blocking: for command lines)."""
+    body = {"role": role, "municipality_code": municipality_code, "email": email}
+    response = httpx.post(
+        f"{issuer_url.rstrip('/')}/token", json={**body, "lifetime_s": lifetime_s}, timeout=5
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"the issuer refused: HTTP {response.status_code} {response.text[:300]}")
+    token: str = response.json()["access_token"]
+    return token
+
+
+def answers(issuer_url: str) -> bool:
+    """The development issuer answers at ``issuer_url``."""
+    try:
+        return httpx.get(f"{issuer_url.rstrip('/')}/jwks.json", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
