@@ -2,6 +2,7 @@
 
     probe.py kafka 127.0.0.1:19092 [--timeout S]   metadata request (list topics, describe cluster)
     probe.py smtp 127.0.0.1 2525 [--timeout S]     SMTP greeting + EHLO + QUIT
+    probe.py http http://127.0.0.1:9400/jwks.json  GET answers 200 (the development issuer)
 
 Exit 0 when the server answered, 1 with a one-line reason on stderr otherwise.
 """
@@ -49,6 +50,15 @@ def probe_smtp(host: str, port: int, timeout: float) -> str:
     return "EHLO 250"
 
 
+def probe_http(url: str, timeout: float) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+        if response.status != 200:
+            raise RuntimeError(f"GET answered {response.status}")
+    return "GET 200"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -59,12 +69,16 @@ def main() -> int:
     s = sub.add_parser("smtp")
     s.add_argument("host")
     s.add_argument("port", type=int)
-    for p in (k, s):
+    h = sub.add_parser("http")
+    h.add_argument("url")
+    for p in (k, s, h):
         p.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args()
     try:
         if args.what == "kafka":
             info = probe_kafka(args.bootstrap, args.timeout)
+        elif args.what == "http":
+            info = probe_http(args.url, args.timeout)
         else:
             info = probe_smtp(args.host, args.port, args.timeout)
     except Exception as exc:

@@ -69,8 +69,8 @@ const KL = (() => {
     const message = el("p", { class: "devsignin-message", role: "alert" });
     const form = el("form", { class: "devsignin-form", novalidate: true },
       el("div", { class: "field" }, el("label", { for: "devsignin-role", text: "Rolle" }), role),
-      el("div", { class: "field" }, el("label", { for: "devsignin-code", text: "Kommunekode (login)" }), code),
-      el("div", { class: "field" }, el("label", { for: "devsignin-email", text: "E-mail (login)" }), email),
+      el("div", { class: "field" }, el("label", { for: "devsignin-code", text: "Kode (tre cifre)" }), code),
+      el("div", { class: "field" }, el("label", { for: "devsignin-email", text: "Login-adresse" }), email),
       el("button", { type: "submit" }, "Log ind (udvikling)"),
       el("button", { type: "button", class: "secondary", onclick: () => { sessionStorage.removeItem(SESSION_KEY); location.reload(); } }, "Log ud"),
       message);

@@ -368,8 +368,8 @@ def test_public_pages_need_no_sign_in_and_a_participant_signs_in_to_register_the
 
     page.get_by_text("Udviklings-login").click()
     page.get_by_label("Rolle").select_option("participant")
-    page.get_by_label("Kommunekode (login)").fill(MEMBER_2021)
-    page.get_by_label("E-mail (login)").fill("sara.lund@aarhus.example.dk")
+    page.get_by_label("Kode (tre cifre)").fill(MEMBER_2021)
+    page.get_by_label("Login-adresse").fill("sara.lund@aarhus.example.dk")
     page.get_by_role("button", name="Log ind (udvikling)").click()
     expect(page.locator(".devsignin-status")).to_contain_text("Logget ind som Deltager")
 
