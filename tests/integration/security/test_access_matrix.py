@@ -278,6 +278,10 @@ async def test_the_matrix_covers_every_route_of_every_service(world: World) -> N
                 continue
             public = rows[(method, path)].expect == PUBLIC
             assert public == (roles is None), f"{name} {method} {path}: public is {public}"
+            operation = app.openapi()["paths"][path][method.lower()]
+            if not public:  # documented: the bearer scheme, 401 and 403
+                assert operation.get("security") == [{"bearer": []}], f"{name} {method} {path}"
+                assert {"401", "403"} <= set(operation["responses"]), f"{name} {method} {path}"
 
 
 @pytest.mark.parametrize("row", MATRIX, ids=lambda r: f"{r.service} {r.method} {r.route}")
