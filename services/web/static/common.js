@@ -132,7 +132,9 @@ const KL = (() => {
 
   /** Show a problem+json answer (or a connection failure) in a container. */
   function showProblem(container, problem, fallbackTitle = "Noget gik galt") {
-    clear(container).append(notice("danger", problem.title || fallbackTitle, problem.detail || ""));
+    const signIn = ["urn:kl:problem:invalid-token", "urn:kl:problem:forbidden"].includes(problem.type)
+      ? "Log ind med en rolle, der har adgang (udviklings-login øverst på siden)." : null;
+    clear(container).append(notice("danger", problem.title || fallbackTitle, problem.detail || "", signIn));
   }
 
   /** A whole page could not load: an h1 with the reason and a button to try again. */

@@ -365,6 +365,11 @@ def test_public_pages_need_no_sign_in_and_a_participant_signs_in_to_register_the
         page, name="Sara Lund", email="sara.lund@aarhus.example.dk", municipality=MEMBER_2021
     )
     expect(page.locator("#register-result")).to_contain_text("Tilmelding kræver login")
+    # A municipality's page holds personal data: without a sign-in it says so.
+    other = anonymous_context.new_page()
+    other.goto(f"{stack.web_url}/kommuner/{MEMBER_2021}")
+    expect(other.locator("#page-error")).to_contain_text("Ikke logget ind")
+    other.close()
 
     page.get_by_text("Udviklings-login").click()
     page.get_by_label("Rolle").select_option("participant")
