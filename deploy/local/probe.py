@@ -4,6 +4,7 @@
         [--security-protocol SASL_PLAINTEXT|SASL_SSL --sasl-mechanism M --username U
          --cafile CA.pem]   (the password comes from the environment: PROBE_KAFKA_PASSWORD)
     probe.py smtp 127.0.0.1 2525 [--timeout S]     SMTP greeting + EHLO + QUIT
+    probe.py http http://127.0.0.1:9400/jwks.json  GET answers 200 (the development issuer)
 
 Exit 0 when the server answered, 1 with a one-line reason on stderr otherwise.
 """
@@ -68,6 +69,15 @@ def probe_smtp(host: str, port: int, timeout: float) -> str:
     return "EHLO 250"
 
 
+def probe_http(url: str, timeout: float) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+        if response.status != 200:
+            raise RuntimeError(f"GET answered {response.status}")
+    return "GET 200"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -82,12 +92,16 @@ def main() -> int:
     s = sub.add_parser("smtp")
     s.add_argument("host")
     s.add_argument("port", type=int)
-    for p in (k, s):
+    h = sub.add_parser("http")
+    h.add_argument("url")
+    for p in (k, s, h):
         p.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args()
     try:
         if args.what == "kafka":
             info = probe_kafka(args.bootstrap, args.timeout, kafka_security(args))
+        elif args.what == "http":
+            info = probe_http(args.url, args.timeout)
         else:
             info = probe_smtp(args.host, args.port, args.timeout)
     except Exception as exc:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Local stack for development and tests: Kafka (KRaft, from Maven Central jars), a private
-# PostgreSQL cluster and an SMTP sink, all on 127.0.0.1, all state in <repo>/var/.
+# PostgreSQL cluster, an SMTP sink and a development token issuer, all on 127.0.0.1, all
+# state in <repo>/var/.
 #
-#   deploy/local/stack.sh up     [kafka|postgres|smtp]   start (idempotent), return when answering
-#   deploy/local/stack.sh status [kafka|postgres|smtp]   up/down per component; non-zero if any down
-#   deploy/local/stack.sh down   [kafka|postgres|smtp]   stop (idempotent)
-#   deploy/local/stack.sh env    [kafka|postgres|smtp]   print `export` lines for the services
+#   deploy/local/stack.sh up     [kafka|postgres|smtp|issuer]   start (idempotent), return when answering
+#   deploy/local/stack.sh status [kafka|postgres|smtp|issuer]   up/down per component; non-zero if any down
+#   deploy/local/stack.sh down   [kafka|postgres|smtp|issuer]   stop (idempotent)
+#   deploy/local/stack.sh env    [kafka|postgres|smtp|issuer]   print `export` lines for the services
 #
 # KAFKA_SECURITY=scram (or scram-tls) selects a second Kafka, with SASL/SCRAM and TLS, beside
 # the PLAINTEXT one: own ports, data and pid file; `env` then prints SCRAM (or SCRAM over TLS)
@@ -51,6 +52,7 @@ KAFKA_SCRAM_BROKER_USER="kl-broker"
 KAFKA_SCRAM_BROKER_PASSWORD="${KAFKA_SCRAM_BROKER_PASSWORD:-kl-local-broker-secret}"
 PG_PORT="${PG_PORT:-55432}"
 SMTP_PORT="${SMTP_PORT:-2525}"
+ISSUER_PORT="${ISSUER_PORT:-9400}"
 STACK_TIMEOUT="${STACK_TIMEOUT:-90}"          # seconds for each component to answer
 STACK_PYTHON="${STACK_PYTHON:-$ROOT/.venv/bin/python}"
 STACK_PG_USER="${STACK_PG_USER:-kldev}"       # system user that runs postgres when we are root
@@ -77,7 +79,11 @@ MAIL_DIR="$VAR/mail"
 SMTP_PID="$RUN_DIR/smtp.pid"
 SMTP_LOG="$LOG_DIR/smtp.log"
 
-COMPONENTS=(kafka postgres smtp)
+ISSUER_PID="$RUN_DIR/issuer.pid"
+ISSUER_LOG="$LOG_DIR/issuer.log"
+ISSUER_MARKER="services.operator dev-issuer"
+
+COMPONENTS=(kafka postgres smtp issuer)
 
 # ----------------------------------------------------------------------------- helpers
 say() { printf '%s\n' "$*"; }
@@ -776,6 +782,81 @@ smtp_env() {
     say "export MAIL_DIR=$(printf '%q' "$MAIL_DIR")"
 }
 
+# ----------------------------------------------------------------------------- issuer
+# The development token issuer (python -m services.operator dev-issuer): a new RSA key at
+# every start, tokens for any role, loopback only. See docs/security.md.
+issuer_url() { echo "http://127.0.0.1:$ISSUER_PORT"; }
+
+issuer_running() { pid_matches "$ISSUER_PID" "$ISSUER_MARKER"; }
+
+issuer_preflight() {
+    issuer_running && return 0
+    need_python
+    require_port_free "$ISSUER_PORT" ISSUER_PORT
+}
+
+issuer_start() {
+    if issuer_running; then
+        say "issuer: already running (pid $(<"$ISSUER_PID"))"
+        return 0
+    fi
+    rm -f "$ISSUER_PID"
+    launch "$ISSUER_PID" "$ISSUER_LOG" env PYTHONPATH="$ROOT" "$STACK_PYTHON" \
+        -m services.operator dev-issuer --host 127.0.0.1 --port "$ISSUER_PORT"
+    STARTED+=(issuer)
+    say "issuer: starting (pid $(<"$ISSUER_PID")) on $(issuer_url)"
+}
+
+issuer_probe() {
+    "$STACK_PYTHON" "$HERE/probe.py" http "$(issuer_url)/jwks.json" --timeout "${1:-3}"
+}
+
+issuer_wait() {
+    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
+    while :; do
+        issuer_running || {
+            show_log "$ISSUER_LOG"
+            die "the development issuer exited during start-up (log above: ${ISSUER_LOG#"$ROOT"/})"
+        }
+        if port_open "$ISSUER_PORT" && out="$(issuer_probe 3 2>&1)"; then
+            say "issuer: up on $(issuer_url)"
+            return 0
+        fi
+        if (($(now) >= deadline)); then
+            show_log "$ISSUER_LOG"
+            die "the development issuer did not answer on $(issuer_url) within ${STACK_TIMEOUT}s${out:+ ($out)}"
+        fi
+        sleep 0.2
+    done
+}
+
+issuer_stop() { stop_pid "$ISSUER_PID" "$ISSUER_MARKER" issuer; }
+
+issuer_status() {
+    local out
+    if ! issuer_running; then
+        say "issuer    down  $(issuer_url)$(port_open "$ISSUER_PORT" && echo " (port in use by another process)")"
+        return 1
+    fi
+    if out="$(issuer_probe 3 2>&1)"; then
+        say "issuer    up    $(issuer_url)  pid $(<"$ISSUER_PID")  (development tokens)"
+    else
+        say "issuer    down  $(issuer_url)  pid $(<"$ISSUER_PID") runs but does not answer: $out"
+        return 1
+    fi
+}
+
+issuer_env() {
+    local url prefix
+    url="$(issuer_url)"
+    say "export ISSUER_URL=$url"
+    for prefix in MEMBERSHIP EVENTS NOTIFICATIONS; do
+        say "export ${prefix}_AUTH__ISSUER=$url"
+        say "export ${prefix}_AUTH__JWKS_URL=$url/jwks.json"
+    done
+    say "export WEB_ISSUER_URL=$url"
+}
+
 # ----------------------------------------------------------------------------- commands
 STARTED=()
 
@@ -797,7 +878,8 @@ fn_name() {
         kafka) echo kafka ;;
         postgres | pg) echo pg ;;
         smtp) echo smtp ;;
-        *) die "unknown component '$1' (kafka, postgres or smtp)" ;;
+        issuer) echo issuer ;;
+        *) die "unknown component '$1' (kafka, postgres, smtp or issuer)" ;;
     esac
 }
 
@@ -844,9 +926,9 @@ cmd_env() {
 usage() {
     local rc="${1:-0}"
     if ((rc == 0)); then
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     else
-        sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$rc"
 }

@@ -18,6 +18,7 @@ from services.events.entrypoints.subscribers import (
 )
 from services.events.service_layer.meetings import EligibilityService, MeetingService
 from services.events.service_layer.ports import MembershipLookup
+from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
 from services.kernel.runtime import ServiceRuntime
@@ -103,6 +104,7 @@ def bootstrap(
         settings=settings,
     )
     runtime.install_admin_routes(app)
+    install_auth(app, settings.auth)
     return EventsService(
         settings=settings,
         clock=clock,

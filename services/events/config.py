@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kernel.auth import AuthSettings
 from services.kernel.kafka import KafkaSettings
 
 
@@ -17,6 +18,7 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/events"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     clock_as_of: datetime | None = Field(
         default=None, description="Run the clock as of this moment (the demo: 2021-11-19)."
     )

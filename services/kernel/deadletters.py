@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from services.kernel.auth import require
 from services.kernel.kafka import KafkaSettings, dead_letter_topic
 from services.kernel.subscriber import DLT_CONSUMER, DLT_ERROR, DLT_OFFSET, DLT_PARTITION, DLT_TOPIC
 
@@ -106,7 +107,12 @@ def install_dead_letter_routes(
 ) -> None:
     """``GET /admin/dead-letters``: what this service's subscribers dead-lettered."""
 
-    @app.get("/admin/dead-letters", tags=["operations"], summary="Dead-lettered messages")
+    @app.get(
+        "/admin/dead-letters",
+        tags=["operations"],
+        summary="Dead-lettered messages",
+        dependencies=[Depends(require("operator"))],
+    )
     async def dead_letters() -> list[dict[str, Any]]:
         letters: list[dict[str, Any]] = []
         for topic in topics():

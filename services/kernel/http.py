@@ -70,9 +70,11 @@ class ProblemError(Exception):
         title: str,
         detail: str,
         detail_en: str | None = None,
+        headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail_en or detail)
+        self.headers = headers
         self.status = status
         self.type_ = type_
         self.title = title
@@ -148,7 +150,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(
-            exc.status, exc.type_, exc.title, exc.detail, exc.detail_en, **exc.extra
+            exc.status,
+            exc.type_,
+            exc.title,
+            exc.detail,
+            exc.detail_en,
+            headers=exc.headers,
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)

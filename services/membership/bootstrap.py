@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from contracts import membership as cm
+from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
 from services.kernel.runtime import ServiceRuntime
@@ -100,5 +101,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         readiness_checks=runtime.readiness_checks(),
     )
     runtime.install_admin_routes(app)
+    install_auth(app, settings.auth)
     app.state.container = container
     return app

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kernel.auth import AuthSettings
 from services.kernel.kafka import KafkaSettings
 
 
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
         description="PostgreSQL database of this service (created if missing).",
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     clock_as_of: datetime | None = Field(
         default=None,
         description="Run as of this moment (demo); None: the system clock.",

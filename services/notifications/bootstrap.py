@@ -22,6 +22,7 @@ from contracts.notifications import (
     NotificationQueued,
     NotificationSent,
 )
+from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
 from services.kernel.runtime import ServiceRuntime
@@ -60,6 +61,7 @@ class NotificationsService:
             lambda: self.runtime.pool, self.runtime.readiness_checks(), lifespan=self.lifespan
         )
         self.runtime.install_admin_routes(self.app)
+        install_auth(self.app, self.settings.auth)
 
     async def tick(self, now: datetime | None = None) -> tuple[int, int]:
         """Queue due reminders, then send due mail, as of ``now`` (default: the clock's).

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kernel.auth import AuthSettings
 from services.kernel.kafka import KafkaSettings
 
 
@@ -21,6 +22,7 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/notifications"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     consumer_group: str = Field(
         default="notifications", description="Kafka consumer group of the subscription."
     )

@@ -16,11 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from services.kernel import deadletters
+from services.kernel.auth import DEFAULT_AUDIENCE, DEV_ISSUER, Role
 from services.kernel.kafka import KafkaSettings, dead_letter_topic, kafka_settings_from_env
 from services.operator import kafka_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack.sh"
+ISSUER_PORT = 9400
 
 app = typer.Typer(help="Operate KL's network services.", no_args_is_help=True)
 stack_app = typer.Typer(help="The local stack: Kafka, PostgreSQL, SMTP sink.")
@@ -30,6 +32,7 @@ app.add_typer(dlt_app, name="dlt")
 console = Console()
 
 BootstrapOpt = Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")]
+IssuerOpt = Annotated[str, typer.Option(envvar="ISSUER_URL", help="The development token issuer")]
 
 
 def _kafka(bootstrap: str) -> KafkaSettings:
@@ -139,18 +142,64 @@ def dlt_replay(
     console.print(f"replayed {asyncio.run(run())} message(s)")
 
 
+@app.command("dev-issuer")
+def dev_issuer(
+    port: Annotated[int, typer.Option(envvar="ISSUER_PORT")] = 9400,
+    host: Annotated[str, typer.Option(envvar="ISSUER_HOST")] = "127.0.0.1",
+    audience: str = DEFAULT_AUDIENCE,
+) -> None:
+    """Run the development token issuer (loopback only; a new key at every start)."""
+    import uvicorn
+
+    from services.operator.dev_issuer import LOOPBACK, create_app
+
+    if host not in LOOPBACK:
+        console.print("[red]the development issuer listens on loopback only[/]")
+        raise typer.Exit(2)
+    issuer = f"http://{host}:{port}"
+    uvicorn.run(create_app(issuer, audience), host=host, port=port, log_config=None)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="operator, coordinator or participant")],
+    municipality: Annotated[
+        str | None, typer.Option(help="Municipality code (coordinator, participant)")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="E-mail (participant)")] = None,
+    issuer_url: IssuerOpt = DEV_ISSUER,
+    lifetime: Annotated[int, typer.Option(help="Seconds the token lives")] = 8 * 3600,
+) -> None:
+    """Print a token for a role from the development issuer (for curl: -H "Authorization:
+    Bearer $(python -m services.operator token --role operator)")."""
+    from services.operator.dev_issuer import mint
+
+    if role not in ("operator", "coordinator", "participant"):
+        console.print("[red]--role is operator, coordinator or participant[/]")
+        raise typer.Exit(2)
+    chosen: Role = role  # type: ignore[assignment]
+    try:
+        print(mint(issuer_url, chosen, municipality, email, lifetime))
+    except Exception as exc:
+        console.print(f"[red]no token[/]: {exc}")
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def seed(
     membership_url: str = "http://127.0.0.1:8001",
     events_url: str = "http://127.0.0.1:8002",
+    issuer_url: IssuerOpt = DEV_ISSUER,
 ) -> None:
-    """Load the demo of the seed text (idempotent; the services must be running)."""
+    """Load the demo of the seed text (idempotent; the services and the issuer must run)."""
     from services.events.adapters.demo import seed_database
     from services.operator import demo
+    from services.operator.dev_issuer import mint
 
     created = asyncio.run(seed_database())
     console.print("demo meeting " + ("scheduled" if created else "already there"))
-    for line in asyncio.run(demo.seed(membership_url, events_url)):
+    operator = mint(issuer_url, "operator")
+    for line in asyncio.run(demo.seed(membership_url, events_url, operator)):
         console.print(line)
 
 
@@ -165,18 +214,30 @@ def run(
     ] = 0,
 ) -> None:
     """Start the three services with the demo data and keep them running until Ctrl-C."""
+    from services.operator.dev_issuer import answers, mint
     from services.operator.processes import DEFAULT_PORT, ENV_PREFIX, ServiceProcess
 
-    env: dict[str, str] = {}
+    issuer_port = ISSUER_PORT + port_offset
+    issuer_url = f"http://127.0.0.1:{issuer_port}"
+    env: dict[str, str] = {"WEB_ISSUER_URL": issuer_url}
     for prefix in ENV_PREFIX.values():
         if as_of:
             env[f"{prefix}_CLOCK_AS_OF"] = as_of
+        # The services trust the development issuer (and no inline key set).
+        env[f"{prefix}_AUTH__ISSUER"] = issuer_url
+        env[f"{prefix}_AUTH__JWKS_URL"] = f"{issuer_url}/jwks.json"
+        os.environ.pop(f"{prefix}_AUTH__JWKS", None)
     os.environ.update(env)
     if with_demo:
         from services.events.adapters.demo import seed_database
 
         asyncio.run(seed_database())
     processes = [ServiceProcess(name, DEFAULT_PORT[name] + port_offset, env) for name in ENV_PREFIX]
+    issuer: ServiceProcess | None = None
+    if not answers(issuer_url):  # the stack's issuer is not up: run one beside the services
+        issuer = ServiceProcess(
+            "issuer", issuer_port, {}, module="services.operator", args=("dev-issuer",)
+        )
 
     def interrupted(signum: int, _: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -185,6 +246,10 @@ def run(
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
     try:
+        if issuer is not None:
+            issuer.start()
+            issuer.wait_ready()
+            console.print(f"[green]development issuer[/] ready at {issuer_url}")
         for process in processes:
             process.start()
         for process in processes:
@@ -193,7 +258,8 @@ def run(
         if with_demo:
             from services.operator import demo
 
-            for line in asyncio.run(demo.seed(processes[0].url, processes[1].url)):
+            operator = mint(issuer_url, "operator")
+            for line in asyncio.run(demo.seed(processes[0].url, processes[1].url, operator)):
                 console.print("  " + line)
         membership, events, notifications, web = (p.url for p in processes)
         console.print(
@@ -206,6 +272,8 @@ def run(
             f"  Roster 2021:   {membership}/networks/knub/roster/2021\n"
             f"  Mails sent:    {ROOT / 'var' / 'mail'} (Maildir of the SMTP sink)\n"
             f"  Service logs:  {ROOT / 'var' / 'log'}\n"
+            f"  Tokens:        python -m services.operator token --role operator"
+            f" --issuer-url {issuer_url}\n"
             "Ctrl-C stops the services (the stack keeps running: make stack-down)."
         )
         while all(p.process is not None and p.process.poll() is None for p in processes):
@@ -219,6 +287,8 @@ def run(
     finally:
         for process in processes:
             process.stop()
+        if issuer is not None:
+            issuer.stop()
 
 
 @app.command()

@@ -60,10 +60,11 @@ REGISTRATIONS = (
 )
 
 
-async def seed(membership_url: str, events_url: str) -> list[str]:
-    """Load the demo; return one line per step for the operator."""
+async def seed(membership_url: str, events_url: str, token: str) -> list[str]:
+    """Load the demo as an operator (``token``); return one line per step for the operator."""
     lines: list[str] = []
-    async with httpx.AsyncClient(timeout=10) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         for join in JOINS:
             r = await client.post(
                 f"{membership_url}/networks/knub/memberships",

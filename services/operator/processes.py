@@ -39,6 +39,9 @@ class ServiceProcess:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    module: str | None = None
+    """The module to run (default ``services.<service>``)."""
+    args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -46,7 +49,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        prefix = ENV_PREFIX[self.service]
+        prefix = ENV_PREFIX.get(self.service, self.service.upper())
         env = {
             **os.environ,
             f"{prefix}_HOST": "127.0.0.1",
@@ -59,7 +62,7 @@ class ServiceProcess:
         self.log_path = log_path
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed argv
-                [sys.executable, "-m", f"services.{self.service}"],
+                [sys.executable, "-m", self.module or f"services.{self.service}", *self.args],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

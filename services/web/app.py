@@ -5,24 +5,35 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.http import (
     BodySizeLimitMiddleware,
+    CleanText,
     CorrelationMiddleware,
     install_health,
     install_problem_handlers,
+    problem_response,
 )
 from services.web.config import Settings
 from services.web.proxy import METHODS, ServiceProxy, Upstream
 
 STATIC = Path(__file__).parent / "static"
+
+
+class DevSignIn(BaseModel):
+    """Who to be in the development sign-in."""
+
+    role: Literal["operator", "coordinator", "participant"]
+    municipality_code: str | None = Field(default=None, pattern=r"^\d{3}$")
+    email: CleanText | None = Field(default=None, max_length=320)
 
 
 def upstreams(settings: Settings) -> dict[str, Upstream]:
@@ -65,10 +76,43 @@ def create_app(
     install_problem_handlers(app)
     install_health(app, [])
 
+    dev_issuer = (settings.issuer_url or "").rstrip("/") or None
+
     @app.get("/api/context", tags=["web"], summary="Today as the pages should see it")
     async def context() -> dict[str, Any]:
         now = the_clock.now()
-        return {"now": now.isoformat(), "year": now.year}
+        return {"now": now.isoformat(), "year": now.year, "dev_signin": dev_issuer is not None}
+
+    @app.post(
+        "/api/dev-signin",
+        tags=["web"],
+        summary="Development sign-in: a token for a role from the development issuer",
+        response_model=None,
+    )
+    async def dev_signin(body: DevSignIn) -> Response:
+        if dev_issuer is None:
+            return problem_response(
+                404,
+                "no-dev-signin",
+                "Intet udviklings-login",
+                "Denne installation har ikke udviklings-login.",
+                "This installation has no development sign-in.",
+            )
+        try:
+            answer = await state["proxy"].client.post(
+                f"{dev_issuer}/token", json=body.model_dump(exclude_none=True)
+            )
+        except httpx.HTTPError:
+            return problem_response(
+                503,
+                "issuer-unavailable",
+                "Login-tjenesten svarer ikke",
+                "Udviklingens login-tjeneste svarer ikke. Start den med deploy/local/stack.sh up.",
+                "The development sign-in service does not answer.",
+                headers={"Retry-After": "5"},
+            )
+        media = answer.headers.get("content-type", "application/json")
+        return Response(answer.content, status_code=answer.status_code, media_type=media)
 
     @app.api_route(
         "/api/{service}/{path:path}",

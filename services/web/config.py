@@ -7,6 +7,8 @@ from datetime import datetime
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kernel.auth import DEV_ISSUER
+
 
 class Settings(BaseSettings):
     """``WEB_HOST``, ``WEB_PORT``, ``WEB_MEMBERSHIP_URL``, ``WEB_EVENTS_URL``, ..."""
@@ -29,6 +31,11 @@ class Settings(BaseSettings):
         default=60.0,
         gt=0,
         description="Wait for a service's next bytes (longer than the SSE ping of 15 s).",
+    )
+    issuer_url: str | None = Field(
+        default=DEV_ISSUER,
+        description="The development token issuer behind the pages' development sign-in; "
+        "empty: no development sign-in (production signs in elsewhere).",
     )
     clock_as_of: datetime | None = Field(
         default=None,

@@ -21,7 +21,14 @@ from services.kernel.http import problem_response
 
 log = structlog.get_logger(__name__)
 
-REQUEST_HEADERS = ("accept", "content-type", "idempotency-key", "x-correlation-id", "last-event-id")
+REQUEST_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-correlation-id",
+    "last-event-id",
+)
 """What the browser's request may carry on to a service; everything else stays behind."""
 
 RESPONSE_HEADERS = (
@@ -31,6 +38,7 @@ RESPONSE_HEADERS = (
     "x-correlation-id",
     "idempotent-replayed",
     "x-accel-buffering",
+    "www-authenticate",
 )
 """What a service's answer may carry back; hop-by-hop and length headers are not passed on."""
 

@@ -17,6 +17,7 @@ import pytest
 
 from services.kernel.db import drop_database, ensure_database, with_database
 from services.operator.processes import ENV_PREFIX, ServiceProcess
+from tests.support import auth
 from tests.support.kafka import delete_topics
 from tests.support.notifications_smtp_sink import SmtpSink
 from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
@@ -55,6 +56,7 @@ class System:
             f"{prefix}_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
             f"{prefix}_KAFKA__TOPIC_PREFIX": self.prefix,
             f"{prefix}_CLOCK_AS_OF": AS_OF,
+            **auth.env(prefix),
         }
         if service == "events" and self.instances.get("membership"):
             env["EVENTS_MEMBERSHIP_URL"] = self.url("membership")

@@ -35,6 +35,7 @@ from services.events.service_layer.meetings import (
     stream_id_of,
 )
 from services.events.service_layer.ports import MembershipServiceUnavailableError
+from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
 from services.kernel.clock import Clock
 from services.kernel.http import (
     BodySizeLimitMiddleware,
@@ -257,7 +258,7 @@ def create_app(
         summary="Schedule a meeting",
     )
     async def schedule_meeting(
-        body: s.ScheduleMeetingRequest, idempotency_key: IdempotencyKey = None
+        _: Operator, body: s.ScheduleMeetingRequest, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         meeting_id = stream_id_of(body.slug or str(uuid4()))
         command = c.ScheduleMeeting(
@@ -290,7 +291,10 @@ def create_app(
         summary="Publish or change the program",
     )
     async def publish_program(
-        meeting_id: MeetingRef, body: s.ProgramRequest, idempotency_key: IdempotencyKey = None
+        _: Operator,
+        meeting_id: MeetingRef,
+        body: s.ProgramRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         command = c.PublishProgram(
             meeting_id=stream_id_of(meeting_id),
@@ -308,7 +312,10 @@ def create_app(
         summary="Move the meeting in time (or place)",
     )
     async def reschedule(
-        meeting_id: MeetingRef, body: s.RescheduleRequest, idempotency_key: IdempotencyKey = None
+        _: Operator,
+        meeting_id: MeetingRef,
+        body: s.RescheduleRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         command = c.RescheduleMeeting(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), **body.model_dump()
@@ -324,7 +331,10 @@ def create_app(
         summary="Raise or lower the number of seats",
     )
     async def change_seats(
-        meeting_id: MeetingRef, body: s.SeatsRequest, idempotency_key: IdempotencyKey = None
+        _: Operator,
+        meeting_id: MeetingRef,
+        body: s.SeatsRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         command = c.ChangeSeats(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), seats=body.seats
@@ -339,7 +349,10 @@ def create_app(
         summary='Mark or unmark the offer "next year\'s members attend free"',
     )
     async def change_offer(
-        meeting_id: MeetingRef, body: s.OfferRequest, idempotency_key: IdempotencyKey = None
+        _: Operator,
+        meeting_id: MeetingRef,
+        body: s.OfferRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         command = c.ChangeOffer(
             meeting_id=stream_id_of(meeting_id),
@@ -356,7 +369,10 @@ def create_app(
         summary="Cancel the meeting",
     )
     async def cancel_meeting(
-        meeting_id: MeetingRef, body: s.CancelMeetingRequest, idempotency_key: IdempotencyKey = None
+        _: Operator,
+        meeting_id: MeetingRef,
+        body: s.CancelMeetingRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         command = c.CancelMeeting(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), reason=body.reason
@@ -386,8 +402,18 @@ def create_app(
         "(no priority: seats while they last, then the waiting list); else the guest price.",
     )
     async def register(
-        meeting_id: MeetingRef, body: s.RegistrationRequest, idempotency_key: IdempotencyKey = None
+        principal: AnyRole,
+        meeting_id: MeetingRef,
+        body: s.RegistrationRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
+        allow(
+            principal.acts_for(body.municipality_code)
+            or (
+                principal.is_person(str(body.email))
+                and principal.municipality_code == body.municipality_code
+            )
+        )
         stream = stream_id_of(meeting_id)
         header = await meetings.header(stream)
         standing = await eligibility.standing(header, body.municipality_code)
@@ -414,7 +440,7 @@ def create_app(
         response_model=list[s.ParticipantRow],
         summary="The participant list (operators)",
     )
-    async def participant_list(meeting_id: MeetingRef) -> list[s.ParticipantRow]:
+    async def participant_list(_: Operator, meeting_id: MeetingRef) -> list[s.ParticipantRow]:
         stream = stream_id_of(meeting_id)
         await meetings.header(stream)  # 404 for an unknown meeting
         rows = await projections.participants(runtime.pool, stream)
@@ -426,12 +452,26 @@ def create_app(
         summary="Cancel a registration; a released seat goes to the first on the waiting list",
     )
     async def cancel_registration(
+        principal: AnyRole,
         meeting_id: MeetingRef,
         registration_id: RegistrationRef,
         body: s.CancelRegistrationRequest | None = None,
         idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
+        if not principal.is_operator:
+            _, meeting = await meetings.meeting(meeting_id)
+            registration = meeting.registrations.get(registration_id)
+            if registration is not None:  # an unknown one: the command answers 404
+                person = registration.participant
+                allow(
+                    principal.acts_for(person.municipality_code)
+                    or principal.is_person(person.email)
+                )
         body = body or s.CancelRegistrationRequest()
+        if not principal.is_operator:  # who cancelled is who signed in, not what they say
+            body = s.CancelRegistrationRequest(
+                cancelled_by="participant" if principal.role == "participant" else "municipality"
+            )
         command = c.CancelRegistration(
             meeting_id=stream_id_of(meeting_id),
             at=clock.now(),
@@ -454,6 +494,7 @@ def create_app(
         summary="Record attendance after the meeting",
     )
     async def record_attendance(
+        _: Operator,
         meeting_id: MeetingRef,
         registration_id: RegistrationRef,
         body: s.AttendanceRequest,
@@ -518,7 +559,9 @@ def create_app(
         response_model=list[s.MunicipalityRegistration],
         summary="A municipality's registrations",
     )
-    async def municipality_registrations(code: str) -> list[s.MunicipalityRegistration]:
+    async def municipality_registrations(
+        principal: OperatorOrCoordinator, code: str
+    ) -> list[s.MunicipalityRegistration]:
         if not (len(code) == 3 and code.isdigit()):
             raise ProblemError(
                 422,
@@ -527,6 +570,7 @@ def create_app(
                 "Kommunekoden skal være tre cifre, fx 101.",
                 "The municipality code must be three digits, e.g. 101.",
             )
+        allow(principal.acts_for(code))
         rows = await projections.municipality_registrations(runtime.pool, code)
         return [s.MunicipalityRegistration.model_validate(r) for r in rows]
 

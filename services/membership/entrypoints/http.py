@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.kernel import idempotency
+from services.kernel.auth import Operator, OperatorOrCoordinator, allow
 from services.kernel.clock import Clock
 from services.kernel.eventstore import EventStore
 from services.kernel.http import (
@@ -93,6 +94,11 @@ def _problems(*statuses: int, existing: str | None = None) -> dict[int | str, di
     if existing is not None:
         responses[200] = {"description": existing}
     return responses
+
+
+def code_of(membership_id: str) -> str:
+    """The municipality code a membership id ends in (``membership-knub-2022-101``)."""
+    return membership_id.rsplit("-", 1)[-1]
 
 
 def problem_for(exc: Exception) -> JSONResponse:
@@ -257,7 +263,9 @@ def create_app(
         response_model=NetworkView,
         responses=_problems(409, 422, existing="It existed already"),
     )
-    async def post_network(body: NetworkRequest, key: IDEMPOTENCY_HEADER = None) -> JSONResponse:
+    async def post_network(
+        _: Operator, body: NetworkRequest, key: IDEMPOTENCY_HEADER = None
+    ) -> JSONResponse:
         async def action(streams: PostgresStreams) -> tuple[int, BaseModel]:
             network, created = await handlers.create_network(
                 streams,
@@ -285,8 +293,13 @@ def create_app(
         responses=_problems(404, 409, 422, existing="Already a member"),
     )
     async def join(
-        slug: SlugPath, body: JoinRequest, key: IDEMPOTENCY_HEADER = None
+        principal: OperatorOrCoordinator,
+        slug: SlugPath,
+        body: JoinRequest,
+        key: IDEMPOTENCY_HEADER = None,
     ) -> JSONResponse:
+        allow(principal.acts_for(body.municipality_code))
+
         async def action(streams: PostgresStreams) -> tuple[int, BaseModel]:
             outcome = await handlers.join_network(
                 streams,
@@ -310,8 +323,13 @@ def create_app(
         responses=_problems(404, 409, 422),
     )
     async def cancel(
-        membership_id: MembershipIdPath, body: CancelRequest, key: IDEMPOTENCY_HEADER = None
+        principal: OperatorOrCoordinator,
+        membership_id: MembershipIdPath,
+        body: CancelRequest,
+        key: IDEMPOTENCY_HEADER = None,
     ) -> JSONResponse:
+        allow(principal.acts_for(code_of(membership_id)))
+
         async def action(streams: PostgresStreams) -> tuple[int, BaseModel]:
             outcome = await handlers.cancel_membership(
                 streams, clock, membership_id=membership_id, reason=body.reason
@@ -332,8 +350,12 @@ def create_app(
         responses=_problems(404, 409, 422, existing="Already renewed"),
     )
     async def renew(
-        membership_id: MembershipIdPath, key: IDEMPOTENCY_HEADER = None
+        principal: OperatorOrCoordinator,
+        membership_id: MembershipIdPath,
+        key: IDEMPOTENCY_HEADER = None,
     ) -> JSONResponse:
+        allow(principal.acts_for(code_of(membership_id)))
+
         async def action(streams: PostgresStreams) -> tuple[int, BaseModel]:
             outcome = await handlers.renew_membership(streams, clock, membership_id=membership_id)
             return (201 if outcome.changed else 200), MembershipView.of(outcome.membership)
@@ -347,7 +369,11 @@ def create_app(
         response_model=MembershipView,
         responses=_problems(404, 409, 422),
     )
-    async def put_contact(membership_id: MembershipIdPath, body: ContactRequest) -> JSONResponse:
+    async def put_contact(
+        principal: OperatorOrCoordinator, membership_id: MembershipIdPath, body: ContactRequest
+    ) -> JSONResponse:
+        allow(principal.acts_for(code_of(membership_id)))
+
         async def action(streams: PostgresStreams) -> tuple[int, BaseModel]:
             outcome = await handlers.change_contact(
                 streams,
@@ -367,7 +393,10 @@ def create_app(
         summary="A membership (from the event store)",
         responses=_problems(404),
     )
-    async def get_membership(membership_id: MembershipIdPath) -> MembershipView:
+    async def get_membership(
+        principal: OperatorOrCoordinator, membership_id: MembershipIdPath
+    ) -> MembershipView:
+        allow(principal.acts_for(code_of(membership_id)))
         async with pool().acquire() as conn:
             state, _ = await PostgresStreams(conn, store).load_membership(membership_id)
         if state is None:
@@ -380,7 +409,8 @@ def create_app(
         summary="Is a municipality a member in a year? (strongly consistent)",
         description="Answers from the event store, so a join is visible here as soon as "
         "its request returned. Other services ask this when their own view does not know "
-        "the municipality yet.",
+        "the municipality yet. Public (no token): it tells only whether a municipality is a "
+        "member, never a contact person or other personal data.",
         responses=_problems(404),
     )
     async def get_membership_status(
@@ -410,6 +440,7 @@ def create_app(
         responses=_problems(404),
     )
     async def get_roster(
+        _: Operator,
         slug: SlugPath,
         year: YearPath,
         status: Annotated[
@@ -453,8 +484,9 @@ def create_app(
         responses=_problems(404),
     )
     async def get_municipality_memberships(
-        code: CodePath, limit: Limit = 100, offset: Offset = 0
+        principal: OperatorOrCoordinator, code: CodePath, limit: Limit = 100, offset: Offset = 0
     ) -> RosterPage:
+        allow(principal.acts_for(code))
         if municipality(code) is None:
             raise ProblemError(
                 404,

@@ -11,6 +11,7 @@ import asyncpg
 from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
 from services.kernel.http import (
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
@@ -149,6 +150,7 @@ def create_app(
         summary="Notifications sent (or to be sent) to one e-mail address",
     )
     async def recipient_feed(
+        principal: AnyRole,
         email: Annotated[
             str,
             Path(
@@ -161,6 +163,7 @@ def create_app(
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> FeedPage:
+        allow(principal.is_operator or principal.is_person(email))
         items, total = await queries.feed_for_recipient(pool(), email, limit, offset)
         return FeedPage(
             items=[FeedItem.model_validate(i) for i in items],
@@ -176,10 +179,12 @@ def create_app(
         summary="Notifications to the staff and contact of one municipality",
     )
     async def municipality_feed(
+        principal: OperatorOrCoordinator,
         code: Annotated[str, Path(pattern=r"^\d{3}$", examples=["751"])],
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> FeedPage:
+        allow(principal.acts_for(code))
         items, total = await queries.feed_for_municipality(pool(), code, limit, offset)
         return FeedPage(
             items=[FeedItem.model_validate(i) for i in items],
@@ -195,6 +200,7 @@ def create_app(
         summary="Deliveries, e.g. the failed ones (?status=failed)",
     )
     async def list_deliveries(
+        _: Operator,
         status: Annotated[Status | None, Query(description="Only this status.")] = None,
         limit: Limit = 50,
         offset: Offset = 0,

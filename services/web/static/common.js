@@ -17,6 +17,10 @@ const KL = (() => {
       init.headers["Content-Type"] = "application/json";
     }
     if (options.idempotencyKey) init.headers["Idempotency-Key"] = options.idempotencyKey;
+    const signedIn = session();
+    if (signedIn && path.startsWith("/api/") && !options.anonymous) {
+      init.headers.Authorization = `Bearer ${signedIn.token}`;
+    }
     let response;
     try {
       response = await fetch(path, init);
@@ -36,6 +40,54 @@ const KL = (() => {
     }
     return { ok: response.ok, status: response.status, body };
   }
+
+  /** The development sign-in of this tab: {token, role, municipality_code, email} or null. */
+  const SESSION_KEY = "kl.devsignin";
+  function session() {
+    try { return JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null"); } catch (_) { return null; }
+  }
+
+  const ROLE_NAMES = { participant: "Deltager", coordinator: "Kommunal koordinator", operator: "KL-medarbejder" };
+
+  function signedInAs(s) {
+    const who = [ROLE_NAMES[s.role] || s.role, s.municipality_code, s.email].filter(Boolean);
+    return `Logget ind som ${who.join(", ")}`;
+  }
+
+  /** A small form in the header: sign in as a role through the development issuer. */
+  async function devSignIn() {
+    const header = document.querySelector("header.site .inner");
+    const ctx = await context();
+    if (!header || !ctx.dev_signin) return;
+    const status = el("p", { class: "devsignin-status", role: "status" });
+    const current = session();
+    status.textContent = current ? signedInAs(current) : "Ikke logget ind";
+    const role = el("select", { id: "devsignin-role", name: "role" },
+      Object.entries(ROLE_NAMES).map(([value, label]) => el("option", { value }, label)));
+    const code = el("input", { id: "devsignin-code", name: "municipality_code", inputmode: "numeric", maxlength: "3", autocomplete: "off" });
+    const email = el("input", { id: "devsignin-email", name: "email", type: "email", autocomplete: "email" });
+    const message = el("p", { class: "devsignin-message", role: "alert" });
+    const form = el("form", { class: "devsignin-form", novalidate: true },
+      el("div", { class: "field" }, el("label", { for: "devsignin-role", text: "Rolle" }), role),
+      el("div", { class: "field" }, el("label", { for: "devsignin-code", text: "Kode (tre cifre)" }), code),
+      el("div", { class: "field" }, el("label", { for: "devsignin-email", text: "Login-adresse" }), email),
+      el("button", { type: "submit" }, "Log ind (udvikling)"),
+      el("button", { type: "button", class: "secondary", onclick: () => { sessionStorage.removeItem(SESSION_KEY); location.reload(); } }, "Log ud"),
+      message);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const wanted = { role: role.value, municipality_code: code.value.trim() || null, email: email.value.trim() || null };
+      const r = await api("/api/dev-signin", { method: "POST", json: wanted, anonymous: true });
+      if (!r.ok) { message.textContent = (r.body && (r.body.detail || r.body.title)) || "Login mislykkedes."; return; }
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: r.body.access_token, ...wanted }));
+      location.reload();
+    });
+    header.append(el("details", { class: "devsignin" },
+      el("summary", {}, "Udviklings-login: ", status),
+      el("p", { class: "hint", text: "Kun til udvikling: vælg en rolle og få et token fra udviklingens login-tjeneste." }),
+      form));
+  }
+  document.addEventListener("DOMContentLoaded", () => { devSignIn(); });
 
   /** Build an element: el("p", {class: "x"}, "text", child). Text is never parsed as HTML. */
   function el(tag, attrs = {}, ...children) {
@@ -80,7 +132,9 @@ const KL = (() => {
 
   /** Show a problem+json answer (or a connection failure) in a container. */
   function showProblem(container, problem, fallbackTitle = "Noget gik galt") {
-    clear(container).append(notice("danger", problem.title || fallbackTitle, problem.detail || ""));
+    const signIn = ["urn:kl:problem:invalid-token", "urn:kl:problem:forbidden"].includes(problem.type)
+      ? "Log ind med en rolle, der har adgang (udviklings-login øverst på siden)." : null;
+    clear(container).append(notice("danger", problem.title || fallbackTitle, problem.detail || "", signIn));
   }
 
   /** A whole page could not load: an h1 with the reason and a button to try again. */
@@ -164,5 +218,5 @@ const KL = (() => {
 
   const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
-  return { api, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
+  return { api, session, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
 })();

@@ -135,6 +135,10 @@
       box.append(KL.notice("danger", body.title, detail,
         el("p", {}, "Hvad kan I gøre: kommunens kontaktperson kan melde kommunen ind for ",
           String(body.join_year), " på ", el("a", { href: `/kommuner/${code}` }, "kommunens side"), ".")));
+    } else if (result.status === 401 || result.status === 403) {
+      box.append(KL.notice("danger", body.title || "Ingen adgang", body.detail || "",
+        "Tilmelding kræver login: en deltager tilmelder sig selv, en kommunal koordinator "
+        + "sin kommunes medarbejdere. Brug login øverst på siden."));
     } else {
       KL.showProblem(box, body, "Tilmeldingen blev ikke gennemført");
     }

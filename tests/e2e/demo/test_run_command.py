@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from services.kernel.db import drop_database, ensure_database, with_database
+from tests.support import auth
 from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
 
 SERVICES = {"membership": "MEMBERSHIP", "events": "EVENTS", "notifications": "NOTIFICATIONS"}
@@ -88,7 +89,7 @@ async def test_the_run_command_starts_the_demo_and_a_second_run_duplicates_nothi
     assert "Where to look" in second, second
     assert "already there" in second
     assert await counts(demo_env) == after_first, "the second run wrote no new events"
-    async with httpx.AsyncClient(timeout=1) as client:
+    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=1) as client:
         for port in (8001 + OFFSET, 8002 + OFFSET, 8003 + OFFSET):
             with pytest.raises(httpx.TransportError):  # stopped with the command
                 await client.get(f"http://127.0.0.1:{port}/healthz")

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.support import auth
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
 
@@ -45,11 +46,12 @@ async def instances(fresh_dsn: str, topic_prefix: str) -> AsyncIterator[list[str
         "EVENTS_KAFKA__TOPIC_PREFIX": topic_prefix,
         "EVENTS_CLOCK_AS_OF": "2021-11-19T09:00:00+01:00",
         "EVENTS_MEMBERSHIP_URL": "http://127.0.0.1:9",  # nothing listens: unreachable
+        **auth.env("EVENTS"),
     }
     processes = [start_instance({**env, "EVENTS_PORT": str(port)}) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=5) as http:
 
             async def ready() -> bool:
                 for url in urls:
@@ -83,7 +85,7 @@ async def test_two_instances_share_the_seats_without_ever_overbooking(
         )
     finally:
         await conn.close()
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=60) as http:
         created = await http.post(
             f"{a}/meetings",
             json={

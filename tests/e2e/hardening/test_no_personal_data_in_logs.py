@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from tests.support import auth
 from tests.support.notifications_smtp_sink import SmtpSink
 from tests.support.system import System
 from tests.support.waiting import wait_until
@@ -122,7 +123,7 @@ async def test_a_whole_story_leaves_no_personal_data_in_any_log(
     refused = person("Rasmus Vinding-Thygesen", "reject-rasmus.vinding", unique, "101")
     smtp_sink.refuse_next_rcpts = 1  # and one temporary refusal: the retry path
 
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http:
         joined = []
         for body in contacts:
             r = await http.post(f"{membership}/networks/knub/memberships", json=body)
@@ -162,7 +163,7 @@ async def test_a_whole_story_leaves_no_personal_data_in_any_log(
         )
 
     await wait_until(all_mail_delivered, timeout=120, what="the story's mails in the sink")
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http:
         notifications = system.url("notifications")
 
         async def refused_for_good() -> bool:

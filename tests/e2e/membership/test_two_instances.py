@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from contracts.membership import MEMBERSHIP_TOPIC
+from tests.support import auth
 from tests.support.kafka import read_topic
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
@@ -36,6 +37,7 @@ def start_instance(port: int, dsn: str, topic_prefix: str) -> subprocess.Popen[b
             **os.environ,
             "MEMBERSHIP_PORT": str(port),
             "MEMBERSHIP_DATABASE_URL": dsn,
+            **auth.env("MEMBERSHIP"),
             "MEMBERSHIP_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
             "MEMBERSHIP_KAFKA__TOPIC_PREFIX": topic_prefix,
             "MEMBERSHIP_CLOCK_AS_OF": AS_OF,
@@ -52,7 +54,7 @@ async def instances(fresh_dsn: str, topic_prefix: str) -> AsyncIterator[list[str
     processes = [start_instance(port, fresh_dsn, topic_prefix) for port in ports]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(headers=auth.OPERATOR) as client:
 
             async def ready(url: str) -> bool:
                 try:
@@ -81,7 +83,7 @@ async def test_two_instances_share_one_membership_and_publish_each_event_once(
         "contact_email": "mette.hansen@laesoe.dk",
         "ean": "5798000000001",
     }
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as client:
         responses = await asyncio.gather(
             *(client.post(f"{url}/networks/knub/memberships", json=body) for url in [a, b] * 10)
         )

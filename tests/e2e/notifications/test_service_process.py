@@ -25,6 +25,7 @@ from tests.integration.notifications.builders import (
     publish,
     scheduled,
 )
+from tests.support import auth
 from tests.support.notifications_smtp_sink import SmtpSink, smtp_sink
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
@@ -61,6 +62,7 @@ async def instances(
         "NOTIFICATIONS_SMTP_PORT": str(smtp_sink.port),
         "NOTIFICATIONS_POLL_INTERVAL_SECONDS": "0.2",
         "NOTIFICATIONS_CLOCK_AS_OF": "2021-11-22T09:00:00+00:00",
+        **auth.env("NOTIFICATIONS"),
     }
     processes = [
         await asyncio.create_subprocess_exec(
@@ -76,7 +78,7 @@ async def instances(
     ]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=auth.OPERATOR) as http:
             for url in urls:
 
                 async def ready(url: str = url) -> bool:
@@ -117,7 +119,7 @@ async def test_a_registration_on_kafka_becomes_one_mail_with_a_readable_invitati
     assert event.decoded("DTSTART") == START
     assert str(event["LOCATION"]) == "KL-huset, Weidekampsgade 10, 2300 København S"
 
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=auth.OPERATOR) as http:
 
         async def sent_in_feed() -> bool:
             page = (await http.get(f"{instances[1]}/municipalities/751/notifications")).json()

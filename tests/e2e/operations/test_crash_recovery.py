@@ -38,6 +38,7 @@ from tests.e2e.operations.harness import (
     pool_of,
     schedule_meeting,
 )
+from tests.support import auth
 from tests.support.system import System
 from tests.support.waiting import wait_until
 
@@ -55,7 +56,7 @@ async def test_sigkill_of_each_service_during_a_rush_loses_nothing_and_doubles_n
     codes, late_codes = CODES[:15], CODES[15:20]
     smtp = system.smtp
     async with (
-        httpx.AsyncClient(timeout=30) as http,
+        httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http,
         pool_of(system.dsn("membership")) as membership_db,
         pool_of(system.dsn("events")) as events_db,
         pool_of(system.dsn("notifications")) as notifications_db,

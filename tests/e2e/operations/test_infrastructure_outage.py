@@ -39,6 +39,7 @@ from tests.e2e.operations.harness import (
     schedule_meeting,
     stack,
 )
+from tests.support import auth
 from tests.support.system import System
 from tests.support.waiting import wait_until
 
@@ -113,7 +114,7 @@ async def assert_nothing_lost(
 async def test_kafka_stopped_and_started_under_traffic_loses_nothing_and_needs_no_restart(
     system: System,
 ) -> None:
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http:
         members, meeting = await start_system(system, http)
         pids = running_pids(system)
         codes = list(members)
@@ -156,7 +157,7 @@ async def test_kafka_stopped_and_started_under_traffic_loses_nothing_and_needs_n
 async def test_postgres_stopped_and_started_answers_503_then_recovers_losing_nothing(
     system: System,
 ) -> None:
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http:
         members, meeting = await start_system(system, http)
         pids = running_pids(system)
         codes = list(members)

@@ -29,6 +29,7 @@ from tests.e2e.operations.harness import (
     pool_of,
     schedule_meeting,
 )
+from tests.support import auth
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.system import System
 from tests.support.waiting import wait_until
@@ -49,7 +50,10 @@ async def test_rebuilding_the_events_projection_during_traffic_ends_equal_to_the
         database_url=system.dsn("events"),
         kafka=KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=system.prefix),
     )
-    async with httpx.AsyncClient(timeout=30) as http, pool_of(system.dsn("events")) as db:
+    async with (
+        httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http,
+        pool_of(system.dsn("events")) as db,
+    ):
         await join_members(http, lambda _: system.url("membership"), codes)
 
         async def view_knows_members() -> bool:

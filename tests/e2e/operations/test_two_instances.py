@@ -31,6 +31,7 @@ from tests.e2e.operations.harness import (
     pool_of,
     schedule_meeting,
 )
+from tests.support import auth
 from tests.support.system import System
 from tests.support.waiting import wait_until
 
@@ -47,7 +48,7 @@ async def test_two_instances_of_each_service_give_one_instances_results_without_
     await system.start("notifications", 2)
     codes = CODES[:12]
     async with (
-        httpx.AsyncClient(timeout=30) as http,
+        httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http,
         pool_of(system.dsn("membership")) as membership_db,
         pool_of(system.dsn("events")) as events_db,
         pool_of(system.dsn("notifications")) as notifications_db,

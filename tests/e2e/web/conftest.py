@@ -8,6 +8,7 @@ its own meeting, so tests do not see each other's seats. The clock runs as of th
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -20,7 +21,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from services.kernel.auth import Role
 from services.kernel.db import drop_database, with_database
+from services.operator.dev_issuer import mint
 from services.operator.processes import ServiceProcess
 from tests.support.kafka import delete_topics
 from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP, SMTP_HOST, SMTP_PORT
@@ -69,6 +72,21 @@ class Stack:
     events: ServiceProcess
     notifications: ServiceProcess
     web: ServiceProcess
+    issuer: ServiceProcess
+
+    @property
+    def issuer_url(self) -> str:
+        return self.issuer.url
+
+    def token(
+        self, role: Role = "operator", code: str | None = None, email: str | None = None
+    ) -> str:
+        """A token from the stack's development issuer."""
+        return mint(self.issuer.url, role, code, email)
+
+    @property
+    def operator(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token()}"}
 
     @property
     def web_url(self) -> str:
@@ -86,6 +104,7 @@ class Stack:
                 "ean": "5798000000001",
             },
             timeout=10,
+            headers=self.operator,
         )
         assert r.status_code in (200, 201), r.text
 
@@ -109,6 +128,7 @@ class Stack:
                 "next_year_members_free": offer,
             },
             timeout=10,
+            headers=self.operator,
         )
         assert r.status_code == 201, r.text
         meeting_id: str = r.json()["meeting_id"]
@@ -134,13 +154,18 @@ class Stack:
                 ]
             },
             timeout=10,
+            headers=self.operator,
         )
         assert program.status_code == 200, program.text
         return meeting_id
 
     def registrations_of(self, code: str) -> list[dict[str, Any]]:
         """A municipality's registrations as the events service's read model has them."""
-        r = httpx.get(f"{self.events.url}/municipalities/{code}/registrations", timeout=10)
+        r = httpx.get(
+            f"{self.events.url}/municipalities/{code}/registrations",
+            timeout=10,
+            headers=self.operator,
+        )
         assert r.status_code == 200, r.text
         rows: list[dict[str, Any]] = r.json()
         return rows
@@ -156,6 +181,7 @@ class Stack:
                 "municipality_code": code,
             },
             timeout=10,
+            headers=self.operator,
         )
         assert r.status_code in (201, 202), r.text
         body: dict[str, Any] = r.json()
@@ -173,9 +199,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for name in ("membership", "events", "notifications")
     }
 
+    issuer = ServiceProcess(
+        "issuer",
+        free_port(),
+        {},
+        logs / "issuer.log",
+        module="services.operator",
+        args=("dev-issuer",),
+    )
+
     def common(service: str) -> dict[str, str]:
         env_prefix = service.upper()
         return {
+            f"{env_prefix}_AUTH__ISSUER": issuer.url,
+            f"{env_prefix}_AUTH__JWKS_URL": f"{issuer.url}/jwks.json",
             f"{env_prefix}_DATABASE_URL": databases[service],
             f"{env_prefix}_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
             f"{env_prefix}_KAFKA__TOPIC_PREFIX": prefix,
@@ -209,16 +246,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "WEB_EVENTS_URL": events.url,
             "WEB_NOTIFICATIONS_URL": notifications.url,
             "WEB_CLOCK_AS_OF": AS_OF,
+            "WEB_ISSUER_URL": issuer.url,
         },
         logs / "web.log",
     )
-    processes: list[ServiceProcess] = [membership, events, notifications, web]
+    processes: list[ServiceProcess] = [issuer, membership, events, notifications, web]
     try:
         for process in processes:
             process.start()
         for process in processes:
             process.wait_ready(timeout=90)
-        yield Stack(membership, events, notifications, web)
+        yield Stack(membership, events, notifications, web, issuer)
     finally:
         for process in processes:
             process.stop()
@@ -242,10 +280,36 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
+SIGN_IN = """
+if (!sessionStorage.getItem("kl.devsignin")) {
+  sessionStorage.setItem("kl.devsignin", JSON.stringify(%s));
+}
+"""
+
+
+def signed_in(ctx: BrowserContext, stack: Stack, role: Role = "operator", **who: str) -> None:
+    """Every page of ``ctx`` starts signed in (as the development sign-in would leave it)."""
+    session = {"token": stack.token(role, who.get("code"), who.get("email")), "role": role}
+    ctx.add_init_script(SIGN_IN % json.dumps(session))
+
+
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+def anonymous_context(browser: Browser) -> Iterator[BrowserContext]:
+    """A browser context that has not signed in."""
     ctx = browser.new_context(viewport=DESKTOP, locale="da-DK", timezone_id="Europe/Copenhagen")
     ctx.set_default_timeout(15_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def context(browser: Browser, stack: Stack) -> Iterator[BrowserContext]:
+    """A browser context signed in as an operator (KL staff may use every page)."""
+    ctx = browser.new_context(viewport=DESKTOP, locale="da-DK", timezone_id="Europe/Copenhagen")
+    ctx.set_default_timeout(15_000)
+    signed_in(ctx, stack)
     try:
         yield ctx
     finally:

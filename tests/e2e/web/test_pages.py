@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.web.conftest import DESKTOP, PHONE, SCREENSHOTS, Stack, run_async
+from tests.e2e.web.conftest import DESKTOP, PHONE, SCREENSHOTS, Stack, run_async, signed_in
 from tests.support.waiting import wait_until
 
 MEMBER_2021 = "751"  # Aarhus
@@ -72,6 +72,7 @@ def test_free_seats_fall_on_another_open_page_without_a_reload(
     meeting_id = stack.schedule(seats=5)
     watcher_context = browser.new_context(viewport=DESKTOP, locale="da-DK")
     registrant_context = browser.new_context(viewport=DESKTOP, locale="da-DK")
+    signed_in(registrant_context, stack, "coordinator", code="101")
     try:
         watcher = watcher_context.new_page()
         open_meeting(watcher, stack, meeting_id)
@@ -306,6 +307,7 @@ def test_every_page_has_no_serious_accessibility_violations_on_desktop_and_phone
     if viewport == "phone":
         options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
     context = browser.new_context(**options)
+    signed_in(context, stack)
     try:
         page = context.new_page()
         page.goto(stack.web_url + PAGES[name].format(meeting_id=showcase))
@@ -350,3 +352,38 @@ def test_a_stopped_events_service_gives_a_clear_danish_message_not_a_blank_page(
     finally:
         stack.events.start()
         stack.events.wait_ready(timeout=90)
+
+
+def test_public_pages_need_no_sign_in_and_a_participant_signs_in_to_register_themselves(
+    anonymous_context: BrowserContext, stack: Stack
+) -> None:
+    meeting_id = stack.schedule(seats=10)
+    page = anonymous_context.new_page()
+    open_meeting(page, stack, meeting_id)
+    expect(page.locator("#free-seats")).to_have_text("10")
+    fill_registration(
+        page, name="Sara Lund", email="sara.lund@aarhus.example.dk", municipality=MEMBER_2021
+    )
+    expect(page.locator("#register-result")).to_contain_text("Tilmelding kræver login")
+    # A municipality's page holds personal data: without a sign-in it says so.
+    other = anonymous_context.new_page()
+    other.goto(f"{stack.web_url}/kommuner/{MEMBER_2021}")
+    expect(other.locator("#page-error")).to_contain_text("Ikke logget ind")
+    other.close()
+
+    page.get_by_text("Udviklings-login").click()
+    page.get_by_label("Rolle").select_option("participant")
+    page.get_by_label("Kode (tre cifre)").fill(MEMBER_2021)
+    page.get_by_label("Login-adresse").fill("sara.lund@aarhus.example.dk")
+    page.get_by_role("button", name="Log ind (udvikling)").click()
+    expect(page.locator(".devsignin-status")).to_contain_text("Logget ind som Deltager")
+
+    fill_registration(
+        page, name="Sara Lund", email="sara.lund@aarhus.example.dk", municipality=MEMBER_2021
+    )
+    expect(page.locator("#register-result")).to_contain_text("Du har fået en plads")
+    # Another person's registration is refused for a participant.
+    fill_registration(
+        page, name="Bo Berg", email="bo.berg@aarhus.example.dk", municipality=MEMBER_2021
+    )
+    expect(page.locator("#register-result")).to_contain_text("Ingen adgang")

@@ -20,6 +20,7 @@ from services.events.service_layer.ports import (
 )
 from services.kernel.clock import ManualClock
 from services.kernel.kafka import KafkaSettings
+from tests.support import auth
 from tests.support.stack import KAFKA_BOOTSTRAP
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -59,6 +60,7 @@ def settings(fresh_dsn: str, topic_prefix: str) -> Settings:
         database_url=fresh_dsn,
         kafka=KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=topic_prefix),
         snapshot_every=50,
+        auth=auth.SETTINGS,
     )
 
 
@@ -78,7 +80,7 @@ async def service(
 async def client(service: EventsService) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=service.app)
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://events.test", timeout=120
+        transport=transport, base_url="http://events.test", timeout=120, headers=auth.OPERATOR
     ) as http:
         yield http
 

@@ -25,6 +25,7 @@ from services.membership.bootstrap import bootstrap as bootstrap_membership
 from services.membership.config import Settings as MembershipSettings
 from services.notifications.bootstrap import bootstrap as bootstrap_notifications
 from services.notifications.config import Settings as NotificationsSettings
+from tests.support import auth
 from tests.support.stack import KAFKA_BOOTSTRAP
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -57,13 +58,15 @@ def kafka(topic_prefix: str) -> KafkaSettings:
 def in_process(name: str, app: FastAPI) -> httpx.AsyncClient:
     # raise_app_exceptions=False: a 500 must reach the test as a response, as a client sees it.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url=f"http://{name}.test", timeout=60)
+    return httpx.AsyncClient(
+        transport=transport, base_url=f"http://{name}.test", timeout=60, headers=auth.OPERATOR
+    )
 
 
 @pytest.fixture
 async def membership(fresh_dsn: str, topic_prefix: str) -> AsyncIterator[Api]:
     app = bootstrap_membership(
-        MembershipSettings(database_url=fresh_dsn, kafka=kafka(topic_prefix)),
+        MembershipSettings(database_url=fresh_dsn, kafka=kafka(topic_prefix), auth=auth.SETTINGS),
         clock=ManualClock(AS_OF),
     )
     container = app.state.container
@@ -78,7 +81,7 @@ async def membership(fresh_dsn: str, topic_prefix: str) -> AsyncIterator[Api]:
 @pytest.fixture
 async def events(fresh_dsn: str, topic_prefix: str) -> AsyncIterator[Api]:
     service = bootstrap_events(
-        EventsSettings(database_url=fresh_dsn, kafka=kafka(topic_prefix)),
+        EventsSettings(database_url=fresh_dsn, kafka=kafka(topic_prefix), auth=auth.SETTINGS),
         clock=ManualClock(AS_OF),
         lookup=EveryoneIsAMember(),
     )
@@ -97,6 +100,7 @@ async def notifications(fresh_dsn: str, topic_prefix: str, unique: str) -> Async
             database_url=fresh_dsn,
             kafka=kafka(topic_prefix),
             consumer_group=f"notifications-{unique}",
+            auth=auth.SETTINGS,
         ),
         clock=ManualClock(AS_OF),
         background=False,  # no mail is sent: these tests look at the HTTP edge only

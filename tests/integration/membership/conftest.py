@@ -17,6 +17,7 @@ from services.kernel.kafka import KafkaSettings
 from services.kernel.outbox import unpublished_count
 from services.membership.bootstrap import Container, bootstrap
 from services.membership.config import Settings
+from tests.support import auth
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
 
@@ -70,6 +71,7 @@ def settings_for(dsn: str, topic_prefix: str) -> Settings:
         database_url=dsn,
         kafka=KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=topic_prefix),
         pool_size=20,
+        auth=auth.SETTINGS,
     )
 
 
@@ -87,7 +89,9 @@ async def service(
     await container.start()  # ASGITransport runs no lifespan
     try:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://membership") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://membership", headers=auth.OPERATOR
+        ) as client:
             yield MembershipService(app, container, client, clock, topic_prefix)
     finally:
         await container.stop()

@@ -15,6 +15,7 @@ from services.kernel.kafka import KafkaSettings
 from services.notifications.bootstrap import NotificationsService, bootstrap
 from services.notifications.config import Settings
 from tests.integration.notifications.builders import NOW, publish
+from tests.support import auth
 from tests.support.notifications_smtp_sink import SmtpSink, smtp_sink
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
@@ -40,6 +41,7 @@ def settings(fresh_dsn: str, topic_prefix: str, smtp_sink: SmtpSink, unique: str
         retry_cap=timedelta(minutes=30),
         max_attempts=5,
         reminder_before=timedelta(days=2),
+        auth=auth.SETTINGS,
     )
 
 

@@ -30,12 +30,15 @@ from tests.integration.notifications.builders import (
     waitlisted,
 )
 from tests.integration.notifications.conftest import processed
+from tests.support import auth
 from tests.support.kafka import read_topic
 from tests.support.notifications_smtp_sink import SmtpSink
 
 
 def client(service: NotificationsService) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.app), base_url="http://t")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.app), base_url="http://t", headers=auth.OPERATOR
+    )
 
 
 async def test_a_confirmed_registration_is_mailed_with_an_invitation_a_calendar_reads(

@@ -103,4 +103,5 @@ def test_a_broken_database_folder_names_the_folder_to_delete(scratch_repo: Path)
 def test_status_of_a_stack_that_never_ran_is_down_and_fails(scratch_repo: Path) -> None:
     result = run_stack(scratch_repo, "status")
     assert result.returncode != 0
-    assert result.stdout.count("down") == 3
+    assert result.stdout.count("down") == 4  # kafka, postgres, smtp, issuer
+    assert "issuer    down  http://127.0.0.1:" in result.stdout

@@ -36,6 +36,7 @@ def fake_services(request: httpx.Request) -> httpx.Response:
                     "body": request.content.decode(),
                     "key": request.headers.get("idempotency-key"),
                     "cookie": request.headers.get("cookie"),
+                    "authorization": request.headers.get("authorization"),
                 },
             },
             headers={"content-type": "application/problem+json", "retry-after": "3"},
@@ -63,14 +64,24 @@ async def test_a_refusal_passes_through_with_its_status_type_and_body(
     r = await client.post(
         "/api/membership/networks/knub/memberships",
         json={"ean": "1"},
-        headers={"Idempotency-Key": "k-1", "Cookie": "session=secret"},
+        headers={
+            "Idempotency-Key": "k-1",
+            "Cookie": "session=secret",
+            "Authorization": "Bearer a.b.c",
+        },
     )
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
     assert r.headers["retry-after"] == "3"
     body = r.json()
     assert body["type"] == "urn:kl:problem:invalid-ean"
-    assert body["seen"] == {"body": '{"ean":"1"}', "key": "k-1", "cookie": None}
+    # The bearer token goes on to the service (it decides); cookies stay behind.
+    assert body["seen"] == {
+        "body": '{"ean":"1"}',
+        "key": "k-1",
+        "cookie": None,
+        "authorization": "Bearer a.b.c",
+    }
 
 
 async def test_path_and_query_reach_the_service_unchanged(client: httpx.AsyncClient) -> None:
@@ -98,6 +109,7 @@ async def test_the_pages_see_the_configured_today(client: httpx.AsyncClient) -> 
     assert (await client.get("/api/context")).json() == {
         "now": "2021-11-19T08:00:00+00:00",
         "year": 2021,
+        "dev_signin": True,
     }
 
 

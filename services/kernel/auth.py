@@ -1,0 +1,430 @@
+"""Bearer-token authentication (OIDC-style JWT, RS256) and role checks for FastAPI.
+
+A request carries ``Authorization: Bearer <JWT>``. The token is checked for its signature
+against the issuer's JWKS (RS256 only: ``none`` and HS256 "confusion" tokens are refused),
+its issuer, audience, expiry (with a small leeway) and its claims, then becomes a
+:class:`Principal`. The kernel knows roles and claims, never a service's resources: a route
+asks for roles with :func:`require` and checks ownership itself with the principal's helpers.
+
+Refusals are problem+json: 401 (with ``WWW-Authenticate: Bearer``) for a missing or bad
+token, 403 for a valid token without the right, 503 when the issuer's keys cannot be fetched.
+Nothing of a token, nor any personal claim, is ever logged or echoed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import httpx
+import jwt
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from services.kernel.http import ProblemError
+
+log = structlog.get_logger(__name__)
+
+Role = Literal["operator", "coordinator", "participant"]
+ROLES: tuple[Role, ...] = ("operator", "coordinator", "participant")
+ALGORITHMS = ["RS256"]
+"""The only algorithm accepted: pinned, so a token cannot choose ``none`` or HS256."""
+
+DEV_ISSUER = "http://127.0.0.1:9400"
+DEFAULT_AUDIENCE = "kl-netvaerk"
+
+
+class AuthSettings(BaseModel):
+    """How to check bearer tokens; nested in each service's settings as ``auth``.
+
+    ``EVENTS_AUTH__ISSUER``, ``EVENTS_AUTH__AUDIENCE``, ``EVENTS_AUTH__JWKS_URL`` or, for tests
+    and offline use, ``EVENTS_AUTH__JWKS`` (the key set itself, as JSON). The defaults point at
+    the development issuer of ``deploy/local/stack.sh``.
+    """
+
+    issuer: str = Field(default=DEV_ISSUER, description="Expected ``iss`` of every token.")
+    audience: str = Field(default=DEFAULT_AUDIENCE, description="Expected ``aud``.")
+    jwks_url: str | None = Field(
+        default=f"{DEV_ISSUER}/jwks.json", description="Where the issuer publishes its keys."
+    )
+    jwks: dict[str, Any] | None = Field(
+        default=None, description="The key set inline (tests, offline); wins over jwks_url."
+    )
+    leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed.")
+    fetch_timeout_s: float = Field(default=3.0, gt=0)
+    refetch_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="At most one refetch of the JWKS per this many seconds (unknown kid).",
+    )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a role, a subject and, by role, a municipality code and an e-mail."""
+
+    role: Role
+    subject: str
+    municipality_code: str | None = None
+    email: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+    def acts_for(self, municipality_code: str | None) -> bool:
+        """An operator, or a coordinator of exactly this municipality."""
+        if self.is_operator:
+            return True
+        return (
+            self.role == "coordinator"
+            and municipality_code is not None
+            and self.municipality_code == municipality_code
+        )
+
+    def is_person(self, email: str | None) -> bool:
+        """A participant whose token names this e-mail (compared case-insensitively)."""
+        return (
+            self.role == "participant"
+            and email is not None
+            and self.email is not None
+            and self.email.casefold() == email.casefold()
+        )
+
+    def __repr__(self) -> str:  # never the e-mail in a log line or a traceback
+        return f"Principal(role={self.role!r}, municipality_code={self.municipality_code!r})"
+
+
+class InvalidTokenError(Exception):
+    """The token is missing, malformed, forged, expired or meant for someone else."""
+
+
+class IssuerUnavailableError(Exception):
+    """The issuer's key set could not be fetched: an outage, not the caller's fault."""
+
+
+def unauthorized() -> ProblemError:
+    return ProblemError(
+        401,
+        "invalid-token",
+        "Ikke logget ind",
+        "Forespørgslen mangler et gyldigt adgangstoken (Authorization: Bearer ...), eller "
+        "tokenet er udløbet eller ikke udstedt til denne tjeneste. Log ind igen.",
+        "The request lacks a valid access token (Authorization: Bearer ...), or the token "
+        "has expired or was not issued for this service. Sign in again.",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+def forbidden() -> ProblemError:
+    """A valid token without the right to this resource or action (403)."""
+    return ProblemError(
+        403,
+        "forbidden",
+        "Ingen adgang",
+        "Du er logget ind, men din rolle giver ikke adgang til dette. Kommunale "
+        "koordinatorer har adgang til egen kommune, deltagere til egne tilmeldinger.",
+        "You are signed in, but your role does not allow this. Municipal coordinators may "
+        "act for their own municipality, participants for their own registrations.",
+    )
+
+
+def issuer_unavailable() -> ProblemError:
+    return ProblemError(
+        503,
+        "issuer-unavailable",
+        "Login-tjenesten svarer ikke",
+        "Adgangstokenet kan ikke kontrolleres, fordi login-tjenesten ikke svarer. Intet er "
+        "gemt. Prøv igen om lidt.",
+        "The access token cannot be checked because the sign-in service does not answer. "
+        "Nothing was saved. Try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+KeyFetcher = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class TokenVerifier:
+    """Checks tokens against a JWKS that it fetches (async), caches and refetches on rotation.
+
+    ``now`` is the wall clock of token lifetimes (seconds since the epoch): real time even
+    when a service's domain clock runs as of a demo date.
+    """
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        *,
+        fetch: KeyFetcher | None = None,
+        now: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self._transport = transport
+        self._now = now
+        self._fetch = fetch or self._fetch_over_http
+        self._keys: dict[str, Any] = {}
+        self._loaded = False
+        self._last_fetch: float | None = None
+        self._lock = asyncio.Lock()
+        if settings.jwks is not None:
+            self._keys = _parse_jwks(settings.jwks)
+            self._loaded = True
+
+    async def _fetch_over_http(self) -> dict[str, Any]:
+        if self.settings.jwks_url is None:
+            raise IssuerUnavailableError
+        async with httpx.AsyncClient(
+            timeout=self.settings.fetch_timeout_s, transport=self._transport
+        ) as client:
+            response = await client.get(self.settings.jwks_url)
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            return body
+
+    async def _refresh(self) -> None:
+        """Fetch the key set, at most once per ``refetch_interval_s`` (an unknown kid may
+        be a rotated key, or an attacker making us fetch: the limit stops the latter)."""
+        if self.settings.jwks is not None:
+            return
+        async with self._lock:
+            now = self._now()
+            if (
+                self._last_fetch is not None
+                and now - self._last_fetch < self.settings.refetch_interval_s
+            ):
+                return
+            self._last_fetch = now
+            try:
+                keys = _parse_jwks(await self._fetch())
+            except (httpx.HTTPError, ValueError, OSError, jwt.PyJWTError) as exc:
+                log.warning("jwks fetch failed", error=type(exc).__name__)
+                if not self._loaded:
+                    self._last_fetch = None  # nothing cached: let the next request retry
+                    raise IssuerUnavailableError from exc
+                return
+            self._keys = keys
+            self._loaded = True
+
+    async def _key_for(self, kid: str | None) -> Any:
+        if not self._loaded:
+            await self._refresh()
+        if kid is None and len(self._keys) == 1:
+            return next(iter(self._keys.values()))
+        if kid is not None and kid not in self._keys:
+            await self._refresh()
+        if kid is None or kid not in self._keys:
+            raise InvalidTokenError
+        return self._keys[kid]
+
+    async def verify(self, token: str) -> Principal:
+        """The principal of a valid token; :class:`InvalidTokenError` for any other token."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError from exc
+        if header.get("alg") not in ALGORITHMS:
+            raise InvalidTokenError
+        kid = header.get("kid")
+        key = await self._key_for(kid if isinstance(kid, str) else None)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                # Lifetimes are checked below against the injected clock.
+                options={
+                    "require": ["exp", "iss", "aud", "sub"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidTokenError from exc
+        self._check_lifetime(claims)
+        return _principal(claims)
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        now, leeway = self._now(), self.settings.leeway_s
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if not isinstance(exp, int | float) or isinstance(exp, bool) or exp + leeway < now:
+            raise InvalidTokenError
+        if nbf is not None and (not isinstance(nbf, int | float) or nbf - leeway > now):
+            raise InvalidTokenError
+
+
+def _parse_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
+    """``kid`` -> public key, for the RSA signing keys of a JWKS."""
+    keys: dict[str, Any] = {}
+    for entry in jwks.get("keys", []):
+        if not isinstance(entry, dict) or entry.get("kty") != "RSA":
+            continue
+        if entry.get("use", "sig") != "sig" or entry.get("alg", "RS256") != "RS256":
+            continue
+        key = jwt.PyJWK.from_dict({**entry, "alg": "RS256"})
+        keys[str(entry.get("kid", ""))] = key.key
+    if not keys:
+        raise ValueError("the JWKS holds no RS256 signing key")
+    return keys
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    role, subject = claims.get("role"), claims.get("sub")
+    if role not in ROLES or not isinstance(subject, str) or not subject:
+        raise InvalidTokenError
+    code = claims.get("municipality_code")
+    email = claims.get("email")
+    if role in ("coordinator", "participant") and not (
+        isinstance(code, str) and len(code) == 3 and code.isdigit()
+    ):
+        raise InvalidTokenError
+    if role == "participant" and not (isinstance(email, str) and "@" in email):
+        raise InvalidTokenError
+    return Principal(
+        role=role,
+        subject=subject,
+        municipality_code=code if role != "operator" else None,
+        email=email if role == "participant" else None,
+    )
+
+
+# --- FastAPI ------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description="An access token (JWT, RS256) from KL's sign-in service.",
+)
+
+
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def install_auth(
+    app: FastAPI, settings: AuthSettings, verifier: TokenVerifier | None = None
+) -> None:
+    """Give ``app`` its token verifier and document its secured routes (call it last, when
+    every route is in place). Routes use :func:`require` and :func:`optional_principal`;
+    an app without a verifier refuses every token (fails closed)."""
+    app.state.token_verifier = verifier or TokenVerifier(settings)
+    document_security(app)
+
+
+async def _principal_of(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized()
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if verifier is None:
+        raise unauthorized()
+    try:
+        return await verifier.verify(credentials.credentials)
+    except InvalidTokenError:
+        raise unauthorized() from None
+    except IssuerUnavailableError:
+        raise issuer_unavailable() from None
+
+
+async def optional_principal(request: Request, credentials: Bearer) -> Principal | None:
+    """The caller on a public route: None without a token; a bad token is still a 401."""
+    return await _principal_of(request, credentials)
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, who must hold one of ``roles`` (401 without a valid token,
+    403 with another role). Ownership (which municipality, whose registration) is the
+    route's to check with :meth:`Principal.acts_for` / :meth:`Principal.is_person`."""
+    allowed = frozenset(roles or ROLES)
+
+    async def dependency(request: Request, credentials: Bearer) -> Principal:
+        principal = await _principal_of(request, credentials)
+        if principal is None:
+            raise unauthorized()
+        if principal.role not in allowed:
+            raise forbidden()
+        return principal
+
+    dependency.required_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+def allow(condition: bool) -> None:
+    """Raise 403 unless ``condition`` (an ownership check of a route)."""
+    if not condition:
+        raise forbidden()
+
+
+_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "No valid access token (problem+json; WWW-Authenticate: Bearer).",
+        "content": {"application/problem+json": {}},
+    },
+    403: {
+        "description": "The token's role or municipality does not allow this (problem+json).",
+        "content": {"application/problem+json": {}},
+    },
+}
+
+
+def _roles_of(route: APIRoute) -> frozenset[str] | None:
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dep = pending.pop()
+        roles = getattr(dep.call, "required_roles", None)
+        if roles is not None:
+            return frozenset(roles)
+        pending.extend(dep.dependencies)
+    return None
+
+
+def document_security(app: FastAPI) -> None:
+    """Add 401/403 to the OpenAPI responses of every route that requires a token, and the
+    roles to its description. Call after all routes are added."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        roles = _roles_of(route)
+        if roles is None:
+            continue
+        for status, response in _AUTH_RESPONSES.items():
+            route.responses.setdefault(status, response)
+        note = "Roles: " + ", ".join(r for r in ROLES if r in roles) + "."
+        route.description = f"{route.description}\n\n{note}".strip()
+    app.openapi_schema = None
+
+
+def routes_requiring_roles(app: FastAPI) -> Iterable[tuple[str, str, frozenset[str] | None]]:
+    """``(method, path, roles or None)`` of each API route: for the access-matrix test."""
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods or ()):
+                yield method, route.path, _roles_of(route)
+
+
+def jwks_json(jwks: dict[str, Any]) -> str:
+    """A JWKS as the JSON an ``*_AUTH__JWKS`` environment variable holds."""
+    return json.dumps(jwks, separators=(",", ":"))
+
+
+Operator = Annotated[Principal, Depends(require("operator"))]
+"""A route parameter: the caller, who must be an operator."""
+OperatorOrCoordinator = Annotated[Principal, Depends(require("operator", "coordinator"))]
+"""A route parameter: an operator or a coordinator (the route checks the municipality)."""
+AnyRole = Annotated[Principal, Depends(require("operator", "coordinator", "participant"))]
+"""A route parameter: any signed-in caller (the route checks what is theirs)."""
