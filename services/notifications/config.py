@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 
 
 class Settings(BaseSettings):
@@ -21,6 +22,7 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/notifications"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     consumer_group: str = Field(
         default="notifications", description="Kafka consumer group of the subscription."
     )
