@@ -50,12 +50,13 @@ def notification_stream(notification_id: UUID) -> str:
     return f"notification-{notification_id}"
 
 
-def dedupe_key(source: str, intent: NotificationIntent) -> str:
-    """Source (event id or reminder), recipient, kind and registration: one delivery each."""
-    return (
-        f"{source}|{intent.recipient.email.lower()}|{intent.kind.value}"
-        f"|{intent.registration_id or '-'}"
-    )
+def dedupe_key(source: str, person_id: str, intent: NotificationIntent) -> str:
+    """Source (event id or reminder), recipient, kind and registration: one delivery each.
+
+    The recipient is their person id (the same for the same address until they are
+    erased), never the address: the key outlives an erasure.
+    """
+    return f"{source}|{person_id}|{intent.kind.value}|{intent.registration_id or '-'}"
 
 
 class Notifier:
@@ -155,7 +156,7 @@ class Notifier:
             person_id, data_key = person.person_id, person.key
         if data_key is None or not recipient.email:
             return 0  # the recipient is erased: nothing is sent, nothing is kept
-        key = dedupe_key(source, intent)
+        key = dedupe_key(source, person_id, intent)
         notification_id = uuid5(_ID_NAMESPACE, key)
         text = render(intent)
         ics = None
