@@ -82,7 +82,7 @@ async def scan_database(dsn: str, secrets: list[str]) -> list[str]:
         ]
         assert tables, f"no tables in {dsn}"
         for table in tables:
-            for row in await conn.fetch(f'SELECT * FROM "{table}"'):  # noqa: S608 - our names
+            for row in await conn.fetch(f'SELECT * FROM "{table}"'):
                 for column, value in row.items():
                     if isinstance(value, bytes | bytearray | memoryview):
                         text = bytes(value).decode("utf-8", errors="replace")
@@ -258,7 +258,7 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
             await pool.close()
     finally:
         await vault.close()
-    assert [r for r in rebuilt if r["registration_id"] == ids[bodil["name"]]][0]["name"] == ERASED
+    assert next(r for r in rebuilt if r["registration_id"] == ids[bodil["name"]])["name"] == ERASED
     assert found_in(str(rebuilt), secrets) == []
     assert shape([r for r in rebuilt if r["registration_id"] != ids[erik["name"]]]) == shape(before)
 
