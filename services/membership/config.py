@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
         description="PostgreSQL database of this service (created if missing).",
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     clock_as_of: datetime | None = Field(
         default=None,
         description="Run as of this moment (demo); None: the system clock.",

@@ -28,6 +28,7 @@ from services.kernel.http import (
     install_problem_handlers,
     problem_response,
 )
+from services.kernel.privacy import Vault
 from services.membership.adapters import roster
 from services.membership.adapters.streams import PostgresStreams, list_networks
 from services.membership.domain.errors import (
@@ -197,6 +198,7 @@ def create_app(
     pool: Callable[[], asyncpg.Pool],
     store: EventStore,
     clock: Clock,
+    vault: Vault,
     lifespan: Lifespan | None = None,
     readiness_checks: Iterable[tuple[str, ReadinessCheck]] = (),
 ) -> FastAPI:
@@ -226,7 +228,7 @@ def create_app(
     ) -> JSONResponse:
         """Run a command; with an Idempotency-Key, once, in one transaction with its answer."""
         async with pool().acquire() as conn:
-            streams = PostgresStreams(conn, store)
+            streams = PostgresStreams(conn, store, vault)
             if key is None:
                 status, body = await action(streams)
                 return JSONResponse(body.model_dump(mode="json"), status)
@@ -369,7 +371,7 @@ def create_app(
     )
     async def get_membership(membership_id: MembershipIdPath) -> MembershipView:
         async with pool().acquire() as conn:
-            state, _ = await PostgresStreams(conn, store).load_membership(membership_id)
+            state, _ = await PostgresStreams(conn, store, vault).load_membership(membership_id)
         if state is None:
             raise MembershipNotFoundError(membership_id)
         return MembershipView.of(state)
@@ -387,7 +389,7 @@ def create_app(
         slug: SlugPath, year: YearPath, municipality_code: CodePath
     ) -> MembershipStatusView:
         async with pool().acquire() as conn:
-            streams = PostgresStreams(conn, store)
+            streams = PostgresStreams(conn, store, vault)
             await handlers.require_network(streams, slug)
             stream_id = membership_id(slug, year, municipality_code)
             state, _ = await streams.load_membership(stream_id)
@@ -419,7 +421,7 @@ def create_app(
         offset: Offset = 0,
     ) -> RosterPage:
         async with pool().acquire() as conn:
-            await handlers.require_network(PostgresStreams(conn, store), slug)
+            await handlers.require_network(PostgresStreams(conn, store, vault), slug)
             page = await roster.roster(
                 conn,
                 slug,

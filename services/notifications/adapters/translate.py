@@ -91,7 +91,9 @@ REGISTRATION_PAYLOADS = (
 def membership_started(
     payload: wire_membership.MembershipJoined | wire_membership.MembershipRenewed,
     network_name: str | None,
+    contact: dict[str, Any] | None,
 ) -> domain.MembershipStarted:
+    """``contact``: the opened contact person; None when erased (then no welcome is sent)."""
     return domain.MembershipStarted(
         membership_id=payload.membership_id,
         network_slug=payload.network_slug,
@@ -99,7 +101,11 @@ def membership_started(
         year=payload.year,
         municipality_code=payload.municipality_code,
         municipality_name=payload.municipality_name,
-        contact=Person(payload.contact_name, str(payload.contact_email)),
+        contact=(
+            Person(ERASED, "", payload.contact_person_id)
+            if contact is None
+            else Person(str(contact["name"]), str(contact["email"]), payload.contact_person_id)
+        ),
         renewed=isinstance(payload, wire_membership.MembershipRenewed),
     )
 

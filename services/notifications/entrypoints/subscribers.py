@@ -64,8 +64,12 @@ def build_subscription(
             payload, wire_membership.MembershipJoined | wire_membership.MembershipRenewed
         )
         name = await db.network_name(conn, payload.network_slug)
+        try:
+            contact = await vault.open(payload.contact_person_id, payload.contact_sealed)
+        except SealError as exc:
+            raise PoisonMessageError("the sealed contact does not open") from exc
         await notifier.apply_membership_started(
-            conn, membership_started(payload, name), str(event.envelope.id)
+            conn, membership_started(payload, name, contact), str(event.envelope.id)
         )
 
     async def on_network_created(conn: asyncpg.Connection, event: InboundEvent) -> None:

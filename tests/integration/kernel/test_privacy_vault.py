@@ -46,7 +46,7 @@ async def test_concurrent_calls_in_one_process_share_round_trips(vault: Vault) -
 async def test_many_emails_in_one_call_keep_their_order(vault: Vault) -> None:
     emails = ["a@x.dk", "b@x.dk", "A@x.dk", "c@x.dk"]
     found = await vault.persons_for(emails)
-    assert [p.person_id for p in found][0] == found[2].person_id
+    assert found[0].person_id == found[2].person_id
     assert len({p.person_id for p in found}) == 3
 
 

@@ -25,7 +25,8 @@ FIELDS = {"name": "Anne Jensen", "email": "anne.jensen@aarhus.dk", "job_title": 
 def test_sealed_fields_open_with_the_persons_key_unchanged() -> None:
     sealed = seal("person-1", KEY, FIELDS)
     assert sealed.startswith("v1.")
-    assert "Anne" not in sealed and "aarhus" not in sealed
+    assert "Anne" not in sealed
+    assert "aarhus" not in sealed
     assert open_sealed("person-1", KEY, sealed) == FIELDS
 
 
