@@ -107,14 +107,17 @@ def bootstrap(
         or HttpMembershipLookup(settings.membership_url, timeout=settings.membership_timeout_s),
     )
     membership_sub = membership_view_subscription(lambda: runtime.pool, settings.kafka)
-    projection_sub = projections_subscription(lambda: runtime.pool, settings.kafka, vault)
+    retention = timedelta(days=settings.privacy.retention_days)
+    projection_sub = projections_subscription(
+        lambda: runtime.pool, settings.kafka, vault, retention
+    )
     privacy_sub = privacy_subscription(lambda: runtime.pool, settings.kafka, vault)
     erasure = ErasureService(
         lambda: runtime.pool,
         store,
         vault,
         clock,
-        retention=timedelta(days=settings.privacy.retention_days),
+        retention=retention,
     )
     if subscribe and settings.workers:
         runtime.subscribe(membership_sub)

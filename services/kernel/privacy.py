@@ -376,13 +376,19 @@ class Vault:
         return bool(found)
 
     async def hold(self, holds: Sequence[tuple[str, str, datetime | None]]) -> None:
-        """Add or move holds: (person id, holder, until; None = until released)."""
+        """Add or move holds: (person id, holder, until; None = until released).
+
+        Holds of persons the vault does not know (erased) are ignored.
+        """
         if not holds:
             return
         pool = await self.pool()
+        self.round_trips += 1
         await pool.execute(
             """INSERT INTO holds (person_id, holder, until)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+               SELECT h.* FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+                   AS h(person_id, holder, until)
+               WHERE EXISTS (SELECT 1 FROM persons p WHERE p.person_id = h.person_id)
                ON CONFLICT (person_id, holder) DO UPDATE SET until = excluded.until""",
             [h[0] for h in holds],
             [h[1] for h in holds],

@@ -12,7 +12,7 @@ what the live projection gives.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -364,6 +364,7 @@ async def apply_many(
     events: Iterable[tuple[str, dict[str, Any]]],
     *,
     vault: Vault,
+    retention: timedelta | None = None,
     refresh: bool = True,
     copy: bool = False,
 ) -> int:
@@ -374,7 +375,8 @@ async def apply_many(
     set-based statements (see :class:`_Batch`); the availability of every meeting touched
     is counted once at the end (``refresh=False`` leaves that to the caller). Events of
     other types are skipped. ``copy=True`` (the rebuild, into emptied tables) writes new
-    registrations with COPY.
+    registrations with COPY. With ``retention``, each registered person gets a hold in the
+    vault until the meeting's end plus ``retention``, and a moved meeting moves its holds.
     """
     batch = _Batch(copy)
     applied = 0
@@ -400,7 +402,40 @@ async def apply_many(
     await batch.flush(conn)
     if refresh and batch.touched:
         await refresh_availability(conn, sorted(batch.touched))
+    if retention is not None:
+        await _hold_participants(conn, vault, retention, events)
     return applied
+
+
+async def _hold_participants(
+    conn: asyncpg.Connection,
+    vault: Vault,
+    retention: timedelta,
+    events: Sequence[tuple[str, dict[str, Any]]],
+) -> None:
+    """Retention: a participant's data is kept until the meeting's end plus ``retention``
+    (one vault round trip for the batch; moved meetings move their holds)."""
+    registered = [
+        (d["participant"]["person_id"], d["meeting_id"])
+        for type_, d in events
+        if type_ in (_CONFIRMED, _WAITLISTED)
+    ]
+    moved = {d["meeting_id"] for type_, d in events if type_ == _RESCHEDULED}
+    meetings = sorted({m for _, m in registered} | moved)
+    if not meetings:
+        return
+    ends = {
+        r["meeting_id"]: r["ends_at"]
+        for r in await conn.fetch(
+            "SELECT meeting_id, ends_at FROM meeting_view WHERE meeting_id = ANY($1::text[])",
+            meetings,
+        )
+    }
+    await vault.hold(
+        [(pid, f"meeting:{mid}", ends[mid] + retention) for pid, mid in registered if mid in ends]
+    )
+    for mid in sorted(moved & set(ends)):
+        await vault.move_holds(f"meeting:{mid}", ends[mid] + retention)
 
 
 async def apply(conn: asyncpg.Connection, payload: EventPayload, vault: Vault) -> None:
@@ -451,14 +486,21 @@ async def refresh_availability(
         )
 
 
-def handlers(vault: Vault) -> tuple[Handler, BatchHandler]:
+def handlers(vault: Vault, retention: timedelta | None = None) -> tuple[Handler, BatchHandler]:
     """The subscriber's handlers for one meetings event and for a batch (one transaction)."""
 
     async def on_meeting_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        await apply_many(conn, [(event.envelope.type, event.envelope.data)], vault=vault)
+        await apply_many(
+            conn, [(event.envelope.type, event.envelope.data)], vault=vault, retention=retention
+        )
 
     async def on_meeting_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
-        await apply_many(conn, [(ev.envelope.type, ev.envelope.data) for ev in events], vault=vault)
+        await apply_many(
+            conn,
+            [(ev.envelope.type, ev.envelope.data) for ev in events],
+            vault=vault,
+            retention=retention,
+        )
 
     return on_meeting_event, on_meeting_events
 

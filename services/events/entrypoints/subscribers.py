@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import asyncpg
 
@@ -42,10 +43,14 @@ def membership_view_subscription(
 
 
 def projections_subscription(
-    pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings, vault: Vault
+    pool: Callable[[], asyncpg.Pool],
+    kafka: KafkaSettings,
+    vault: Vault,
+    retention: timedelta | None = None,
 ) -> Subscription:
-    """Meetings events into the read models (availability, participants, upcoming)."""
-    on_event, on_events = projections.handlers(vault)
+    """Meetings events into the read models (availability, participants, upcoming); with
+    ``retention``, the participants' retention holds in the vault too."""
+    on_event, on_events = projections.handlers(vault, retention)
     handlers: dict[type[EventPayload], Handler] = {
         model: on_event
         for model in registry.types().values()
