@@ -14,8 +14,8 @@ from fastapi import FastAPI
 
 from services.kernel.clock import ManualClock
 from services.kernel.kafka import KafkaSettings
-from services.kernel.privacy import PrivacySettings
 from services.kernel.outbox import unpublished_count
+from services.kernel.privacy import PrivacySettings
 from services.membership.bootstrap import Container, bootstrap
 from services.membership.config import Settings
 from tests.support.stack import KAFKA_BOOTSTRAP
