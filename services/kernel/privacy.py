@@ -370,6 +370,12 @@ class Vault:
         log.info("person erased", person_id=person_id, reason=reason, known=bool(deleted))
         return bool(deleted)
 
+    async def known(self, person_id: str) -> bool:
+        """Whether the vault holds the person (not erased, and not unknown)."""
+        pool = await self.pool()
+        found = await pool.fetchval("SELECT true FROM persons WHERE person_id = $1", person_id)
+        return bool(found)
+
     async def erased(self, person_id: str) -> bool:
         pool = await self.pool()
         found = await pool.fetchval("SELECT true FROM erasures WHERE person_id = $1", person_id)

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from services.events.service_layer.erasure import ErasureService
+from services.events.service_layer.erasure import ErasureService, UnknownPersonError
 from services.kernel.http import ProblemError
 
 
@@ -69,20 +69,22 @@ def privacy_router(erasure: ErasureService) -> APIRouter:
         "e-mail (nothing is echoed back).",
     )
     async def erase(body: ErasureRequest) -> ErasureResponse:
-        if body.person_id is not None:
-            published = await erasure.erase(body.person_id, "request")
-            return ErasureResponse(person_id=body.person_id, published=published)
-        assert body.email is not None
-        person_id = await erasure.vault.find(str(body.email))
+        person_id = body.person_id
         if person_id is None:
+            assert body.email is not None
+            person_id = await erasure.vault.find(str(body.email))
+        try:
+            if person_id is None:
+                raise UnknownPersonError("by e-mail")
+            published = await erasure.erase(person_id, "request")
+        except UnknownPersonError:
             raise ProblemError(
                 404,
                 "person-not-found",
                 "Personen findes ikke",
-                "Der er ingen personoplysninger om denne e-mailadresse (eller de er slettet).",
-                "There is no personal data for this e-mail address (or it was erased).",
-            )
-        published = await erasure.erase(person_id, "request")
+                "Der er ingen personoplysninger om denne person (eller de er slettet).",
+                "There is no personal data about this person (or it was erased).",
+            ) from None
         return ErasureResponse(person_id=person_id, published=published)
 
     return router

@@ -29,6 +29,10 @@ log = structlog.get_logger(__name__)
 Reason = Literal["request", "retention"]
 
 
+class UnknownPersonError(LookupError):
+    """The vault never knew this person id."""
+
+
 class ErasureService:
     """Erasure on request and by retention, for the events service (which publishes)."""
 
@@ -48,7 +52,12 @@ class ErasureService:
         self.retention = retention
 
     async def erase(self, person_id: str, reason: Reason) -> bool:
-        """Erase the person; True if published now, False if it had been already."""
+        """Erase the person; True if published now, False if it had been already.
+
+        Raises :class:`UnknownPersonError` for an id the vault never knew.
+        """
+        if not await self.vault.known(person_id) and not await self.vault.erased(person_id):
+            raise UnknownPersonError(person_id)
         now = self.clock.now()
         payload = PersonErased(person_id=person_id, reason=reason, occurred_at=now)
         try:
