@@ -112,8 +112,8 @@ def meeting_cancelled(reason: str = "For få tilmeldte") -> m.MeetingCancelled:
     return m.MeetingCancelled(meeting_id=MEETING_ID, occurred_at=NOW, reason=reason)
 
 
-def joined(code: str = "101", email: str = "mette.hansen@kk.dk") -> ms.MembershipJoined:
-    return ms.MembershipJoined(
+def joined(code: str = "101", email: str = "mette.hansen@kk.dk") -> ms.MembershipJoinedV1:
+    return ms.MembershipJoinedV1(
         membership_id=f"membership-knub-2022-{code}",
         network_slug="knub",
         municipality_code=code,
@@ -153,6 +153,16 @@ SEALED_OF: dict[type[EventPayload], type[EventPayload]] = {
 async def sealed(payload: EventPayload, vault: Vault) -> EventPayload:
     """A registration with its participant in clear, as the events service publishes it:
     the person's id from the vault and the personal fields sealed (other events as given)."""
+    if isinstance(payload, ms.MembershipJoinedV1):
+        contact = await vault.person_for(str(payload.contact_email))
+        data = payload.model_dump(exclude={"contact_name", "contact_email"})
+        data["contact_person_id"] = contact.person_id
+        data["contact_sealed"] = seal(
+            contact.person_id,
+            contact.key,
+            {"name": payload.contact_name, "email": str(payload.contact_email)},
+        )
+        return ms.MembershipJoined.model_validate(data)
     v2 = SEALED_OF.get(type(payload))
     if v2 is None:
         return payload
