@@ -93,6 +93,15 @@ MIGRATIONS = (
         CREATE INDEX participant_view_person ON participant_view (person_id);
         """,
     ),
+    Migration(
+        "events-0004-erased-persons",
+        """
+        CREATE TABLE erased_persons (
+            person_id TEXT PRIMARY KEY,
+            erased_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 PROJECTION_TABLES = ("meeting_view", "availability_view", "participant_view")
@@ -254,6 +263,18 @@ class _Batch:
                 await conn.execute(
                     _INSERT_PARTICIPANTS, *([r[c] for r in rows] for c in _PARTICIPANT_COLUMNS)
                 )
+            # A person whose erasure this service has already seen (its event can arrive
+            # before the registration's: they travel on different topics), or sees while
+            # this transaction runs (see scrub_person), is shown erased even when the key
+            # was still at hand a moment ago.
+            await conn.execute(
+                _SCRUB + " AND registration_id = ANY($3::text[])"
+                " AND EXISTS (SELECT 1 FROM erased_persons)"
+                " AND person_id IN (SELECT person_id FROM erased_persons)",
+                None,
+                ERASED,
+                [r["registration_id"] for r in rows if not r["erased"]],
+            )
             self.inserts.clear()
         if self.updates:
             ids = list(self.updates)
@@ -443,16 +464,24 @@ async def apply(conn: asyncpg.Connection, payload: EventPayload, vault: Vault) -
     await apply_many(conn, [(payload.type_name(), payload.to_data())], vault=vault)
 
 
+_SCRUB = """UPDATE participant_view SET name = $2, email = NULL, job_title = NULL, note = NULL,
+               erased = true
+           WHERE (person_id = $1 OR $1 IS NULL) AND NOT erased"""
+
+
 async def scrub_person(conn: asyncpg.Connection, person_id: str) -> int:
     """Replace an erased person's data in the participant list by the erased marker;
-    status, basis, price and waiting order stay. How many rows."""
-    status: str = await conn.execute(
-        """UPDATE participant_view SET name = $2, email = NULL, job_title = NULL, note = NULL,
-               erased = true
-           WHERE person_id = $1 AND NOT erased""",
-        person_id,
-        ERASED,
+    status, basis, price and waiting order stay. How many rows.
+
+    The lock waits for projection transactions that are writing participants right now
+    (they may have opened this person's data with a key fetched before the erasure) and
+    makes new ones wait for this one; those see ``erased_persons`` (see ``_Batch.flush``).
+    """
+    await conn.execute("LOCK TABLE participant_view IN SHARE ROW EXCLUSIVE MODE")
+    await conn.execute(
+        "INSERT INTO erased_persons (person_id) VALUES ($1) ON CONFLICT DO NOTHING", person_id
     )
+    status: str = await conn.execute(_SCRUB, person_id, ERASED)
     return int(status.split()[-1])
 
 
