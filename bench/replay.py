@@ -31,6 +31,7 @@ import orjson
 from bench.common import ROOT, fresh_database, unique
 from contracts import meetings as wire
 from services.kernel.db import create_pool, drop_database
+from services.kernel.privacy import PrivacySettings, Vault, seal
 
 SEATS = 100
 TX_EVENTS = 100_000
@@ -46,15 +47,40 @@ def spec(quick: bool) -> ReplaySpec:
     return ReplaySpec(20, 250) if quick else ReplaySpec(1000, 1000)
 
 
-def _participant(m: int, i: int) -> dict[str, Any]:
+People = list[tuple[str, str]]
+"""(person id, sealed personal data) of the i-th participant of every meeting."""
+
+
+async def make_people(dsn: str, count: int) -> People:
+    """``count`` persons in the vault (the bench database), each with sealed data, as the
+    events service seals them: the rebuild opens every participant, key by key."""
+    vault = Vault(PrivacySettings(database_url=dsn))
+    try:
+        found = await vault.persons_for([f"deltager{i}@kommune.dk" for i in range(count)])
+    finally:
+        await vault.close()
+    return [
+        (
+            p.person_id,
+            seal(
+                p.person_id,
+                p.key,
+                {
+                    "name": f"Deltager {i}",
+                    "email": f"deltager{i}@kommune.dk",
+                    "job_title": "Boligsocial medarbejder",
+                    "note": None,
+                },
+            ),
+        )
+        for i, p in enumerate(found)
+    ]
+
+
+def _participant(people: People, i: int) -> dict[str, Any]:
     code = f"{101 + (i % 98) * 8:03d}"[-3:]
-    return {
-        "name": f"Deltager {m}-{i}",
-        "email": f"deltager{i}@kommune{m}.dk",
-        "job_title": "Boligsocial medarbejder",
-        "municipality_code": code,
-        "note": None,
-    }
+    person_id, sealed = people[i]
+    return {"person_id": person_id, "municipality_code": code, "sealed": sealed}
 
 
 def _pairs(rest: int) -> int:
@@ -62,7 +88,9 @@ def _pairs(rest: int) -> int:
     return 0 if rest < 3 * SEATS else min(SEATS - 1, rest // 20)
 
 
-def meeting_events(m: int, per_meeting: int) -> Iterator[tuple[str, dict[str, Any]]]:
+def meeting_events(
+    m: int, per_meeting: int, people: People
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """(CloudEvents type, data) of one meeting's history: exactly ``per_meeting`` events."""
     mid = f"meeting-replay-{m:05d}"
     at = "2021-11-19T09:00:00+01:00"
@@ -106,7 +134,7 @@ def meeting_events(m: int, per_meeting: int) -> Iterator[tuple[str, dict[str, An
             "meeting_id": mid,
             "occurred_at": at,
             "registration_id": f"reg-{m:05d}-{i:05d}",
-            "participant": _participant(m, i),
+            "participant": _participant(people, i),
             "basis": "member",
             "price_dkk": 0,
         }
@@ -122,7 +150,7 @@ def meeting_events(m: int, per_meeting: int) -> Iterator[tuple[str, dict[str, An
                 "meeting_id": mid,
                 "occurred_at": at,
                 "registration_id": f"reg-{m:05d}-{k:05d}",
-                "participant": _participant(m, k),
+                "participant": _participant(people, k),
                 "cancelled_by": "participant",
                 "had_seat": True,
             },
@@ -134,7 +162,7 @@ def meeting_events(m: int, per_meeting: int) -> Iterator[tuple[str, dict[str, An
                 "meeting_id": mid,
                 "occurred_at": at,
                 "registration_id": f"reg-{m:05d}-{first:05d}",
-                "participant": _participant(m, first),
+                "participant": _participant(people, first),
             },
         )
 
@@ -156,12 +184,12 @@ def _copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-async def _rows(s: ReplaySpec, meetings: range) -> AsyncIterator[bytes]:
+async def _rows(s: ReplaySpec, meetings: range, people: People) -> AsyncIterator[bytes]:
     rand = random.Random(meetings.start)
     chunk: list[str] = []
     for m in meetings:
         mid = f"meeting-replay-{m:05d}"
-        for version, (type_, data) in enumerate(meeting_events(m, s.per_meeting), start=1):
+        for version, (type_, data) in enumerate(meeting_events(m, s.per_meeting, people), start=1):
             event_id = uuid.UUID(int=rand.getrandbits(128), version=4)
             body = _copy_text(orjson.dumps(data).decode())
             chunk.append(f"{event_id}\t{mid}\t{version}\t{type_}\t{body}\n")
@@ -180,6 +208,7 @@ async def insert_events(dsn: str, s: ReplaySpec) -> float:
 
     pool = await create_pool(dsn, [*STORE_MIGRATIONS, *IDEMPOTENCY_MIGRATIONS, *MIGRATIONS])
     await pool.close()
+    people = await make_people(dsn, s.per_meeting)
     started = time.perf_counter()
     conn = await asyncpg.connect(dsn)
     try:
@@ -188,7 +217,7 @@ async def insert_events(dsn: str, s: ReplaySpec) -> float:
             async with conn.transaction():
                 await conn.copy_to_table(
                     "events",
-                    source=_rows(s, range(first, min(first + per_tx, s.meetings))),
+                    source=_rows(s, range(first, min(first + per_tx, s.meetings)), people),
                     columns=["event_id", "stream_id", "version", "event_type", "data"],
                     format="text",
                 )
@@ -205,7 +234,12 @@ async def run(quick: bool = False) -> dict[str, Any]:
     prefix = f"bench{token}."
     try:
         insert_s = await insert_events(dsn, s)
-        env = {**os.environ, "EVENTS_DATABASE_URL": dsn, "EVENTS_KAFKA__TOPIC_PREFIX": prefix}
+        env = {
+            **os.environ,
+            "EVENTS_DATABASE_URL": dsn,
+            "EVENTS_PRIVACY__DATABASE_URL": dsn,
+            "EVENTS_KAFKA__TOPIC_PREFIX": prefix,
+        }
         out = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "bench.replay", "worker"],

@@ -46,6 +46,7 @@ from contracts import membership as membership_wire
 from contracts.envelope import Envelope, encode
 from services.kernel.db import drop_database
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import seal
 from services.operator.kafka_tools import delete_topics_with_prefix
 from services.operator.processes import ROOT, ServiceProcess
 
@@ -84,8 +85,9 @@ async def publish_memberships(prefix: str, year: int, codes: list[str]) -> None:
                 year=year,
                 occurred_at=datetime(2021, 11, 1, 9, tzinfo=UTC),
                 municipality_name=f"Kommune {code}",
-                contact_name="Kontakt Person",
-                contact_email=f"kontakt@kommune{code}.dk",
+                # The events service never opens the contact: sealed with a throw-away key.
+                contact_person_id=f"person-{int(code):032x}",
+                contact_sealed=seal(f"person-{int(code):032x}", os.urandom(32), {"name": "K"}),
                 ean="5798000000001",
                 fee_dkk=7500,
             )
@@ -158,6 +160,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
     port = free_port()
     env = {
         "EVENTS_DATABASE_URL": dsn,
+        "EVENTS_PRIVACY__DATABASE_URL": dsn,
         "EVENTS_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         "EVENTS_KAFKA__TOPIC_PREFIX": prefix,
         "EVENTS_CLOCK_AS_OF": CLOCK_AS_OF,

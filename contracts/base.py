@@ -24,6 +24,8 @@ class EventPayload(BaseModel):
     event_name: ClassVar[str]
     major: ClassVar[int] = 1
     topic: ClassVar[str]
+    retired: ClassVar[bool] = False
+    """True: no longer published (kept so its committed schema stays readable)."""
 
     @classmethod
     def type_name(cls) -> str:

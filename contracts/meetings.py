@@ -18,7 +18,7 @@ MEETING_TOPIC = "kl.events.meetings"
 
 
 class Participant(BaseModel):
-    """The person who registers. Personal data: never logged."""
+    """The person who registers, in clear (v1 events only, retired). Never logged."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -30,6 +30,30 @@ class Participant(BaseModel):
     )
     note: str | None = Field(
         default=None, description="Diet or access needs.", examples=["Vegetar"]
+    )
+
+
+class SealedParticipant(BaseModel):
+    """The person who registers, with the personal data sealed (crypto-shredding).
+
+    ``sealed`` holds name, e-mail, job title and note, encrypted with the person's own data
+    key (see docs/privacy.md). Once the person is erased the key is gone and ``sealed``
+    can no longer be opened by anyone; the rest of the event stays true.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    person_id: str = Field(
+        description="Random id of the person in the key vault (not derived from the e-mail).",
+        examples=["person-3f0c9a1e2b7d4c6a8e5f1a2b3c4d5e6f"],
+    )
+    municipality_code: str = Field(
+        description="Official three-digit municipality code.", examples=["751"], pattern=r"^\d{3}$"
+    )
+    sealed: str = Field(
+        description="Sealed personal fields (name, email, job_title, note): "
+        "``v1.<base64url(nonce | AES-256-GCM ciphertext)>``, person id as associated data.",
+        examples=["v1.kq3b0Yc2d3N0cmluZy1ub3QtcmVhbC1leGFtcGxl"],
     )
 
 
@@ -128,8 +152,10 @@ Basis = Literal["member", "next_year_offer", "guest"]
 
 
 class _RegistrationEvent(_MeetingEvent):
+    major: ClassVar[int] = 2
+
     registration_id: str = Field(description="Id of the registration.", examples=["reg-4f1c2a"])
-    participant: Participant
+    participant: SealedParticipant
 
 
 @registry.register
@@ -178,3 +204,54 @@ class AttendanceRecorded(_MeetingEvent):
 
     registration_id: str
     attended: bool
+
+
+# --- v1 of the registration events: retired -------------------------------------------
+# They carried the participant in clear, which an erasure could never remove from the
+# event store, the topics or their copies. They are no longer published; the models stay
+# so the committed schemas keep their promise to readers of old history.
+
+
+class _RegistrationEventV1(_MeetingEvent):
+    retired: ClassVar[bool] = True
+
+    registration_id: str = Field(description="Id of the registration.", examples=["reg-4f1c2a"])
+    participant: Participant
+
+
+@registry.register
+class RegistrationConfirmedV1(_RegistrationEventV1):
+    """Retired (personal data in clear): see the v2 event."""
+
+    event_name: ClassVar[str] = "dk.kl.events.registration_confirmed"
+
+    basis: Basis = Field(description="Why they may attend: membership, the offer, or as guest.")
+    price_dkk: int = Field(ge=0, description="What the participant's municipality pays.")
+
+
+@registry.register
+class RegistrationWaitlistedV1(_RegistrationEventV1):
+    """Retired (personal data in clear): see the v2 event."""
+
+    event_name: ClassVar[str] = "dk.kl.events.registration_waitlisted"
+
+    basis: Basis
+    price_dkk: int = Field(ge=0)
+    position: int = Field(ge=1, description="Place on the waiting list, 1 is next.")
+
+
+@registry.register
+class RegistrationPromotedV1(_RegistrationEventV1):
+    """Retired (personal data in clear): see the v2 event."""
+
+    event_name: ClassVar[str] = "dk.kl.events.registration_promoted"
+
+
+@registry.register
+class RegistrationCancelledV1(_RegistrationEventV1):
+    """Retired (personal data in clear): see the v2 event."""
+
+    event_name: ClassVar[str] = "dk.kl.events.registration_cancelled"
+
+    cancelled_by: Literal["participant", "municipality", "operator"]
+    had_seat: bool

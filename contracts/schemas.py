@@ -25,6 +25,8 @@ def current_schemas() -> dict[str, dict[str, Any]]:
         schema["$id"] = f"urn:kl:event:{type_name}"
         schema["x-cloudevents-type"] = type_name
         schema["x-kafka-topic"] = model.topic
+        if model.retired:
+            schema["x-retired"] = True  # no longer published; see the next major version
         schemas[type_name] = schema
     return schemas
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from contracts import meetings as meetings_wire
+from contracts import privacy as privacy_wire
 from contracts.catalog import registry
 from services.events.adapters import membership_view, projections
 from services.events.adapters.membership_client import HttpMembershipLookup
@@ -14,13 +16,16 @@ from services.events.config import Settings
 from services.events.entrypoints.http import create_app
 from services.events.entrypoints.subscribers import (
     membership_view_subscription,
+    privacy_subscription,
     projections_subscription,
 )
+from services.events.service_layer.erasure import ErasureService
 from services.events.service_layer.meetings import EligibilityService, MeetingService
 from services.events.service_layer.ports import MembershipLookup
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
+from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
 from services.kernel.subscriber import Subscription
 
@@ -40,6 +45,9 @@ class EventsService:
     eligibility: EligibilityService
     membership_subscription: Subscription
     projection_subscription: Subscription
+    privacy_subscription: Subscription
+    vault: Vault
+    erasure: ErasureService
     app: FastAPI
 
     async def start(self) -> None:
@@ -52,7 +60,7 @@ class EventsService:
     async def rebuild_projections(self) -> int:
         """Rebuild the read models from the event store (see ``projections.rebuild``)."""
         return await projections.rebuild(
-            self.runtime.pool, self.store, self.projection_subscription.name
+            self.runtime.pool, self.store, self.projection_subscription.name, self.vault
         )
 
 
@@ -62,6 +70,7 @@ def bootstrap(
     clock: Clock | None = None,
     lookup: MembershipLookup | None = None,
     subscribe: bool = True,
+    vault: Vault | None = None,
 ) -> EventsService:
     """Build the service with overridable defaults (tests inject clock and lookup)."""
     settings = settings or Settings()
@@ -71,13 +80,20 @@ def bootstrap(
         dsn=settings.database_url,
         kafka=settings.kafka,
         migrations=MIGRATIONS,
-        topics={meetings_wire.MEETING_TOPIC: 3},
+        topics={meetings_wire.MEETING_TOPIC: 3, privacy_wire.PRIVACY_TOPIC: 3},
         pool_size=settings.pool_size,
         run_relay=settings.workers,
     )
     runtime.document(
-        [m for m in registry.types().values() if m.topic == meetings_wire.MEETING_TOPIC]
+        [
+            m
+            for m in registry.types().values()
+            if m.topic in (meetings_wire.MEETING_TOPIC, privacy_wire.PRIVACY_TOPIC)
+            and not m.retired
+        ]
     )
+    vault = vault or Vault(settings.privacy)
+    runtime.closers.append(vault.close)
 
     store = EventStore(source=SOURCE)
     meetings = MeetingService(
@@ -92,16 +108,33 @@ def bootstrap(
         or HttpMembershipLookup(settings.membership_url, timeout=settings.membership_timeout_s),
     )
     membership_sub = membership_view_subscription(lambda: runtime.pool, settings.kafka)
-    projection_sub = projections_subscription(lambda: runtime.pool, settings.kafka)
+    retention = timedelta(days=settings.privacy.retention_days)
+    projection_sub = projections_subscription(
+        lambda: runtime.pool, settings.kafka, vault, retention
+    )
+    privacy_sub = privacy_subscription(lambda: runtime.pool, settings.kafka, vault)
+    erasure = ErasureService(
+        lambda: runtime.pool,
+        store,
+        vault,
+        clock,
+        retention=retention,
+    )
     if subscribe and settings.workers:
         runtime.subscribe(membership_sub)
         runtime.subscribe(projection_sub)
+        runtime.subscribe(privacy_sub)
+    if settings.workers:
+        interval = settings.privacy.sweep_interval_s
+        runtime.background.append(lambda stop: erasure.run_sweeper(stop, interval))
     app = create_app(
         runtime=runtime,
         meetings=meetings,
         eligibility=eligibility,
         clock=clock,
         settings=settings,
+        vault=vault,
+        erasure=erasure,
     )
     runtime.install_admin_routes(app)
     install_auth(app, settings.auth)
@@ -114,5 +147,8 @@ def bootstrap(
         eligibility=eligibility,
         membership_subscription=membership_sub,
         projection_subscription=projection_sub,
+        privacy_subscription=privacy_sub,
+        vault=vault,
+        erasure=erasure,
         app=app,
     )

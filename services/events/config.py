@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.auth import AuthSettings
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 
 
 class Settings(BaseSettings):
@@ -19,6 +20,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:55432/events"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     clock_as_of: datetime | None = Field(
         default=None, description="Run the clock as of this moment (the demo: 2021-11-19)."
     )

@@ -22,6 +22,7 @@ from services.kernel.db import create_pool
 from services.kernel.eventstore import MIGRATIONS as STORE_MIGRATIONS
 from services.kernel.eventstore import EventStore
 from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
+from services.kernel.privacy import Vault
 
 
 @asynccontextmanager
@@ -57,4 +58,8 @@ async def rebuild_database(
     settings = settings or Settings()
     async with _pool(settings) as pool:
         consumer = settings.kafka.topic_prefix + PROJECTIONS_CONSUMER
-        return await projections.rebuild(pool, EventStore(SOURCE), consumer, progress)
+        vault = Vault(settings.privacy)
+        try:
+            return await projections.rebuild(pool, EventStore(SOURCE), consumer, vault, progress)
+        finally:
+            await vault.close()

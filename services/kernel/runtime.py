@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,12 @@ class ServiceRuntime:
     broker: KafkaBroker = field(init=False)
     relay: OutboxRelay = field(init=False)
     subscriptions: list[Subscription] = field(default_factory=list, init=False)
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(
+        default_factory=list, init=False
+    )
+    """Loops run while the service runs (each gets the stop event); e.g. a sweeper."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, init=False)
+    """Called at stop, after the pool closed: other resources (the key vault's pool)."""
     _pool: asyncpg.Pool | None = field(default=None, init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list, init=False)
@@ -137,6 +143,8 @@ class ServiceRuntime:
         if self.run_relay and not self._relay_started:
             self._relay_started = True
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        for loop in self.background:
+            self._tasks.append(asyncio.create_task(loop(self._stop)))
         if self.subscriptions:
             await self.broker.start()
         else:
@@ -179,6 +187,9 @@ class ServiceRuntime:
                 await asyncio.wait_for(task, 10)
         if self._pool is not None:
             await self._pool.close()
+        for close in self.closers:
+            with contextlib.suppress(Exception):
+                await close()
         log.info("service stopped", service=self.name)
 
     @contextlib.asynccontextmanager

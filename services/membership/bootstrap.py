@@ -19,12 +19,16 @@ from contracts import membership as cm
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
+from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
 from services.membership.adapters import roster
 from services.membership.adapters.streams import SOURCE, PostgresStreams
 from services.membership.config import Settings
 from services.membership.entrypoints.http import create_app
-from services.membership.entrypoints.subscribers import roster_subscription
+from services.membership.entrypoints.subscribers import (
+    privacy_subscription,
+    roster_subscription,
+)
 from services.membership.service_layer.seed import seed_networks
 
 SERVICE_NAME = "membership"
@@ -38,8 +42,9 @@ PUBLISHED = (
 )
 
 
-def build_runtime(settings: Settings) -> ServiceRuntime:
+def build_runtime(settings: Settings, vault: Vault | None = None) -> ServiceRuntime:
     """The runtime with the roster subscription attached and the published events documented."""
+    vault = vault or Vault(settings.privacy)
     runtime = ServiceRuntime(
         name=SERVICE_NAME,
         dsn=settings.database_url,
@@ -49,6 +54,8 @@ def build_runtime(settings: Settings) -> ServiceRuntime:
         pool_size=settings.pool_size,
     )
     runtime.subscribe(roster_subscription(lambda: runtime.pool, settings.kafka))
+    runtime.subscribe(privacy_subscription(lambda: runtime.pool, settings.kafka, vault))
+    runtime.closers.append(vault.close)
     runtime.document(PUBLISHED)
     return runtime
 
@@ -61,6 +68,7 @@ class Container:
     clock: Clock
     store: EventStore
     runtime: ServiceRuntime
+    vault: Vault
 
     async def start(self) -> None:
         await self.runtime.start()
@@ -69,7 +77,7 @@ class Container:
     async def start_seed(self) -> None:
         """Seed the KNUB network (idempotent: every instance does it at every start)."""
         async with self.runtime.pool.acquire() as conn:
-            await seed_networks(PostgresStreams(conn, self.store), self.clock)
+            await seed_networks(PostgresStreams(conn, self.store, self.vault), self.clock)
 
     async def stop(self) -> None:
         await self.runtime.stop()
@@ -86,17 +94,20 @@ class Container:
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The membership service's FastAPI app; its lifespan starts and stops everything."""
     settings = settings or Settings()
-    runtime = build_runtime(settings)
+    vault = Vault(settings.privacy)
+    runtime = build_runtime(settings, vault)
     container = Container(
         settings=settings,
         clock=clock or clock_from_setting(settings.clock_as_of),
         store=EventStore(source=SOURCE),
         runtime=runtime,
+        vault=vault,
     )
     app = create_app(
         pool=lambda: runtime.pool,
         store=container.store,
         clock=container.clock,
+        vault=vault,
         lifespan=container.lifespan,
         readiness_checks=runtime.readiness_checks(),
     )

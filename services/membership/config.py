@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.auth import AuthSettings
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 
 
 class Settings(BaseSettings):
@@ -24,6 +25,7 @@ class Settings(BaseSettings):
     )
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     clock_as_of: datetime | None = Field(
         default=None,
         description="Run as of this moment (demo); None: the system clock.",

@@ -25,6 +25,7 @@ from contracts.notifications import (
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
+from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
 from services.notifications.adapters.postgres import MIGRATIONS
 from services.notifications.adapters.smtp import SmtpMailer
@@ -113,6 +114,7 @@ def bootstrap(
     clock: Clock | None = None,
     mailer: Mailer | None = None,
     background: bool = True,
+    vault: Vault | None = None,
 ) -> NotificationsService:
     """Build the service; nothing connects until :meth:`NotificationsService.start`."""
     settings = settings or Settings()
@@ -125,15 +127,21 @@ def bootstrap(
         topics={NOTIFICATION_TOPIC: 3},
     )
     store = EventStore(source=SOURCE)
+    vault = vault or Vault(settings.privacy)
+    runtime.closers.append(vault.close)
     policy = Policy(
         organiser=Person(settings.organiser_name, settings.organiser_email),
         reminder_before=settings.reminder_before,
         calendar_domain=settings.calendar_domain,
     )
-    notifier = Notifier(store, policy, clock, lambda: runtime.pool)
+    notifier = Notifier(store, policy, clock, lambda: runtime.pool, vault)
     runtime.subscribe(
         build_subscription(
-            notifier, name=settings.consumer_group, pool=lambda: runtime.pool, kafka=settings.kafka
+            notifier,
+            name=settings.consumer_group,
+            pool=lambda: runtime.pool,
+            kafka=settings.kafka,
+            vault=vault,
         )
     )
     runtime.document([NotificationQueued, NotificationSent, NotificationFailed])

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kernel.auth import AuthSettings
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 
 
 class Settings(BaseSettings):
@@ -23,6 +24,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql://postgres@127.0.0.1:55432/notifications"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     consumer_group: str = Field(
         default="notifications", description="Kafka consumer group of the subscription."
     )

@@ -24,6 +24,8 @@ from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
 
 AS_OF = "2021-11-19T09:00:00+01:00"
 SERVICES = ("membership", "events", "notifications")
+VAULT = "privacy"
+"""The key vault's database, shared by the three services (as in production)."""
 
 
 def free_port() -> int:
@@ -57,6 +59,7 @@ class System:
             f"{prefix}_KAFKA__TOPIC_PREFIX": self.prefix,
             f"{prefix}_CLOCK_AS_OF": AS_OF,
             **auth.env(prefix),
+            f"{prefix}_PRIVACY__DATABASE_URL": self.dsn(VAULT),
         }
         if service == "events" and self.instances.get("membership"):
             env["EVENTS_MEMBERSHIP_URL"] = self.url("membership")
@@ -102,12 +105,12 @@ class System:
 async def system(unique: str, smtp_sink: SmtpSink) -> AsyncIterator[System]:
     """Fresh databases and prefix; services are started by the test (``system.start``)."""
     sys_ = System(unique, smtp_sink)
-    for service in SERVICES:
+    for service in (*SERVICES, VAULT):
         await ensure_database(sys_.dsn(service))
     try:
         yield sys_
     finally:
         await sys_.stop_all()
-        for service in SERVICES:
+        for service in (*SERVICES, VAULT):
             await drop_database(sys_.dsn(service))
         await delete_topics(sys_.prefix)

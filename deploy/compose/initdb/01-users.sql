@@ -11,6 +11,7 @@
 \getenv membership_password MEMBERSHIP_DB_PASSWORD
 \getenv events_password EVENTS_DB_PASSWORD
 \getenv notifications_password NOTIFICATIONS_DB_PASSWORD
+\getenv privacy_password PRIVACY_DB_PASSWORD
 
 CREATE ROLE membership LOGIN PASSWORD :'membership_password';
 CREATE DATABASE membership OWNER membership;
@@ -23,3 +24,8 @@ REVOKE ALL ON DATABASE events FROM PUBLIC;
 CREATE ROLE notifications LOGIN PASSWORD :'notifications_password';
 CREATE DATABASE notifications OWNER notifications;
 REVOKE ALL ON DATABASE notifications FROM PUBLIC;
+
+-- The key vault (docs/privacy.md): one database shared by the three services.
+CREATE ROLE privacy LOGIN PASSWORD :'privacy_password';
+CREATE DATABASE kl_privacy OWNER privacy;
+REVOKE ALL ON DATABASE kl_privacy FROM PUBLIC;

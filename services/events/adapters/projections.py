@@ -12,16 +12,20 @@ what the live projection gives.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+import structlog
 
 from contracts import meetings as wire
 from contracts.base import EventPayload, registry
 from services.kernel.db import Migration
 from services.kernel.eventstore import EventStore
-from services.kernel.subscriber import InboundEvent
+from services.kernel.privacy import ERASED, SealError, Vault, open_sealed
+from services.kernel.subscriber import BatchHandler, Handler, InboundEvent
+
+log = structlog.get_logger(__name__)
 
 AVAILABILITY_CHANNEL = "events_availability"
 
@@ -79,6 +83,25 @@ MIGRATIONS = (
         CREATE INDEX participant_view_municipality ON participant_view (municipality_code);
         """,
     ),
+    Migration(
+        "events-0003-participants-sealed",
+        """
+        ALTER TABLE participant_view ADD COLUMN person_id TEXT;
+        ALTER TABLE participant_view ADD COLUMN erased BOOLEAN NOT NULL DEFAULT false;
+        ALTER TABLE participant_view ALTER COLUMN email DROP NOT NULL;
+        ALTER TABLE participant_view ALTER COLUMN job_title DROP NOT NULL;
+        CREATE INDEX participant_view_person ON participant_view (person_id);
+        """,
+    ),
+    Migration(
+        "events-0004-erased-persons",
+        """
+        CREATE TABLE erased_persons (
+            person_id TEXT PRIMARY KEY,
+            erased_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        );
+        """,
+    ),
 )
 
 PROJECTION_TABLES = ("meeting_view", "availability_view", "participant_view")
@@ -94,10 +117,10 @@ def _ts(value: Any) -> datetime | None:
 _INSERT_PARTICIPANTS = """
     INSERT INTO participant_view (registration_id, meeting_id, name, email, job_title,
         municipality_code, note, basis, price_dkk, status, wait_seq, registered_at,
-        cancelled_by, attended)
+        cancelled_by, attended, person_id, erased)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
         $6::text[], $7::text[], $8::text[], $9::int[], $10::text[], $11::bigint[],
-        $12::timestamptz[], $13::text[], $14::bool[])
+        $12::timestamptz[], $13::text[], $14::bool[], $15::text[], $16::bool[])
     ON CONFLICT DO NOTHING"""
 
 _UPDATE_PARTICIPANTS = """
@@ -125,7 +148,43 @@ _PARTICIPANT_COLUMNS = (
     "registered_at",
     "cancelled_by",
     "attended",
+    "person_id",
+    "erased",
 )
+
+
+def _personal(person: dict[str, Any] | None) -> dict[str, Any]:
+    """The personal columns of a participant row: opened, or the erased marker."""
+    if person is None:
+        return {"name": ERASED, "email": None, "job_title": None, "note": None, "erased": True}
+    return {
+        "name": person["name"],
+        "email": person["email"],
+        "job_title": person["job_title"],
+        "note": person.get("note"),
+        "erased": False,
+    }
+
+
+async def open_participants(
+    vault: Vault, datas: Sequence[dict[str, Any]]
+) -> dict[str, dict[str, Any] | None]:
+    """Registration id -> opened personal fields (None: erased), one key round trip.
+
+    A sealed text that does not open (tampered, or sealed for someone else) is shown as
+    erased: it is unreadable for everyone, and the seat it stands for still counts.
+    """
+    items = [(d["participant"]["person_id"], d["participant"]["sealed"]) for d in datas]
+    keys = await vault.keys(pid for pid, _ in items)
+    opened: dict[str, dict[str, Any] | None] = {}
+    for d, (pid, sealed) in zip(datas, items, strict=True):
+        key = keys.get(pid)
+        try:
+            opened[d["registration_id"]] = None if key is None else open_sealed(pid, key, sealed)
+        except SealError:
+            log.warning("sealed participant does not open", registration_id=d["registration_id"])
+            opened[d["registration_id"]] = None
+    return opened
 
 
 class _Batch:
@@ -144,7 +203,8 @@ class _Batch:
         self.updates: dict[str, dict[str, Any]] = {}
         self.touched: set[str] = set()
 
-    def register(self, data: dict[str, Any], waiting: bool) -> None:
+    def register(self, data: dict[str, Any], waiting: bool, person: dict[str, Any] | None) -> None:
+        """``person``: the opened personal fields, None when the person is erased."""
         p = data["participant"]
         rid = data["registration_id"]
         if rid in self.inserts:
@@ -152,11 +212,9 @@ class _Batch:
         self.inserts[rid] = {
             "registration_id": rid,
             "meeting_id": data["meeting_id"],
-            "name": p["name"],
-            "email": str(p["email"]),
-            "job_title": p["job_title"],
+            **_personal(person),
             "municipality_code": p["municipality_code"],
-            "note": p.get("note"),
+            "person_id": p["person_id"],
             "basis": data["basis"],
             "price_dkk": data["price_dkk"],
             "status": "waitlisted" if waiting else "confirmed",
@@ -205,6 +263,18 @@ class _Batch:
                 await conn.execute(
                     _INSERT_PARTICIPANTS, *([r[c] for r in rows] for c in _PARTICIPANT_COLUMNS)
                 )
+            # A person whose erasure this service has already seen (its event can arrive
+            # before the registration's: they travel on different topics), or sees while
+            # this transaction runs (see scrub_person), is shown erased even when the key
+            # was still at hand a moment ago.
+            await conn.execute(
+                _SCRUB + " AND registration_id = ANY($3::text[])"
+                " AND EXISTS (SELECT 1 FROM erased_persons)"
+                " AND person_id IN (SELECT person_id FROM erased_persons)",
+                None,
+                ERASED,
+                [r["registration_id"] for r in rows if not r["erased"]],
+            )
             self.inserts.clear()
         if self.updates:
             ids = list(self.updates)
@@ -231,7 +301,9 @@ _PROMOTED = wire.RegistrationPromoted.type_name()
 _REG_CANCELLED = wire.RegistrationCancelled.type_name()
 _ATTENDANCE = wire.AttendanceRecorded.type_name()
 MEETING_EVENT_TYPES = frozenset(
-    m.type_name() for m in registry.types().values() if m.topic == wire.MEETING_TOPIC
+    m.type_name()
+    for m in registry.types().values()
+    if m.topic == wire.MEETING_TOPIC and not m.retired
 )
 
 
@@ -312,6 +384,8 @@ async def apply_many(
     conn: asyncpg.Connection,
     events: Iterable[tuple[str, dict[str, Any]]],
     *,
+    vault: Vault,
+    retention: timedelta | None = None,
     refresh: bool = True,
     copy: bool = False,
 ) -> int:
@@ -322,17 +396,22 @@ async def apply_many(
     set-based statements (see :class:`_Batch`); the availability of every meeting touched
     is counted once at the end (``refresh=False`` leaves that to the caller). Events of
     other types are skipped. ``copy=True`` (the rebuild, into emptied tables) writes new
-    registrations with COPY.
+    registrations with COPY. With ``retention``, each registered person gets a hold in the
+    vault until the meeting's end plus ``retention``, and a moved meeting moves its holds.
     """
     batch = _Batch(copy)
     applied = 0
+    events = list(events)
+    people = await open_participants(
+        vault, [d for type_, d in events if type_ in (_CONFIRMED, _WAITLISTED)]
+    )
     for type_, d in events:
         if type_ not in MEETING_EVENT_TYPES:
             continue
         applied += 1
         batch.touched.add(d["meeting_id"])
         if type_ in (_CONFIRMED, _WAITLISTED):
-            batch.register(d, waiting=type_ == _WAITLISTED)
+            batch.register(d, waiting=type_ == _WAITLISTED, person=people[d["registration_id"]])
         elif type_ == _PROMOTED:
             batch.change(d["registration_id"], status="confirmed")
         elif type_ == _REG_CANCELLED:
@@ -344,12 +423,66 @@ async def apply_many(
     await batch.flush(conn)
     if refresh and batch.touched:
         await refresh_availability(conn, sorted(batch.touched))
+    if retention is not None:
+        await _hold_participants(conn, vault, retention, events)
     return applied
 
 
-async def apply(conn: asyncpg.Connection, payload: EventPayload) -> None:
+async def _hold_participants(
+    conn: asyncpg.Connection,
+    vault: Vault,
+    retention: timedelta,
+    events: Sequence[tuple[str, dict[str, Any]]],
+) -> None:
+    """Retention: a participant's data is kept until the meeting's end plus ``retention``
+    (one vault round trip for the batch; moved meetings move their holds)."""
+    registered = [
+        (d["participant"]["person_id"], d["meeting_id"])
+        for type_, d in events
+        if type_ in (_CONFIRMED, _WAITLISTED)
+    ]
+    moved = {d["meeting_id"] for type_, d in events if type_ == _RESCHEDULED}
+    meetings = sorted({m for _, m in registered} | moved)
+    if not meetings:
+        return
+    ends = {
+        r["meeting_id"]: r["ends_at"]
+        for r in await conn.fetch(
+            "SELECT meeting_id, ends_at FROM meeting_view WHERE meeting_id = ANY($1::text[])",
+            meetings,
+        )
+    }
+    await vault.hold(
+        [(pid, f"meeting:{mid}", ends[mid] + retention) for pid, mid in registered if mid in ends]
+    )
+    for mid in sorted(moved & set(ends)):
+        await vault.move_holds(f"meeting:{mid}", ends[mid] + retention)
+
+
+async def apply(conn: asyncpg.Connection, payload: EventPayload, vault: Vault) -> None:
     """Apply one meetings event to the read models (inside the caller's transaction)."""
-    await apply_many(conn, [(payload.type_name(), payload.to_data())])
+    await apply_many(conn, [(payload.type_name(), payload.to_data())], vault=vault)
+
+
+_SCRUB = """UPDATE participant_view SET name = $2, email = NULL, job_title = NULL, note = NULL,
+               erased = true
+           WHERE (person_id = $1 OR $1 IS NULL) AND NOT erased"""
+
+
+async def scrub_person(conn: asyncpg.Connection, person_id: str) -> int:
+    """Replace an erased person's data in the participant list by the erased marker;
+    status, basis, price and waiting order stay. How many rows.
+
+    The lock waits for projection transactions that are writing participants right now
+    (they may have opened this person's data with a key fetched before the erasure) and
+    makes new ones wait for this one; those see ``erased_persons`` (see ``_Batch.flush``).
+    """
+    await conn.execute("LOCK TABLE participant_view IN SHARE ROW EXCLUSIVE MODE")
+    await conn.execute(
+        "INSERT INTO erased_persons (person_id) VALUES ($1) ON CONFLICT DO NOTHING", person_id
+    )
+    status: str = await conn.execute(_SCRUB, person_id, ERASED)
+    return int(status.split()[-1])
 
 
 async def refresh_availability(
@@ -382,14 +515,23 @@ async def refresh_availability(
         )
 
 
-async def on_meeting_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
-    """The subscriber's handler for one meetings event."""
-    await apply_many(conn, [(event.envelope.type, event.envelope.data)])
+def handlers(vault: Vault, retention: timedelta | None = None) -> tuple[Handler, BatchHandler]:
+    """The subscriber's handlers for one meetings event and for a batch (one transaction)."""
 
+    async def on_meeting_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        await apply_many(
+            conn, [(event.envelope.type, event.envelope.data)], vault=vault, retention=retention
+        )
 
-async def on_meeting_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
-    """The subscriber's handler for a batch of meetings events (one transaction)."""
-    await apply_many(conn, [(ev.envelope.type, ev.envelope.data) for ev in events])
+    async def on_meeting_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
+        await apply_many(
+            conn,
+            [(ev.envelope.type, ev.envelope.data) for ev in events],
+            vault=vault,
+            retention=retention,
+        )
+
+    return on_meeting_event, on_meeting_events
 
 
 REBUILD_PAGE = 10_000
@@ -417,6 +559,7 @@ async def rebuild(
     pool: asyncpg.Pool,
     store: EventStore,
     consumer: str,
+    vault: Vault,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Rebuild the read models from the event store, while the service runs; return events.
@@ -442,7 +585,9 @@ async def rebuild(
         position = 0
         while page := await _replay_page(conn, position, REBUILD_PAGE):
             position = page[-1][0]
-            count += await apply_many(conn, ((r[2], r[3]) for r in page), refresh=False, copy=True)
+            count += await apply_many(
+                conn, ((r[2], r[3]) for r in page), vault=vault, refresh=False, copy=True
+            )
             # This consumer's rows were deleted above, and the subscriber cannot commit a
             # meetings event while the read models are locked: no row can conflict.
             await conn.copy_records_to_table(
@@ -490,7 +635,7 @@ def _ranked(where: str) -> str:
 
 _COLUMNS = """p.registration_id, p.meeting_id, p.name, p.email, p.job_title,
     p.municipality_code, p.note, p.basis, p.price_dkk, p.status, p.attended, p.cancelled_by,
-    p.waiting_position"""
+    p.waiting_position, p.erased"""
 
 
 async def participants(

@@ -54,7 +54,7 @@ def to_contract(event: e.Event) -> EventPayload:
     model = CONTRACT_OF[type(event)]
     if type(event) in _TRUSTED:
         values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-        values["participant"] = wire.Participant.model_construct(
+        values["participant"] = wire.SealedParticipant.model_construct(
             **dataclasses.asdict(values["participant"])
         )
         return model.model_construct(**values)
@@ -91,6 +91,10 @@ def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+SNAPSHOT_FORMAT = 2
+"""Snapshots of format 1 held participants in clear; they are not read (see docs/privacy.md)."""
+
+
 def meeting_to_json(m: Meeting) -> dict[str, Any]:
     """The state as a JSON object for the kernel's snapshot table."""
     return {
@@ -115,14 +119,14 @@ def meeting_to_json(m: Meeting) -> dict[str, Any]:
         "cancelled": m.cancelled,
         "cancel_reason": m.cancel_reason,
         # Registrations in insertion (arrival) order; the waiting list in its own order.
+        # Participants as the events carry them: person id and sealed data, never in clear.
+        "format": SNAPSHOT_FORMAT,
         "registrations": [
             [
                 r.registration_id,
-                r.participant.name,
-                r.participant.email,
-                r.participant.job_title,
+                r.participant.person_id,
                 r.participant.municipality_code,
-                r.participant.note,
+                r.participant.sealed,
                 r.basis,
                 r.price_dkk,
                 r.status,
@@ -157,10 +161,10 @@ def meeting_from_json(data: dict[str, Any]) -> Meeting:
         cancel_reason=data["cancel_reason"],
         waitlist=list(data["waitlist"]),
     )
-    for rid, name, email, job, code, note, basis, price, status, attended in data["registrations"]:
+    for rid, person_id, code, sealed, basis, price, status, attended in data["registrations"]:
         m.registrations[rid] = Registration(
             registration_id=rid,
-            participant=Participant(name, email, job, code, note),
+            participant=Participant(person_id, code, sealed),
             basis=basis,
             price_dkk=price,
             status=status,

@@ -25,7 +25,6 @@ from services.events.domain.model import (
     Basis,
     Meeting,
     Registration,
-    email_key,
 )
 
 
@@ -86,7 +85,7 @@ def evolve(state: Meeting | None, event: e.Event) -> Meeting:
             )
             m.registrations[reg.registration_id] = reg
             code = reg.participant.municipality_code
-            m.active_by_email[email_key(reg.participant.email)] = reg.registration_id
+            m.active_by_person[reg.participant.person_id] = reg.registration_id
             m.active_per_municipality[code] = m.active_per_municipality.get(code, 0) + 1
             if confirmed:
                 _take_seat(m, reg)
@@ -108,7 +107,7 @@ def evolve(state: Meeting | None, event: e.Event) -> Meeting:
             elif reg.status == "waitlisted":
                 m.waitlist.remove(reg.registration_id)
             reg.status = "cancelled"
-            m.active_by_email.pop(email_key(reg.participant.email), None)
+            m.active_by_person.pop(reg.participant.person_id, None)
             m.active_per_municipality[code] -= 1
         case e.AttendanceRecorded():
             m.registrations[event.registration_id].attended = event.attended
@@ -265,7 +264,7 @@ def _register(m: Meeting, cmd: c.Register) -> list[e.Event]:
         raise errors.RegistrationClosedError(m.registration_deadline.isoformat())
     if cmd.registration_id in m.registrations:
         raise errors.DuplicateRegistrationError(cmd.registration_id)
-    existing = m.active_by_email.get(email_key(cmd.participant.email))
+    existing = m.active_by_person.get(cmd.participant.person_id)
     if existing is not None:
         raise errors.DuplicateRegistrationError(existing)
     code = cmd.participant.municipality_code

@@ -19,13 +19,16 @@ CancelledBy = Literal["participant", "municipality", "operator"]
 
 @dataclass(frozen=True)
 class Participant:
-    """The person who registers."""
+    """The person who registers, as the domain sees them: an id and a municipality.
 
-    name: str
-    email: str
-    job_title: str
+    ``person_id`` is the same for the same e-mail (until the person is erased), so one
+    person registers once; ``sealed`` carries the personal data (name, e-mail, job title,
+    note), sealed at the edge: opaque here, no decision depends on it.
+    """
+
+    person_id: str
     municipality_code: str
-    note: str | None = None
+    sealed: str
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Meeting:
     # Derived indexes, kept by evolve (and rebuilt by reindex after loading a snapshot).
     seats_taken: int = 0
     offer_seats_taken: int = 0
-    active_by_email: dict[str, str] = field(default_factory=dict)
+    active_by_person: dict[str, str] = field(default_factory=dict)
     active_per_municipality: dict[str, int] = field(default_factory=dict)
     seats_per_municipality: dict[str, int] = field(default_factory=dict)
 
@@ -110,22 +113,17 @@ class Meeting:
         """Recompute the derived indexes from the registrations."""
         self.seats_taken = 0
         self.offer_seats_taken = 0
-        self.active_by_email = {}
+        self.active_by_person = {}
         self.active_per_municipality = {}
         self.seats_per_municipality = {}
         for reg in self.registrations.values():
             if not reg.is_active:
                 continue
             code = reg.participant.municipality_code
-            self.active_by_email[email_key(reg.participant.email)] = reg.registration_id
+            self.active_by_person[reg.participant.person_id] = reg.registration_id
             self.active_per_municipality[code] = self.active_per_municipality.get(code, 0) + 1
             if reg.status == "confirmed":
                 self.seats_taken += 1
                 self.seats_per_municipality[code] = self.seats_per_municipality.get(code, 0) + 1
                 if reg.basis == "next_year_offer":
                     self.offer_seats_taken += 1
-
-
-def email_key(email: str) -> str:
-    """E-mails compare without regard to case (one person, one registration)."""
-    return email.strip().lower()

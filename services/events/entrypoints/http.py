@@ -25,6 +25,8 @@ from services.events.domain import errors
 from services.events.domain import events as e
 from services.events.domain.model import AgendaItem, Meeting, Participant
 from services.events.entrypoints import schemas as s
+from services.events.entrypoints.privacy import privacy_router
+from services.events.service_layer.erasure import ErasureService
 from services.events.service_layer.meetings import (
     ConcurrencyExhaustedError,
     EligibilityService,
@@ -47,6 +49,7 @@ from services.kernel.http import (
     problem_response,
 )
 from services.kernel.idempotency import request_hash
+from services.kernel.privacy import Vault, seal
 from services.kernel.runtime import ServiceRuntime
 
 KNOWN_NETWORKS = {"knub": "Kommunernes Netværk for Udsatte Boligområder"}
@@ -175,6 +178,8 @@ def create_app(
     eligibility: EligibilityService,
     clock: Clock,
     settings: Settings,
+    vault: Vault,
+    erasure: ErasureService,
 ) -> FastAPI:
     """The FastAPI app; its lifespan starts and stops the runtime."""
     app = FastAPI(
@@ -417,16 +422,22 @@ def create_app(
         stream = stream_id_of(meeting_id)
         header = await meetings.header(stream)
         standing = await eligibility.standing(header, body.municipality_code)
+        # Sealed here, at the edge: the domain sees the person's id and municipality only.
+        person = await vault.person_for(str(body.email))
+        personal = {
+            "name": body.name,
+            "email": str(body.email),
+            "job_title": body.job_title,
+            "note": body.note,
+        }
         command = c.Register(
             meeting_id=stream,
             at=clock.now(),
             registration_id=f"reg-{uuid4().hex[:12]}",
             participant=Participant(
-                name=body.name,
-                email=str(body.email),
-                job_title=body.job_title,
+                person_id=person.person_id,
                 municipality_code=body.municipality_code,
-                note=body.note,
+                sealed=seal(person.person_id, person.key, personal),
             ),
             standing=standing,
         )
@@ -463,10 +474,14 @@ def create_app(
             registration = meeting.registrations.get(registration_id)
             if registration is not None:  # an unknown one: the command answers 404
                 person = registration.participant
-                allow(
-                    principal.acts_for(person.municipality_code)
-                    or principal.is_person(person.email)
+                # The registration holds no e-mail in clear: the vault's person id of the
+                # token's e-mail is the same as the registration's for the same person.
+                own = (
+                    principal.role == "participant"
+                    and principal.email is not None
+                    and await vault.find(principal.email) == person.person_id
                 )
+                allow(principal.acts_for(person.municipality_code) or own)
         body = body or s.CancelRegistrationRequest()
         if not principal.is_operator:  # who cancelled is who signed in, not what they say
             body = s.CancelRegistrationRequest(
@@ -576,4 +591,5 @@ def create_app(
 
     app.include_router(router)
     app.include_router(municipalities)
+    app.include_router(privacy_router(erasure))
     return app

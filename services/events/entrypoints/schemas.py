@@ -368,14 +368,15 @@ class ParticipantRow(BaseModel):
             "waiting_position": None,
             "attended": None,
             "cancelled_by": None,
+            "erased": False,
         }
     )
 
     registration_id: str
     meeting_id: str
-    name: str
-    email: str
-    job_title: str
+    name: str = Field(description='The name; "[slettet]" once the person is erased.')
+    email: str | None = Field(description="The e-mail; null once the person is erased.")
+    job_title: str | None
     municipality_code: str
     note: str | None
     basis: str
@@ -384,6 +385,9 @@ class ParticipantRow(BaseModel):
     waiting_position: int | None
     attended: bool | None
     cancelled_by: str | None
+    erased: bool = Field(
+        default=False, description="The person was erased (GDPR): seat and status remain."
+    )
 
 
 class MunicipalityRegistration(ParticipantRow):

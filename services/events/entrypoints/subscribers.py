@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import asyncpg
 
 from contracts import meetings as meetings_wire
 from contracts import membership as membership_wire
+from contracts import privacy as privacy_wire
 from contracts.base import EventPayload
 from contracts.catalog import registry
 from services.events.adapters import membership_view, projections
 from services.kernel.kafka import KafkaSettings
-from services.kernel.subscriber import Handler, Subscription
+from services.kernel.privacy import Vault
+from services.kernel.subscriber import Handler, InboundEvent, Subscription
 
 MEMBERSHIP_VIEW_CONSUMER = "events-membership-view"
 PROJECTIONS_CONSUMER = "events-projections"
+PRIVACY_CONSUMER = "events-privacy"
 """Consumer group names (prefixed with the topic prefix), also the dedup keys."""
 
 
@@ -39,13 +43,18 @@ def membership_view_subscription(
 
 
 def projections_subscription(
-    pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings
+    pool: Callable[[], asyncpg.Pool],
+    kafka: KafkaSettings,
+    vault: Vault,
+    retention: timedelta | None = None,
 ) -> Subscription:
-    """Meetings events into the read models (availability, participants, upcoming)."""
+    """Meetings events into the read models (availability, participants, upcoming); with
+    ``retention``, the participants' retention holds in the vault too."""
+    on_event, on_events = projections.handlers(vault, retention)
     handlers: dict[type[EventPayload], Handler] = {
-        model: projections.on_meeting_event
+        model: on_event
         for model in registry.types().values()
-        if model.topic == meetings_wire.MEETING_TOPIC
+        if model.topic == meetings_wire.MEETING_TOPIC and not model.retired
     }
     return Subscription(
         name=kafka.topic_prefix + PROJECTIONS_CONSUMER,
@@ -57,5 +66,26 @@ def projections_subscription(
         # A rush appends thousands of events a second: one transaction and one offset
         # commit per batch, not per event, keeps the availability current.
         batch_size=500,
-        batch_handler=projections.on_meeting_events,
+        batch_handler=on_events,
+    )
+
+
+def privacy_subscription(
+    pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings, vault: Vault
+) -> Subscription:
+    """Erasures: forget the person's cached key, scrub the participant list."""
+
+    async def on_erased(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        payload = event.payload
+        assert isinstance(payload, privacy_wire.PersonErased)
+        vault.forget(payload.person_id)
+        await projections.scrub_person(conn, payload.person_id)
+
+    return Subscription(
+        name=kafka.topic_prefix + PRIVACY_CONSUMER,
+        topics=[privacy_wire.PRIVACY_TOPIC],
+        handlers={privacy_wire.PersonErased: on_erased},
+        registry=registry,
+        pool=pool,
+        kafka=kafka,
     )

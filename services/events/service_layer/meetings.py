@@ -22,6 +22,7 @@ from prometheus_client import Counter, Histogram
 
 from contracts.meetings import MEETING_TOPIC
 from services.events.adapters.translation import (
+    SNAPSHOT_FORMAT,
     from_record,
     meeting_from_json,
     meeting_to_json,
@@ -241,7 +242,7 @@ class MeetingService:
             snapshot = await self.store.load_snapshot(conn, stream)
             version, state = (
                 (0, None)
-                if snapshot is None
+                if snapshot is None or snapshot[1].get("format") != SNAPSHOT_FORMAT
                 else (
                     snapshot[0],
                     meeting_from_json(snapshot[1]),

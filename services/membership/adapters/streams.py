@@ -3,32 +3,55 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from contracts.catalog import registry
 from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC, NetworkCreated
 from services.kernel.eventstore import EventStore, StreamVersionConflictError
-from services.membership.adapters.contract import from_recorded, network_event, to_new_event
+from services.kernel.privacy import Vault, seal
+from services.membership.adapters.contract import (
+    ERASED_CONTACT,
+    SealedContact,
+    contact_fields,
+    contact_of,
+    from_recorded,
+    membership_event,
+    network_event,
+    sealed_contact,
+    to_new_event,
+)
 from services.membership.domain import model as dm
 from services.membership.domain.decisions import evolve, network_from
 from services.membership.service_layer.ports import ConcurrencyError
 
 SOURCE = "/kl/membership"
+CPH = ZoneInfo("Europe/Copenhagen")
 
 
 class PostgresStreams:
     """Membership and network streams of one connection (and its transaction, if any)."""
 
-    def __init__(self, conn: asyncpg.Connection, store: EventStore) -> None:
+    def __init__(self, conn: asyncpg.Connection, store: EventStore, vault: Vault) -> None:
         self.conn = conn
         self.store = store
+        self.vault = vault
 
     async def load_membership(self, membership_id: str) -> tuple[dm.Membership | None, int]:
+        """The membership, its contact person opened (the erased marker once erased)."""
         state: dm.Membership | None = None
         version = 0
-        for recorded in await self.store.read_stream(self.conn, membership_id):
-            event = from_recorded(recorded)
-            if event is not None and not isinstance(event, dm.NetworkCreated):
+        records = await self.store.read_stream(self.conn, membership_id)
+        payloads = [registry.parse(r.type, r.data) for r in records]
+        seals = [sealed_contact(p) for p in payloads]
+        present = [s for s in seals if s is not None]
+        opened = iter(await self.vault.open_many(present) if present else [])
+        for recorded, payload, seal_ in zip(records, payloads, seals, strict=True):
+            contact = contact_of(next(opened)) if seal_ is not None else ERASED_CONTACT
+            event = membership_event(payload, contact)
+            if event is not None:
                 state = evolve(state, event)
             version = recorded.version
         return state, version
@@ -68,11 +91,26 @@ class PostgresStreams:
                     self.conn,
                     stream_id=stream_id,
                     expected_version=expected_version,
-                    events=[to_new_event(e) for e in events],
+                    events=[to_new_event(e, await self._seal(e)) for e in events],
                     topic=topic,
                 )
         except StreamVersionConflictError as exc:
             raise ConcurrencyError(str(exc)) from exc
+
+    async def _seal(self, event: dm.MembershipEvent | dm.NetworkCreated) -> SealedContact | None:
+        """The event's contact person sealed, with a retention hold on them until the end of
+        the membership's year plus the retention period."""
+        if not isinstance(
+            event, dm.MembershipJoined | dm.MembershipRenewed | dm.MembershipContactChanged
+        ):
+            return None
+        contact = event.contact
+        person = await self.vault.person_for(contact.email)
+        until = datetime(event.year + 1, 1, 1, tzinfo=CPH) + timedelta(
+            days=self.vault.settings.retention_days
+        )
+        await self.vault.hold([(person.person_id, f"membership:{event.membership_id}", until)])
+        return person.person_id, seal(person.person_id, person.key, contact_fields(contact))
 
 
 async def list_networks(conn: asyncpg.Connection | asyncpg.Pool) -> list[dm.Network]:

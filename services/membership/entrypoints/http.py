@@ -29,6 +29,7 @@ from services.kernel.http import (
     install_problem_handlers,
     problem_response,
 )
+from services.kernel.privacy import Vault
 from services.membership.adapters import roster
 from services.membership.adapters.streams import PostgresStreams, list_networks
 from services.membership.domain.errors import (
@@ -203,6 +204,7 @@ def create_app(
     pool: Callable[[], asyncpg.Pool],
     store: EventStore,
     clock: Clock,
+    vault: Vault,
     lifespan: Lifespan | None = None,
     readiness_checks: Iterable[tuple[str, ReadinessCheck]] = (),
 ) -> FastAPI:
@@ -232,7 +234,7 @@ def create_app(
     ) -> JSONResponse:
         """Run a command; with an Idempotency-Key, once, in one transaction with its answer."""
         async with pool().acquire() as conn:
-            streams = PostgresStreams(conn, store)
+            streams = PostgresStreams(conn, store, vault)
             if key is None:
                 status, body = await action(streams)
                 return JSONResponse(body.model_dump(mode="json"), status)
@@ -398,7 +400,7 @@ def create_app(
     ) -> MembershipView:
         allow(principal.acts_for(code_of(membership_id)))
         async with pool().acquire() as conn:
-            state, _ = await PostgresStreams(conn, store).load_membership(membership_id)
+            state, _ = await PostgresStreams(conn, store, vault).load_membership(membership_id)
         if state is None:
             raise MembershipNotFoundError(membership_id)
         return MembershipView.of(state)
@@ -417,7 +419,7 @@ def create_app(
         slug: SlugPath, year: YearPath, municipality_code: CodePath
     ) -> MembershipStatusView:
         async with pool().acquire() as conn:
-            streams = PostgresStreams(conn, store)
+            streams = PostgresStreams(conn, store, vault)
             await handlers.require_network(streams, slug)
             stream_id = membership_id(slug, year, municipality_code)
             state, _ = await streams.load_membership(stream_id)
@@ -450,7 +452,7 @@ def create_app(
         offset: Offset = 0,
     ) -> RosterPage:
         async with pool().acquire() as conn:
-            await handlers.require_network(PostgresStreams(conn, store), slug)
+            await handlers.require_network(PostgresStreams(conn, store, vault), slug)
             page = await roster.roster(
                 conn,
                 slug,

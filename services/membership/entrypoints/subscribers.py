@@ -8,12 +8,15 @@ import asyncpg
 
 from contracts import membership as cm
 from contracts.base import registry
+from contracts.privacy import PRIVACY_TOPIC, PersonErased
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import Vault
 from services.kernel.subscriber import InboundEvent, Subscription
 from services.membership.adapters import roster
 from services.membership.adapters.contract import membership_event
 
 ROSTER_CONSUMER = "membership-roster"
+PRIVACY_CONSUMER = "membership-privacy"
 
 
 async def apply_to_roster(conn: asyncpg.Connection, event: InboundEvent) -> None:
@@ -32,6 +35,28 @@ def roster_subscription(pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings) 
             cm.MembershipRenewed: apply_to_roster,
             cm.MembershipCancelled: apply_to_roster,
         },
+        registry=registry,
+        pool=pool,
+        kafka=kafka,
+    )
+
+
+def privacy_subscription(
+    pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings, vault: Vault
+) -> Subscription:
+    """Erasures: the roster holds no personal data, but this process may hold the person's
+    key in its cache; it forgets it at once (the sealed contact in the event store is
+    unreadable from then on)."""
+
+    async def on_erased(_: asyncpg.Connection, event: InboundEvent) -> None:
+        payload = event.payload
+        assert isinstance(payload, PersonErased)
+        vault.forget(payload.person_id)
+
+    return Subscription(
+        name=f"{kafka.topic_prefix}{PRIVACY_CONSUMER}",
+        topics=[PRIVACY_TOPIC],
+        handlers={PersonErased: on_erased},
         registry=registry,
         pool=pool,
         kafka=kafka,

@@ -11,7 +11,9 @@ from uuid import UUID
 
 import asyncpg
 
+from contracts.notifications import NotificationFailed, NotificationQueued, NotificationSent
 from services.kernel.db import Migration
+from services.kernel.privacy import ERASED, SealError, Vault
 from services.notifications.domain.model import (
     AgendaItem,
     Meeting,
@@ -102,6 +104,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX feed_municipality ON notification_feed (municipality_code, queued_at DESC);
         """,
     ),
+    Migration(
+        "notifications-0002-persons",
+        """
+        ALTER TABLE registrations ADD COLUMN person_id TEXT;
+        ALTER TABLE registrations ALTER COLUMN email DROP NOT NULL;
+        CREATE INDEX registrations_person ON registrations (person_id);
+        ALTER TABLE deliveries ADD COLUMN person_id TEXT;
+        ALTER TABLE deliveries ADD COLUMN recipient_sealed TEXT;
+        ALTER TABLE deliveries ALTER COLUMN recipient_email DROP NOT NULL;
+        CREATE INDEX deliveries_person ON deliveries (person_id);
+        ALTER TABLE notification_feed ADD COLUMN recipient_person_id TEXT;
+        ALTER TABLE notification_feed ALTER COLUMN recipient_email DROP NOT NULL;
+        CREATE INDEX feed_person ON notification_feed (recipient_person_id);
+        """,
+    ),
 )
 
 
@@ -157,10 +174,10 @@ async def save_registrations(
         return
     await conn.executemany(
         """INSERT INTO registrations (registration_id, meeting_id, name, email, municipality_code,
-                                      status, position, calendar_sequence)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                      status, position, calendar_sequence, person_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (registration_id) DO UPDATE SET
-               name = excluded.name, email = excluded.email,
+               name = excluded.name, email = excluded.email, person_id = excluded.person_id,
                municipality_code = excluded.municipality_code, status = excluded.status,
                position = excluded.position, calendar_sequence = excluded.calendar_sequence""",
         [
@@ -168,11 +185,12 @@ async def save_registrations(
                 r.registration_id,
                 r.meeting_id,
                 r.participant.name,
-                r.participant.email,
+                r.participant.email or None,
                 r.municipality_code,
                 r.status.value,
                 r.position,
                 r.calendar_sequence,
+                r.participant.person_id,
             )
             for r in registrations
         ],
@@ -214,7 +232,7 @@ def _registration(row: asyncpg.Record) -> Registration:
     return Registration(
         registration_id=row["registration_id"],
         meeting_id=row["meeting_id"],
-        participant=Person(row["name"], row["email"]),
+        participant=Person(row["name"], row["email"] or "", row["person_id"]),
         municipality_code=row["municipality_code"],
         status=RegistrationStatus(row["status"]),
         position=row["position"],
@@ -279,6 +297,8 @@ class NewDelivery:
     body_html: str
     ics: bytes | None
     calendar_method: str | None
+    person_id: str | None = None
+    recipient_sealed: str | None = None
 
 
 async def insert_delivery(conn: asyncpg.Connection, d: NewDelivery, now: datetime) -> bool:
@@ -286,8 +306,10 @@ async def insert_delivery(conn: asyncpg.Connection, d: NewDelivery, now: datetim
     inserted = await conn.fetchval(
         """INSERT INTO deliveries (notification_id, dedupe_key, kind, recipient_email,
                recipient_name, municipality_code, meeting_id, registration_id, source_event_id,
-               subject, body_text, body_html, ics, calendar_method, next_attempt_at, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+               subject, body_text, body_html, ics, calendar_method, next_attempt_at, created_at,
+               person_id, recipient_sealed)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15,
+                   $16, $17)
            ON CONFLICT DO NOTHING RETURNING true""",
         d.notification_id,
         d.dedupe_key,
@@ -304,6 +326,8 @@ async def insert_delivery(conn: asyncpg.Connection, d: NewDelivery, now: datetim
         d.ics,
         d.calendar_method,
         now,
+        d.person_id,
+        d.recipient_sealed,
     )
     return bool(inserted)
 
@@ -370,33 +394,47 @@ async def record_failed(
 # --- the feed projection -------------------------------------------------------------------
 
 FEED_STATUS = {
-    "dk.kl.notifications.queued.v1": "queued",
-    "dk.kl.notifications.sent.v1": "sent",
-    "dk.kl.notifications.failed.v1": "failed",
+    NotificationQueued.type_name(): "queued",
+    NotificationSent.type_name(): "sent",
+    NotificationFailed.type_name(): "failed",
 }
 
 
-async def apply_to_feed(conn: asyncpg.Connection, event_type: str, data: dict[str, Any]) -> None:
-    """Project one notification event into the feed (used inline and for a rebuild)."""
+async def apply_to_feed(
+    conn: asyncpg.Connection, event_type: str, data: dict[str, Any], vault: Vault | None
+) -> None:
+    """Project one notification event into the feed (used inline and for a rebuild).
+
+    A queued notification's sealed recipient is opened with ``vault`` (needed for
+    ``queued`` events only); an erased recipient shows as null.
+    """
     status = FEED_STATUS.get(event_type)
     if status is None:
         return
     occurred = datetime.fromisoformat(data["occurred_at"])
     if status == "queued":
+        if vault is None:
+            raise ValueError("a queued notification needs the vault to open its recipient")
+        person_id = data["recipient_person_id"]
+        try:
+            opened = await vault.open(person_id, data["recipient_sealed"])
+        except SealError:
+            opened = None
         await conn.execute(
             """INSERT INTO notification_feed (notification_id, kind, recipient_email,
                    municipality_code, meeting_id, registration_id, subject, status,
-                   queued_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8)
+                   queued_at, updated_at, recipient_person_id)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8, $9)
                ON CONFLICT (notification_id) DO NOTHING""",
             UUID(data["notification_id"]),
             data["kind"],
-            data["recipient_email"],
+            None if opened is None else opened["email"],
             data.get("municipality_code"),
             data.get("meeting_id"),
             data.get("registration_id"),
             data["subject"],
             occurred,
+            person_id,
         )
         return
     await conn.execute(
@@ -408,4 +446,43 @@ async def apply_to_feed(conn: asyncpg.Connection, event_type: str, data: dict[st
         data.get("reason"),
         data.get("permanent"),
         occurred,
+    )
+
+
+# --- erasure --------------------------------------------------------------------------------
+
+
+async def scrub_person(conn: asyncpg.Connection, person_id: str) -> None:
+    """Forget an erased person here: the erased marker in the view of registrations, no
+    address, name, text or calendar in deliveries (a queued one is never sent), no address
+    in the feed. Statuses, kinds and counts stay."""
+    registrations = [
+        r[0]
+        for r in await conn.fetch(
+            "SELECT registration_id FROM registrations WHERE person_id = $1", person_id
+        )
+    ]
+    await conn.execute(
+        "UPDATE registrations SET name = $2, email = NULL WHERE person_id = $1",
+        person_id,
+        ERASED,
+    )
+    # Mail to the person, and the organiser's mail about them (it names them), lose
+    # their text; what is still queued is never sent.
+    await conn.execute(
+        """UPDATE deliveries SET
+               recipient_email = CASE WHEN person_id = $1 THEN NULL ELSE recipient_email END,
+               recipient_name = CASE WHEN person_id = $1 THEN NULL ELSE recipient_name END,
+               body_text = $2, body_html = $2, ics = NULL,
+               status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END,
+               last_error = CASE WHEN status = 'queued' THEN 'erased' ELSE last_error END,
+               permanent = CASE WHEN status = 'queued' THEN true ELSE permanent END
+           WHERE person_id = $1 OR registration_id = ANY($3::text[])""",
+        person_id,
+        ERASED,
+        registrations,
+    )
+    await conn.execute(
+        "UPDATE notification_feed SET recipient_email = NULL WHERE recipient_person_id = $1",
+        person_id,
     )

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts import meetings as wire
 from contracts import membership as wire_membership
 from contracts.base import EventPayload
+from services.kernel.privacy import ERASED
 from services.notifications.domain import events as domain
 from services.notifications.domain.model import AgendaItem, Meeting, Person
 
 
-def meeting_event(payload: EventPayload) -> domain.MeetingEvent:
-    """The domain's view of a meeting or registration event; TypeError for other types."""
+def meeting_event(
+    payload: EventPayload, person: dict[str, Any] | None = None
+) -> domain.MeetingEvent:
+    """The domain's view of a meeting or registration event; TypeError for other types.
+
+    ``person``: a registration's opened personal fields; None when the person is erased
+    (the participant is then the erased marker, with no e-mail: nothing is sent to them).
+    """
     if isinstance(payload, wire.MeetingScheduled):
         return domain.MeetingScheduled(
             Meeting(
@@ -39,14 +48,16 @@ def meeting_event(payload: EventPayload) -> domain.MeetingEvent:
     if isinstance(payload, wire.MeetingCancelled):
         return domain.MeetingCancelled(meeting_id=payload.meeting_id, reason=payload.reason)
     if isinstance(payload, wire.RegistrationConfirmed):
-        return domain.RegistrationConfirmed(*_registration(payload))
+        return domain.RegistrationConfirmed(*_registration(payload, person))
     if isinstance(payload, wire.RegistrationWaitlisted):
-        return domain.RegistrationWaitlisted(*_registration(payload), position=payload.position)
+        return domain.RegistrationWaitlisted(
+            *_registration(payload, person), position=payload.position
+        )
     if isinstance(payload, wire.RegistrationPromoted):
-        return domain.RegistrationPromoted(*_registration(payload))
+        return domain.RegistrationPromoted(*_registration(payload, person))
     if isinstance(payload, wire.RegistrationCancelled):
         return domain.RegistrationCancelled(
-            *_registration(payload),
+            *_registration(payload, person),
             cancelled_by=payload.cancelled_by,
             had_seat=payload.had_seat,
         )
@@ -58,20 +69,31 @@ def _registration(
     | wire.RegistrationWaitlisted
     | wire.RegistrationPromoted
     | wire.RegistrationCancelled,
+    person: dict[str, Any] | None,
 ) -> tuple[str, str, Person, str]:
     p = payload.participant
-    return (
-        payload.meeting_id,
-        payload.registration_id,
-        Person(p.name, str(p.email)),
-        p.municipality_code,
+    who = (
+        Person(ERASED, "", p.person_id)
+        if person is None
+        else Person(str(person["name"]), str(person["email"]), p.person_id)
     )
+    return (payload.meeting_id, payload.registration_id, who, p.municipality_code)
+
+
+REGISTRATION_PAYLOADS = (
+    wire.RegistrationConfirmed,
+    wire.RegistrationWaitlisted,
+    wire.RegistrationPromoted,
+    wire.RegistrationCancelled,
+)
 
 
 def membership_started(
     payload: wire_membership.MembershipJoined | wire_membership.MembershipRenewed,
     network_name: str | None,
+    contact: dict[str, Any] | None,
 ) -> domain.MembershipStarted:
+    """``contact``: the opened contact person; None when erased (then no welcome is sent)."""
     return domain.MembershipStarted(
         membership_id=payload.membership_id,
         network_slug=payload.network_slug,
@@ -79,7 +101,11 @@ def membership_started(
         year=payload.year,
         municipality_code=payload.municipality_code,
         municipality_name=payload.municipality_name,
-        contact=Person(payload.contact_name, str(payload.contact_email)),
+        contact=(
+            Person(ERASED, "", payload.contact_person_id)
+            if contact is None
+            else Person(str(contact["name"]), str(contact["email"]), payload.contact_person_id)
+        ),
         renewed=isinstance(payload, wire_membership.MembershipRenewed),
     )
 

@@ -48,8 +48,12 @@ class Meeting:
 
 @dataclass(frozen=True)
 class Person:
+    """A recipient. ``person_id``: the person's id in the key vault, when known (a
+    participant's comes with the event; others get one when a notification is queued)."""
+
     name: str
     email: str
+    person_id: str | None = None
 
 
 @dataclass(frozen=True)

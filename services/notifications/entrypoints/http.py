@@ -47,7 +47,10 @@ class FeedItem(BaseModel):
 
     notification_id: UUID = Field(description="Id of the notification.")
     kind: str = Field(description="What it is about.", examples=["registration_confirmed"])
-    recipient_email: str = Field(description="Recipient.", examples=["anne.jensen@aarhus.dk"])
+    recipient_email: str | None = Field(
+        description="Recipient (null once the recipient is erased).",
+        examples=["anne.jensen@aarhus.dk"],
+    )
     municipality_code: str | None = Field(description="Municipality.", examples=["751"])
     meeting_id: str | None = Field(description="Meeting.", examples=["meeting-knub-2021-3"])
     registration_id: str | None = Field(description="Registration.", examples=["reg-4f1c2a"])
@@ -97,7 +100,7 @@ class Delivery(BaseModel):
 
     notification_id: UUID
     kind: str = Field(examples=["registration_confirmed"])
-    recipient_email: str = Field(examples=["anne.jensen@aarhus.dk"])
+    recipient_email: str | None = Field(examples=["anne.jensen@aarhus.dk"])
     municipality_code: str | None = Field(examples=["751"])
     meeting_id: str | None = Field(examples=["meeting-knub-2021-3"])
     registration_id: str | None = Field(examples=["reg-4f1c2a"])

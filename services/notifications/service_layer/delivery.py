@@ -177,7 +177,8 @@ class DeliveryWorker:
         return {
             "notification_id": str(row["notification_id"]),
             "kind": row["kind"],
-            "recipient_email": row["recipient_email"],
+            "recipient_person_id": row["person_id"],
+            "recipient_sealed": row["recipient_sealed"],
             "municipality_code": row["municipality_code"],
             "meeting_id": row["meeting_id"],
             "registration_id": row["registration_id"],
@@ -196,4 +197,4 @@ class DeliveryWorker:
             events=[NewEvent(payload.type_name(), payload.to_data(), time=now)],
             topic=NOTIFICATION_TOPIC,
         )
-        await db.apply_to_feed(conn, payload.type_name(), payload.to_data())
+        await db.apply_to_feed(conn, payload.type_name(), payload.to_data(), None)

@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import asyncpg
 
+from services.kernel.privacy import Vault
 from services.notifications.adapters import postgres as db
 
 
 async def rebuild_feed(
-    pool: asyncpg.Pool, progress: Callable[[int, int], None] | None = None
+    pool: asyncpg.Pool, vault: Vault, progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Empty the feed and replay every notification event into it; return how many.
 
@@ -30,7 +31,7 @@ async def rebuild_feed(
                ORDER BY position""",
             types,
         ):
-            await db.apply_to_feed(conn, row["event_type"], row["data"])
+            await db.apply_to_feed(conn, row["event_type"], row["data"], vault)
             done += 1
             if progress is not None and done % 500 == 0:
                 progress(done, total)

@@ -19,6 +19,7 @@ import structlog
 from contracts.notifications import NOTIFICATION_TOPIC, NotificationQueued
 from services.kernel.clock import Clock
 from services.kernel.eventstore import EventStore, NewEvent
+from services.kernel.privacy import Vault, seal
 from services.notifications.adapters import postgres as db
 from services.notifications.adapters.calendar import calendar_object
 from services.notifications.adapters.texts import render
@@ -49,12 +50,13 @@ def notification_stream(notification_id: UUID) -> str:
     return f"notification-{notification_id}"
 
 
-def dedupe_key(source: str, intent: NotificationIntent) -> str:
-    """Source (event id or reminder), recipient, kind and registration: one delivery each."""
-    return (
-        f"{source}|{intent.recipient.email.lower()}|{intent.kind.value}"
-        f"|{intent.registration_id or '-'}"
-    )
+def dedupe_key(source: str, person_id: str, intent: NotificationIntent) -> str:
+    """Source (event id or reminder), recipient, kind and registration: one delivery each.
+
+    The recipient is their person id (the same for the same address until they are
+    erased), never the address: the key outlives an erasure.
+    """
+    return f"{source}|{person_id}|{intent.kind.value}|{intent.registration_id or '-'}"
 
 
 class Notifier:
@@ -66,11 +68,13 @@ class Notifier:
         policy: Policy,
         clock: Clock,
         pool: Callable[[], asyncpg.Pool],
+        vault: Vault,
     ) -> None:
         self.store = store
         self.policy = policy
         self.clock = clock
         self.pool = pool
+        self.vault = vault
 
     async def apply_meeting_event(
         self, conn: asyncpg.Connection, event: MeetingEvent, source_event_id: str
@@ -144,7 +148,15 @@ class Notifier:
         source_event_id: str | None,
         now: datetime,
     ) -> int:
-        key = dedupe_key(source, intent)
+        recipient = intent.recipient
+        if recipient.person_id is not None:
+            person_id, data_key = recipient.person_id, await self.vault.key(recipient.person_id)
+        else:
+            person = await self.vault.person_for(recipient.email)
+            person_id, data_key = person.person_id, person.key
+        if data_key is None or not recipient.email:
+            return 0  # the recipient is erased: nothing is sent, nothing is kept
+        key = dedupe_key(source, person_id, intent)
         notification_id = uuid5(_ID_NAMESPACE, key)
         text = render(intent)
         ics = None
@@ -167,13 +179,16 @@ class Notifier:
             body_html=text.html,
             ics=ics,
             calendar_method=intent.calendar.method if intent.calendar else None,
+            person_id=person_id,
+            recipient_sealed=seal(person_id, data_key, {"email": recipient.email}),
         )
         if not await db.insert_delivery(conn, delivery, now):
             return 0
         payload = NotificationQueued(
             notification_id=str(notification_id),
             kind=delivery.kind,
-            recipient_email=delivery.recipient_email,
+            recipient_person_id=person_id,
+            recipient_sealed=delivery.recipient_sealed,
             municipality_code=delivery.municipality_code,
             meeting_id=delivery.meeting_id,
             registration_id=delivery.registration_id,
@@ -190,5 +205,5 @@ class Notifier:
             topic=NOTIFICATION_TOPIC,
             causation_id=source_event_id,
         )
-        await db.apply_to_feed(conn, payload.type_name(), payload.to_data())
+        await db.apply_to_feed(conn, payload.type_name(), payload.to_data(), self.vault)
         return 1

@@ -67,7 +67,7 @@
         return el("tr", { "data-registration": p.registration_id },
           el("td", { "data-label": "Navn" }, p.name),
           el("td", { "data-label": "Kommune" }, p.municipality_code),
-          el("td", { "data-label": "Stilling" }, p.job_title),
+          el("td", { "data-label": "Stilling" }, p.job_title || "–"),
           el("td", { "data-label": "Status", class: "status" }, statusText(p)),
           el("td", { "data-label": "Fremmøde" }, p.attended === null ? "–" : (p.attended ? "Mødt" : "Ikke mødt")),
           el("td", { "data-label": "Handlinger" }, actions));
@@ -162,7 +162,7 @@
       return;
     }
     box.append(table("Leveringer", ["Emne", "Modtager", "Status", "Forsøg", "Seneste fejl", "Oprettet"],
-      list.body.items.map((d) => [d.subject, d.recipient_email,
+      list.body.items.map((d) => [d.subject, d.recipient_email || "[slettet]",
         el("span", { class: `tag ${DELIVERY_TAG[d.status]}`, text: DELIVERY[d.status] + (d.permanent ? " (endeligt)" : "") }),
         String(d.attempts), d.last_error || "–", KL.shortDate(d.created_at)]), [3]));
   }

@@ -69,7 +69,7 @@
     box.append(table("Tilmeldinger fra kommunens medarbejdere", ["Møde", "Dato", "Navn", "Stilling", "Status", "Fremmøde"],
       result.body.map((r) => [
         el("a", { href: `/moeder/${r.meeting_id}` }, r.meeting_title),
-        KL.shortDate(r.starts_at), r.name, r.job_title,
+        KL.shortDate(r.starts_at), r.name, r.job_title || "–",
         r.status === "waitlisted" ? `Venteliste nr. ${r.waiting_position}` : (REG_STATUS[r.status] || r.status),
         r.attended === null ? "–" : (r.attended ? "Mødt" : "Ikke mødt"),
       ])));

@@ -55,6 +55,7 @@ async def instances(
     env = {
         **os.environ,
         "NOTIFICATIONS_DATABASE_URL": fresh_dsn,
+        "NOTIFICATIONS_PRIVACY__DATABASE_URL": fresh_dsn,  # the publisher's vault too
         "NOTIFICATIONS_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         "NOTIFICATIONS_KAFKA__TOPIC_PREFIX": topic_prefix,
         "NOTIFICATIONS_CONSUMER_GROUP": f"notifications-{unique}",

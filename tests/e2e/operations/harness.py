@@ -27,15 +27,16 @@ from contracts.catalog import registry
 from services.events.adapters import projections
 from services.events.bootstrap import SOURCE as EVENTS_SOURCE
 from services.events.entrypoints.subscribers import PROJECTIONS_CONSUMER
-from services.kernel.db import create_pool, lock_key
+from services.kernel.db import create_pool, lock_key, with_database
 from services.kernel.eventstore import EventStore
+from services.kernel.privacy import PrivacySettings, Vault
 from services.membership.adapters import roster
 from services.membership.adapters.streams import SOURCE as MEMBERSHIP_SOURCE
 from services.membership.domain.municipalities import MUNICIPALITIES
 from services.notifications.service_layer.feed import rebuild_feed
 from tests.support.notifications_smtp_sink import SmtpSink
-from tests.support.stack import KAFKA_BOOTSTRAP
-from tests.support.system import System
+from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
+from tests.support.system import VAULT, System
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -321,8 +322,23 @@ def assert_projection_matches_store(projection: dict[str, Any], seating: Seating
     assert [p["waiting_position"] for p in ranked] == list(range(1, len(ranked) + 1))
 
 
+@asynccontextmanager
+async def vault_beside(pool: asyncpg.Pool) -> AsyncIterator[Vault]:
+    """The key vault of the system whose service database ``pool`` is (t_<unique>_<service>)."""
+    name: str = await pool.fetchval("SELECT current_database()")
+    dsn = with_database(ADMIN_DSN, name.rsplit("_", 1)[0] + "_" + VAULT)
+    vault = Vault(PrivacySettings(database_url=dsn))
+    try:
+        yield vault
+    finally:
+        await vault.close()
+
+
 async def rebuild_events(pool: asyncpg.Pool, prefix: str) -> int:
-    return await projections.rebuild(pool, EventStore(EVENTS_SOURCE), prefix + PROJECTIONS_CONSUMER)
+    async with vault_beside(pool) as vault:
+        return await projections.rebuild(
+            pool, EventStore(EVENTS_SOURCE), prefix + PROJECTIONS_CONSUMER, vault
+        )
 
 
 async def assert_events_projection_equals_rebuild(
@@ -356,7 +372,8 @@ async def feed_rows(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 async def assert_feed_equals_rebuild(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     live = await feed_rows(pool)
-    await rebuild_feed(pool)
+    async with vault_beside(pool) as vault:
+        await rebuild_feed(pool, vault)
     assert await feed_rows(pool) == live
     return live
 

@@ -17,6 +17,7 @@ import httpx
 from services.events.config import Settings
 from services.events.operations import rebuild_database
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 from tests.e2e.operations.harness import (
     CODES,
     Rush,
@@ -31,7 +32,7 @@ from tests.e2e.operations.harness import (
 )
 from tests.support import auth
 from tests.support.stack import KAFKA_BOOTSTRAP
-from tests.support.system import System
+from tests.support.system import VAULT, System
 from tests.support.waiting import wait_until
 
 MOST = 1000  # registrations flow until both rebuilds are done; this many at most
@@ -49,6 +50,7 @@ async def test_rebuilding_the_events_projection_during_traffic_ends_equal_to_the
     settings = Settings(
         database_url=system.dsn("events"),
         kafka=KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=system.prefix),
+        privacy=PrivacySettings(database_url=system.dsn(VAULT)),
     )
     async with (
         httpx.AsyncClient(headers=auth.OPERATOR, timeout=30) as http,

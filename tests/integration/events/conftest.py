@@ -20,6 +20,7 @@ from services.events.service_layer.ports import (
 )
 from services.kernel.clock import ManualClock
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 from tests.support import auth
 from tests.support.stack import KAFKA_BOOTSTRAP
 
@@ -59,6 +60,7 @@ def settings(fresh_dsn: str, topic_prefix: str) -> Settings:
     return Settings(
         database_url=fresh_dsn,
         kafka=KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=topic_prefix),
+        privacy=PrivacySettings(database_url=fresh_dsn),
         snapshot_every=50,
         auth=auth.SETTINGS,
     )

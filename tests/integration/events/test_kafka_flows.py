@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime
 from uuid import uuid4
 
@@ -15,6 +16,7 @@ from contracts.membership import MEMBERSHIP_TOPIC, MembershipJoined
 from services.events.adapters import projections
 from services.events.bootstrap import EventsService
 from services.kernel.clock import ManualClock
+from services.kernel.privacy import seal
 from tests.integration.events.conftest import (
     CPH,
     ScriptedLookup,
@@ -35,8 +37,9 @@ async def publish_joined(topic_prefix: str, code: str, year: int) -> None:
         year=year,
         occurred_at=datetime(2021, 11, 19, 10, tzinfo=CPH),
         municipality_name="Gentofte",
-        contact_name="Mette Hansen",
-        contact_email="mette.hansen@gentofte.dk",
+        # The events service never opens the contact: sealed here with a throw-away key.
+        contact_person_id=f"person-{int(code):032x}",
+        contact_sealed=seal(f"person-{int(code):032x}", os.urandom(32), {"name": "Mette"}),
         ean="5798000000001",
         fee_dkk=7500,
     )

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from services.kernel.clock import ManualClock
 from services.kernel.kafka import KafkaSettings
 from services.kernel.outbox import unpublished_count
+from services.kernel.privacy import PrivacySettings
 from services.membership.bootstrap import Container, bootstrap
 from services.membership.config import Settings
 from tests.support import auth
@@ -70,6 +71,7 @@ def settings_for(dsn: str, topic_prefix: str) -> Settings:
     return Settings(
         database_url=dsn,
         kafka=KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=topic_prefix),
+        privacy=PrivacySettings(database_url=dsn),
         pool_size=20,
         auth=auth.SETTINGS,
     )

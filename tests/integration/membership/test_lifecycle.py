@@ -63,7 +63,7 @@ async def test_joining_a_cancelled_membership_is_refused_with_contact_kl(
     assert rejoin.json()["type"] == "urn:kl:problem:membership-cancelled"
     assert "Kontakt KL" in rejoin.json()["detail"]
     assert await event_types(service, ID_2022) == [
-        "dk.kl.membership.joined.v1",
+        "dk.kl.membership.joined.v2",
         "dk.kl.membership.cancelled.v1",
     ]
 

@@ -24,7 +24,7 @@ async def test_metrics_show_events_appended_relay_lag_and_consumer_lag(
     service: MembershipService,
 ) -> None:
     before = (await service.client.get("/metrics")).text
-    joined_before = sample(before, "events_appended_total", type="dk.kl.membership.joined.v1")
+    joined_before = sample(before, "events_appended_total", type="dk.kl.membership.joined.v2")
     joined = await service.client.post("/networks/knub/memberships", json=join_body("461"))
     assert joined.status_code == 201
     group = service.topic_prefix + ROSTER_CONSUMER
@@ -41,7 +41,7 @@ async def test_metrics_show_events_appended_relay_lag_and_consumer_lag(
         return text if lag == 0 and unpublished == 0 else None
 
     text = await wait_until(caught_up, timeout=30, what="relay and roster consumer caught up")
-    appended = sample(text, "events_appended_total", type="dk.kl.membership.joined.v1")
+    appended = sample(text, "events_appended_total", type="dk.kl.membership.joined.v2")
     assert appended == (joined_before or 0) + 1
     assert sample(text, "outbox_relay_lag_seconds") == 0
     assert (

@@ -52,12 +52,14 @@ async def test_an_independent_consumer_reads_the_join_as_a_cloudevent(
     [record] = await read_topic(service.topic_prefix + MEMBERSHIP_TOPIC, expect=1)
     envelope = decode(record.key, record.headers, record.value)
     assert record.key == b"membership-knub-2022-101"
-    assert envelope.type == "dk.kl.membership.joined.v1"
+    assert envelope.type == "dk.kl.membership.joined.v2"
     assert envelope.source == "/kl/membership"
     payload = registry.parse(envelope.type, envelope.data)
     assert isinstance(payload, MembershipJoined)
     assert (payload.municipality_code, payload.year, payload.fee_dkk) == ("101", 2022, 7500)
     assert payload.ean == body["ean"]
+    assert body["contact_email"].encode() not in record.value, "the contact travels sealed"
+    assert body["contact_name"].encode() not in record.value
 
 
 async def test_the_roster_pages_and_counts_and_follows_cancellations(

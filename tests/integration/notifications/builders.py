@@ -1,5 +1,9 @@
 """Source events for the notifications tests, made the way the other services make them:
-contract payloads in CloudEvents envelopes (binary mode), produced onto prefixed topics."""
+contract payloads in CloudEvents envelopes (binary mode), produced onto prefixed topics.
+
+Registrations are written with the participant in clear (readable tests) and sealed
+through the key vault when published, as the events service seals them at its edge.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from contracts import meetings as m
 from contracts import membership as ms
 from contracts.base import EventPayload
 from contracts.envelope import Envelope, WireMessage, encode
+from services.kernel.privacy import PrivacySettings, Vault, seal
 from tests.support.stack import KAFKA_BOOTSTRAP
 
 MEETING_ID = "meeting-knub-2021-3"
@@ -49,8 +54,8 @@ def scheduled(meeting_id: str = MEETING_ID, start: datetime = START) -> m.Meetin
 
 def confirmed(
     registration_id: str, who: m.Participant = ANNE, meeting_id: str = MEETING_ID
-) -> m.RegistrationConfirmed:
-    return m.RegistrationConfirmed(
+) -> m.RegistrationConfirmedV1:
+    return m.RegistrationConfirmedV1(
         meeting_id=meeting_id,
         occurred_at=NOW,
         registration_id=registration_id,
@@ -60,8 +65,10 @@ def confirmed(
     )
 
 
-def waitlisted(registration_id: str, who: m.Participant, position: int) -> m.RegistrationWaitlisted:
-    return m.RegistrationWaitlisted(
+def waitlisted(
+    registration_id: str, who: m.Participant, position: int
+) -> m.RegistrationWaitlistedV1:
+    return m.RegistrationWaitlistedV1(
         meeting_id=MEETING_ID,
         occurred_at=NOW,
         registration_id=registration_id,
@@ -72,14 +79,14 @@ def waitlisted(registration_id: str, who: m.Participant, position: int) -> m.Reg
     )
 
 
-def promoted(registration_id: str, who: m.Participant) -> m.RegistrationPromoted:
-    return m.RegistrationPromoted(
+def promoted(registration_id: str, who: m.Participant) -> m.RegistrationPromotedV1:
+    return m.RegistrationPromotedV1(
         meeting_id=MEETING_ID, occurred_at=NOW, registration_id=registration_id, participant=who
     )
 
 
-def cancelled_by_participant(registration_id: str, who: m.Participant) -> m.RegistrationCancelled:
-    return m.RegistrationCancelled(
+def cancelled_by_participant(registration_id: str, who: m.Participant) -> m.RegistrationCancelledV1:
+    return m.RegistrationCancelledV1(
         meeting_id=MEETING_ID,
         occurred_at=NOW,
         registration_id=registration_id,
@@ -105,8 +112,8 @@ def meeting_cancelled(reason: str = "For få tilmeldte") -> m.MeetingCancelled:
     return m.MeetingCancelled(meeting_id=MEETING_ID, occurred_at=NOW, reason=reason)
 
 
-def joined(code: str = "101", email: str = "mette.hansen@kk.dk") -> ms.MembershipJoined:
-    return ms.MembershipJoined(
+def joined(code: str = "101", email: str = "mette.hansen@kk.dk") -> ms.MembershipJoinedV1:
+    return ms.MembershipJoinedV1(
         membership_id=f"membership-knub-2022-{code}",
         network_slug="knub",
         municipality_code=code,
@@ -135,16 +142,53 @@ def wire(payload: EventPayload, *, event_id: UUID | None = None) -> WireMessage:
     )
 
 
+SEALED_OF: dict[type[EventPayload], type[EventPayload]] = {
+    m.RegistrationConfirmedV1: m.RegistrationConfirmed,
+    m.RegistrationWaitlistedV1: m.RegistrationWaitlisted,
+    m.RegistrationPromotedV1: m.RegistrationPromoted,
+    m.RegistrationCancelledV1: m.RegistrationCancelled,
+}
+
+
+async def sealed(payload: EventPayload, vault: Vault) -> EventPayload:
+    """A registration with its participant in clear, as the events service publishes it:
+    the person's id from the vault and the personal fields sealed (other events as given)."""
+    if isinstance(payload, ms.MembershipJoinedV1):
+        contact = await vault.person_for(str(payload.contact_email))
+        data = payload.model_dump(exclude={"contact_name", "contact_email"})
+        data["contact_person_id"] = contact.person_id
+        data["contact_sealed"] = seal(
+            contact.person_id,
+            contact.key,
+            {"name": payload.contact_name, "email": str(payload.contact_email)},
+        )
+        return ms.MembershipJoined.model_validate(data)
+    v2 = SEALED_OF.get(type(payload))
+    if v2 is None:
+        return payload
+    p: m.Participant = getattr(payload, "participant")  # noqa: B009 - the V1 models have it
+    person = await vault.person_for(str(p.email))
+    fields = {"name": p.name, "email": str(p.email), "job_title": p.job_title, "note": p.note}
+    data = payload.model_dump()
+    data["participant"] = m.SealedParticipant(
+        person_id=person.person_id,
+        municipality_code=p.municipality_code,
+        sealed=seal(person.person_id, person.key, fields),
+    )
+    return v2.model_validate(data)
+
+
 @dataclass
 class Publisher:
     """Produces records onto the test's prefixed topics."""
 
     producer: AIOKafkaProducer
     prefix: str
+    vault: Vault
 
     async def event(self, payload: EventPayload, *, event_id: UUID | None = None) -> UUID:
         """Publish a payload as a CloudEvent; returns its id (``ce_id``)."""
-        message = wire(payload, event_id=event_id)
+        message = wire(await sealed(payload, self.vault), event_id=event_id)
         await self.raw(payload.topic, message)
         header = message.header("ce_id")
         assert header is not None
@@ -160,10 +204,13 @@ class Publisher:
 
 
 @pytest.fixture
-async def publish(topic_prefix: str) -> AsyncIterator[Publisher]:
+async def publish(topic_prefix: str, fresh_dsn: str) -> AsyncIterator[Publisher]:
+    """The tests' vault is the test's own database (as the service's, see conftest)."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
+    vault = Vault(PrivacySettings(database_url=fresh_dsn))
     await producer.start()
     try:
-        yield Publisher(producer, topic_prefix)
+        yield Publisher(producer, topic_prefix, vault)
     finally:
         await producer.stop()
+        await vault.close()

@@ -12,6 +12,7 @@ import pytest
 
 from services.kernel.clock import ManualClock
 from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
 from services.notifications.bootstrap import NotificationsService, bootstrap
 from services.notifications.config import Settings
 from tests.integration.notifications.builders import NOW, publish
@@ -33,6 +34,7 @@ def settings(fresh_dsn: str, topic_prefix: str, smtp_sink: SmtpSink, unique: str
     return Settings(
         database_url=fresh_dsn,
         kafka=KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=topic_prefix),
+        privacy=PrivacySettings(database_url=fresh_dsn),
         consumer_group=f"notifications-{unique}",
         smtp_host=smtp_sink.host,
         smtp_port=smtp_sink.port,

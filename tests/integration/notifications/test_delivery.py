@@ -148,7 +148,8 @@ async def test_a_server_that_refuses_for_a_while_gets_the_mail_exactly_once(
 
     records = await read_topic(topic_prefix + NOTIFICATION_TOPIC, expect=2)
     types = sorted(decode(r.key, r.headers, r.value).type for r in records)
-    assert types == ["dk.kl.notifications.queued.v1", "dk.kl.notifications.sent.v1"]
+    assert types == ["dk.kl.notifications.queued.v2", "dk.kl.notifications.sent.v2"]
+    assert not any(b"anne.jensen" in r.value for r in records), "the address travels sealed"
 
 
 async def test_a_permanently_rejected_address_is_failed_with_its_reason_and_not_retried(
@@ -179,7 +180,7 @@ async def test_a_permanently_rejected_address_is_failed_with_its_reason_and_not_
 
     records = await read_topic(topic_prefix + NOTIFICATION_TOPIC, expect=2)
     events = {e.type: e for e in (decode(r.key, r.headers, r.value) for r in records)}
-    failure = events["dk.kl.notifications.failed.v1"].data
+    failure = events["dk.kl.notifications.failed.v2"].data
     assert failure["permanent"] is True
     assert "550" in failure["reason"]
     assert failure["attempts"] == 1

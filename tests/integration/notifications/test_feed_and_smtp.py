@@ -32,7 +32,10 @@ async def test_the_feed_rebuilt_from_the_event_store_equals_the_live_one(
     await pool.execute("UPDATE notification_feed SET status = 'queued', attempts = 0")
 
     seen: list[tuple[int, int]] = []
-    assert await rebuild_feed(pool, lambda done, total: seen.append((done, total))) == 4
+    rebuilt = await rebuild_feed(
+        pool, service.notifier.vault, lambda done, total: seen.append((done, total))
+    )
+    assert rebuilt == 4
     assert [dict(r) for r in await pool.fetch(query)] == live
     assert seen[-1] == (4, 4)
 

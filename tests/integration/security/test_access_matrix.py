@@ -229,6 +229,15 @@ EVENTS_ROWS = [
         lambda w: f"/meetings/{w.meeting_id}/cancel",
         lambda _: {"reason": "Aflyst"},
     ),
+    # A person the vault never knew: the operator gets 404, nobody in the world is erased.
+    Row(
+        "events",
+        "POST",
+        "/persons/erasures",
+        OPERATOR,
+        fixed("/persons/erasures"),
+        lambda _: {"person_id": "person-" + "0" * 32},
+    ),
 ]
 
 NOTIFICATIONS_ROWS = [

@@ -44,8 +44,13 @@ def schedule(
     )
 
 
+def person_id_of(email: str) -> str:
+    """What the vault does at the edge: one person id per e-mail, whatever its case."""
+    return f"person-{email.strip().lower()}"
+
+
 def person(n: int, code: str = "101") -> Participant:
-    return Participant(f"Deltager {n}", f"p{n}@kommune.dk", "Konsulent", code)
+    return Participant(person_id_of(f"p{n}@kommune.dk"), code, f"v1.sealed-{n}")
 
 
 def register(
@@ -57,7 +62,7 @@ def register(
 ) -> c.Register:
     p = person(n, code)
     if email is not None:
-        p = Participant(p.name, email, p.job_title, p.municipality_code)
+        p = Participant(person_id_of(email), p.municipality_code, p.sealed)
     return c.Register(
         meeting_id=MEETING, at=at, registration_id=f"reg-{n}", participant=p, standing=standing
     )

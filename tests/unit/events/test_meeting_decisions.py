@@ -111,13 +111,13 @@ def test_registration_after_the_deadline_is_refused() -> None:
         decide(state, register(1, at=late))
 
 
-def test_the_same_email_cannot_register_twice_whatever_its_case() -> None:
+def test_the_same_person_cannot_register_twice_whatever_the_case_of_the_email() -> None:
     state, _ = run(None, schedule(seats=5), register(1, email="anne@aarhus.dk"))
     with pytest.raises(errors.DuplicateRegistrationError):
         decide(state, register(2, email="Anne@Aarhus.DK"))
 
 
-def test_after_cancelling_the_same_email_may_register_again() -> None:
+def test_after_cancelling_the_same_person_may_register_again() -> None:
     _state, [event] = run(
         None, schedule(seats=5), register(1, email="a@b.dk"), cancel(1), register(2, email="a@b.dk")
     )

@@ -43,7 +43,7 @@ def check_invariants(m: Meeting, arrival: list[str]) -> None:
     indexed = (
         m.seats_taken,
         m.offer_seats_taken,
-        dict(m.active_by_email),
+        dict(m.active_by_person),
         {k: v for k, v in m.active_per_municipality.items() if v},
         {k: v for k, v in m.seats_per_municipality.items() if v},
     )
@@ -51,7 +51,7 @@ def check_invariants(m: Meeting, arrival: list[str]) -> None:
     assert indexed == (
         m.seats_taken,
         m.offer_seats_taken,
-        m.active_by_email,
+        m.active_by_person,
         m.active_per_municipality,
         m.seats_per_municipality,
     )

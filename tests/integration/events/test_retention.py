@@ -1,0 +1,84 @@
+"""Retention: participants' personal data is erased by itself a set time after the meeting;
+a meeting that moves takes its participants' retention with it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import asyncpg
+import httpx
+import pytest
+
+from services.events.bootstrap import EventsService, bootstrap
+from services.events.config import Settings
+from services.kernel.clock import ManualClock
+from services.kernel.privacy import ERASED
+from tests.integration.events.conftest import CPH, ScriptedLookup, add_members, meeting_body, person
+from tests.support.waiting import wait_until
+
+ENDS = datetime(2021, 12, 8, 15, 30, tzinfo=CPH)
+MOVED_ENDS = ENDS + timedelta(days=7)
+
+
+@pytest.fixture
+async def service(
+    settings: Settings, clock: ManualClock, lookup: ScriptedLookup
+) -> AsyncIterator[EventsService]:
+    settings.privacy.retention_days = 30
+    svc = bootstrap(settings, clock=clock, lookup=lookup)
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+async def test_participants_are_erased_once_the_retention_after_the_meeting_has_run_out(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, service: EventsService, clock: ManualClock
+) -> None:
+    created = await client.post("/meetings", json=meeting_body(seats=1))
+    meeting = created.json()["meeting_id"]
+    await add_members(pool, 2021, "101")
+    for n in (1, 2):
+        r = await client.post(f"/meetings/{meeting}/registrations", json=person(n))
+        assert r.status_code in (201, 202), r.text
+    vault_pool = await service.vault.pool()
+
+    async def held(until: datetime) -> bool:
+        rows = await vault_pool.fetch("SELECT until FROM holds")
+        return len(rows) == 2 and all(r["until"] == until for r in rows)
+
+    await wait_until(lambda: held(ENDS + timedelta(days=30)), what="holds until end + 30 days")
+
+    moved = await client.post(
+        f"/meetings/{meeting}/reschedule",
+        json={
+            "starts_at": "2021-12-15T09:30:00",
+            "ends_at": "2021-12-15T15:30:00",
+            "registration_deadline": "2021-12-10T12:00:00",
+        },
+    )
+    assert moved.status_code == 200, moved.text
+    await wait_until(lambda: held(MOVED_ENDS + timedelta(days=30)), what="holds moved")
+
+    clock.set(ENDS + timedelta(days=31))
+    assert await service.erasure.sweep() == 0, "the meeting moved: not yet"
+    clock.set(MOVED_ENDS + timedelta(days=30) - timedelta(seconds=1))
+    assert await service.erasure.sweep() == 0
+    before = (await client.get(f"/meetings/{meeting}/availability")).json()
+    clock.set(MOVED_ENDS + timedelta(days=30))
+    assert await service.erasure.sweep() == 2
+    assert await service.erasure.sweep() == 0, "once"
+
+    async def all_erased() -> list[dict[str, object]] | None:
+        rows: list[dict[str, object]] = (
+            await client.get(f"/meetings/{meeting}/registrations")
+        ).json()
+        return rows if all(r["name"] == ERASED and r["email"] is None for r in rows) else None
+
+    rows = await wait_until(all_erased, what="both participants shown erased")
+    assert sorted(str(r["status"]) for r in rows) == ["confirmed", "waitlisted"]
+    assert (await client.get(f"/meetings/{meeting}/availability")).json() == before
+    reasons = await vault_pool.fetch("SELECT reason FROM erasures")
+    assert [r["reason"] for r in reasons] == ["retention", "retention"]
