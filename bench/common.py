@@ -15,7 +15,9 @@ from typing import Any
 
 import asyncpg
 
+from services.kernel.auth import Role, jwks_json
 from services.kernel.db import drop_database, ensure_database, with_database
+from services.operator.dev_issuer import SigningKey, claims_for
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
@@ -35,6 +37,39 @@ MUNICIPALITIES = [
     "851", "860",
 ]  # fmt: skip
 """The 98 municipality codes."""
+
+
+ISSUER = "https://login.bench.kl.dk"
+AUDIENCE = "kl-netvaerk-bench"
+_KEY = SigningKey(kid="bench-key")
+"""The benchmark's own signing key: the services it starts trust it (:func:`auth_env`)."""
+
+
+def auth_env(prefix: str) -> dict[str, str]:
+    """Environment of a service process that accepts the benchmark's tokens."""
+    return {
+        f"{prefix}_AUTH__ISSUER": ISSUER,
+        f"{prefix}_AUTH__AUDIENCE": AUDIENCE,
+        f"{prefix}_AUTH__JWKS": jwks_json(_KEY.jwks()),
+    }
+
+
+def token(role: Role, municipality: str | None = None, email: str | None = None) -> str:
+    """A token of ``role`` that the services started with :func:`auth_env` accept."""
+    return _KEY.sign(
+        {
+            k: v
+            for k, v in claims_for(
+                role,
+                issuer=ISSUER,
+                audience=AUDIENCE,
+                municipality_code=municipality,
+                email=email,
+                lifetime_s=3600,
+            ).items()
+            if v is not None
+        }
+    )
 
 
 def unique() -> str:

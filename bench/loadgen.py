@@ -7,9 +7,11 @@ generator burns is a cycle the service does not get.
 
 The spec names the service's host and port, the meeting ids, how many registrations and
 how many connections. Registration ``i`` goes to meeting ``i % len(meetings)``, with a
-unique e-mail and a municipality from the list. Every connection is opened before the
-clock starts; the result holds, per request: index, meeting index, status, latency (s),
-registration id and waiting position (or the error text).
+unique e-mail and a municipality from the list (:func:`participant`), signed in as that
+participant (``tokens[i]``: each request carries its own bearer token, as real ones do).
+Every connection is opened before the clock starts; the result holds, per request: index,
+meeting index, status, latency (s), registration id and waiting position (or the error
+text).
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.
     return await asyncio.open_connection(host, port, limit=1 << 20)
 
 
+def participant(i: int, codes: list[str]) -> tuple[str, str]:
+    """(e-mail, municipality code) of registration ``i``."""
+    code = codes[i % len(codes)]
+    return f"deltager{i}@kommune{code}.dk", code
+
+
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     host: str = spec["host"]
     port: int = spec["port"]
@@ -33,20 +41,23 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     total: int = spec["registrations"]
     concurrency: int = spec["concurrency"]
     codes: list[str] = spec["municipalities"]
+    tokens: list[str] = spec["tokens"]
     requests: list[bytes] = []
     for i in range(total):
+        email, code = participant(i, codes)
         body = json.dumps(
             {
                 "name": f"Deltager {i}",
-                "email": f"deltager{i}@kommune{codes[i % len(codes)]}.dk",
+                "email": email,
                 "job_title": "Boligsocial medarbejder",
-                "municipality_code": codes[i % len(codes)],
+                "municipality_code": code,
             }
         ).encode()
         path = f"/meetings/{meetings[i % len(meetings)]}/registrations"
         requests.append(
             (
                 f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Authorization: Bearer {tokens[i]}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode()
             + body

@@ -35,6 +35,7 @@ from bench.common import (
     CLOCK_AS_OF,
     KAFKA_BOOTSTRAP,
     MUNICIPALITIES,
+    auth_env,
     free_port,
     fresh_database,
     percentile,
@@ -42,6 +43,8 @@ from bench.common import (
     proc_status,
     unique,
 )
+from bench.common import token as bench_token
+from bench.loadgen import participant
 from contracts import membership as membership_wire
 from contracts.envelope import Envelope, encode
 from services.kernel.db import drop_database
@@ -165,6 +168,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         "EVENTS_KAFKA__TOPIC_PREFIX": prefix,
         "EVENTS_CLOCK_AS_OF": CLOCK_AS_OF,
         "EVENTS_MEMBERSHIP_URL": "http://127.0.0.1:9",  # unreachable: the view must know
+        **auth_env("EVENTS"),
     }
     logs = keep_log or ROOT / "var" / "log" / f"bench-{s.name}-{token}.log"
     # As an operator scales it: one instance answers HTTP and decides (no relay, no
@@ -192,7 +196,13 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
 
         await _wait(memberships_known, 60, "membership view filled")
         slugs = [f"bench-{i:03d}" for i in range(s.meetings)]
-        async with httpx.AsyncClient(base_url=service.url, timeout=30) as http:
+        operator = {"Authorization": f"Bearer {bench_token('operator')}"}
+        # Every registration signs in as its participant; minted before the clock starts.
+        tokens = [
+            bench_token("participant", code, email)
+            for email, code in (participant(i, MUNICIPALITIES) for i in range(s.registrations))
+        ]
+        async with httpx.AsyncClient(base_url=service.url, timeout=30, headers=operator) as http:
             for slug in slugs:
                 created = await http.post(
                     "/meetings", json=_meeting_body(slug, s.seats_per_meeting)
@@ -210,6 +220,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
                     "registrations": s.registrations,
                     "concurrency": s.concurrency,
                     "municipalities": MUNICIPALITIES,
+                    "tokens": tokens,
                 },
             )
             answered_at = time.perf_counter()

@@ -25,6 +25,7 @@ from services.events.entrypoints.subscribers import PROJECTIONS_CONSUMER
 from services.kernel.db import init_connection
 from services.kernel.eventstore import EventStore
 from services.kernel.privacy import ERASED, PrivacySettings, Vault
+from tests.support import auth
 from tests.support.kafka import read_topic
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.system import SERVICES, VAULT, System
@@ -126,7 +127,7 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
     dorte = staff("Dorte Ventesen-Lund", "dorte.ventesen", unique, "751", "Dortes diæt")
     everyone = [alma, bodil, carl, dorte]
 
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=auth.OPERATOR) as http:
         for code in ("101", "751"):
             r = await http.post(
                 f"{membership}/networks/knub/memberships",

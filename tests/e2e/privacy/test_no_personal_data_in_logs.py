@@ -16,6 +16,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 
+from tests.support import auth
 from tests.support.notifications_smtp_sink import SmtpSink
 from tests.support.system import System
 from tests.support.waiting import wait_until
@@ -100,7 +101,7 @@ async def test_a_run_with_an_erasure_logs_no_personal_data(
     third = staff("Vilhelmine Trolle", "vilhelmine.trolle", unique, "101", "Vilhelmines diæt")
     stranger = f"ingen.kender.{unique}@kommune101.dk"
 
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=auth.OPERATOR) as http:
         r = await http.post(f"{membership}/networks/knub/memberships", json=contact)
         assert r.status_code == 201, r.text
         r = await http.post(f"{events}/meetings", json=MEETING)

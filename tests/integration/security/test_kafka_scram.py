@@ -39,6 +39,7 @@ from services.notifications.bootstrap import NotificationsService
 from services.notifications.bootstrap import bootstrap as notifications_bootstrap
 from services.notifications.config import Settings as NotificationsSettings
 from services.operator.kafka_tools import delete_topics_with_prefix
+from tests.support import auth
 from tests.support.scram_broker import ScramBroker, scram_broker
 from tests.support.stack import ADMIN_DSN
 from tests.support.waiting import wait_until
@@ -110,12 +111,16 @@ async def membership_factory() -> AsyncIterator[list[Membership]]:
 
 async def start_membership(kafka: KafkaSettings, dsn: str, started: list[Membership]) -> Membership:
     app = membership_bootstrap(
-        MembershipSettings(database_url=dsn, kafka=kafka, pool_size=5), clock=ManualClock(AS_OF)
+        MembershipSettings(database_url=dsn, kafka=kafka, pool_size=5, auth=auth.SETTINGS),
+        clock=ManualClock(AS_OF),
     )
     container: Container = app.state.container
     await container.start()
     client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://membership.test", timeout=30
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://membership.test",
+        timeout=30,
+        headers=auth.OPERATOR,
     )
     service = Membership(container, client)
     started.append(service)
@@ -170,7 +175,7 @@ async def test_the_three_services_relay_and_consume_over_scram(
     assert kafka.security_protocol == ("SASL_PLAINTEXT" if kind == "scram" else "SASL_SSL")
     membership = await start_membership(kafka, fresh_dsn, membership_factory)
     events = events_bootstrap(
-        EventsSettings(database_url=more_dsns[0], kafka=kafka, pool_size=5),
+        EventsSettings(database_url=more_dsns[0], kafka=kafka, pool_size=5, auth=auth.SETTINGS),
         clock=ManualClock(AS_OF),
         lookup=NoLookup(),
     )
@@ -178,7 +183,10 @@ async def test_the_three_services_relay_and_consume_over_scram(
     events_factory.append(events)
     notifications = notifications_bootstrap(
         NotificationsSettings(
-            database_url=more_dsns[1], kafka=kafka, consumer_group=f"{prefix}notifications"
+            database_url=more_dsns[1],
+            kafka=kafka,
+            consumer_group=f"{prefix}notifications",
+            auth=auth.SETTINGS,
         ),
         clock=ManualClock(AS_OF),
         background=False,  # no mail is sent: Kafka is what is tested here
@@ -186,10 +194,15 @@ async def test_the_three_services_relay_and_consume_over_scram(
     await notifications.start()
     events_factory.append(notifications)
     events_client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=events.app), base_url="http://events.test", timeout=30
+        transport=httpx.ASGITransport(app=events.app),
+        base_url="http://events.test",
+        timeout=30,
+        headers=auth.OPERATOR,
     )
     notifications_client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=notifications.app), base_url="http://notifications.test"
+        transport=httpx.ASGITransport(app=notifications.app),
+        base_url="http://notifications.test",
+        headers=auth.OPERATOR,
     )
     async with events_client, notifications_client:
         for client in (membership.client, events_client, notifications_client):
