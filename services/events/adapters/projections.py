@@ -11,12 +11,16 @@ what the live projection gives.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
 import structlog
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts import meetings as wire
 from contracts.base import EventPayload, registry
@@ -151,6 +155,7 @@ _PARTICIPANT_COLUMNS = (
     "person_id",
     "erased",
 )
+_PARTICIPANT_ROW = itemgetter(*_PARTICIPANT_COLUMNS)
 
 
 def _personal(person: dict[str, Any] | None) -> dict[str, Any]:
@@ -177,10 +182,13 @@ async def open_participants(
     items = [(d["participant"]["person_id"], d["participant"]["sealed"]) for d in datas]
     keys = await vault.keys(pid for pid, _ in items)
     opened: dict[str, dict[str, Any] | None] = {}
+    ciphers: dict[bytes, AESGCM] = {}
     for d, (pid, sealed) in zip(datas, items, strict=True):
         key = keys.get(pid)
         try:
-            opened[d["registration_id"]] = None if key is None else open_sealed(pid, key, sealed)
+            opened[d["registration_id"]] = (
+                None if key is None else open_sealed(pid, key, sealed, ciphers)
+            )
         except SealError:
             log.warning("sealed participant does not open", registration_id=d["registration_id"])
             opened[d["registration_id"]] = None
@@ -256,12 +264,12 @@ class _Batch:
                 # and COPY is several times faster than INSERT for a million rows.
                 await conn.copy_records_to_table(
                     "participant_view",
-                    records=[tuple(r[c] for c in _PARTICIPANT_COLUMNS) for r in rows],
+                    records=list(map(_PARTICIPANT_ROW, rows)),
                     columns=_PARTICIPANT_COLUMNS,
                 )
             else:
                 await conn.execute(
-                    _INSERT_PARTICIPANTS, *([r[c] for r in rows] for c in _PARTICIPANT_COLUMNS)
+                    _INSERT_PARTICIPANTS, *map(list, zip(*map(_PARTICIPANT_ROW, rows), strict=True))
                 )
             # A person whose erasure this service has already seen (its event can arrive
             # before the registration's: they travel on different topics), or sees while
@@ -540,14 +548,14 @@ REBUILD_PAGE = 10_000
 async def _replay_page(
     conn: asyncpg.Connection, after_position: int, limit: int
 ) -> list[asyncpg.Record]:
-    """(position, event_id, event_type, data) after a position, in the caller's snapshot.
+    """(position, event_type, data) after a position, in the caller's snapshot.
 
     :meth:`EventStore.read_snapshot` with only the columns a rebuild needs: building a
     full ``RecordedEvent`` (metadata, time, transaction id) for a million events costs more
     than applying them.
     """
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT position, event_id, event_type, data FROM events
+        """SELECT position, event_type, data FROM events
            WHERE position > $1 ORDER BY position LIMIT $2""",
         after_position,
         limit,
@@ -567,8 +575,8 @@ async def rebuild(
     One transaction: lock the read models (the subscriber waits), empty them, replay every
     event with the same :func:`apply_many`, page by page (pages of
     ``REBUILD_PAGE`` events, so memory stays flat however long the history), and record
-    each event as processed by ``consumer``, so the subscriber does not apply again what
-    the rebuild already did. ``progress`` is called with (events replayed, events in all)
+    every replayed event as processed by ``consumer``, so the subscriber does not apply
+    again what the rebuild already did. ``progress`` is called with (events replayed, events in all)
     for a progress bar.
     """
     count = 0
@@ -579,27 +587,60 @@ async def rebuild(
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
         await conn.execute(f"LOCK TABLE {', '.join(PROJECTION_TABLES)} IN ACCESS EXCLUSIVE MODE")
         total: int = await conn.fetchval("SELECT count(*) FROM events")
+        snapshot: str = await conn.fetchval("SELECT pg_export_snapshot()")
         await conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
         await conn.execute("ALTER SEQUENCE participant_wait_seq RESTART")
         await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
-        position = 0
-        while page := await _replay_page(conn, position, REBUILD_PAGE):
-            position = page[-1][0]
-            count += await apply_many(
-                conn, ((r[2], r[3]) for r in page), vault=vault, refresh=False, copy=True
-            )
-            # This consumer's rows were deleted above, and the subscriber cannot commit a
-            # meetings event while the read models are locked: no row can conflict.
-            await conn.copy_records_to_table(
-                "processed_events",
-                records=[(consumer, r[1]) for r in page],
-                columns=("consumer", "event_id"),
-            )
-            done += len(page)
-            if progress is not None:
-                progress(done, max(total, done))
+        # The participant list's secondary indexes are built once at the end (a sort)
+        # rather than kept up to date row by row through the COPY of every page.
+        indexes = await _drop_secondary_indexes(conn, "participant_view")
+        # Pages are read on a second connection in the same snapshot, one page ahead: the
+        # next page travels and is decoded while this connection's COPY of the last one
+        # is still being written by the server.
+        async with (
+            pool.acquire() as reader,
+            reader.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            await reader.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            ahead = asyncio.ensure_future(_replay_page(reader, 0, REBUILD_PAGE))
+            try:
+                while page := await ahead:
+                    ahead = asyncio.ensure_future(_replay_page(reader, page[-1][0], REBUILD_PAGE))
+                    count += await apply_many(
+                        conn, ((r[1], r[2]) for r in page), vault=vault, refresh=False, copy=True
+                    )
+                    done += len(page)
+                    if progress is not None:
+                        progress(done, max(total, done))
+            finally:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ahead
+        for definition in indexes:
+            await conn.execute(definition)
+        # Every event of the snapshot was replayed: all of them are processed, in one
+        # statement on the server. This consumer's rows were deleted above, and the
+        # subscriber cannot commit a meetings event while the read models are locked, so
+        # no row can conflict.
+        await conn.execute(
+            "INSERT INTO processed_events (consumer, event_id) SELECT $1, event_id FROM events",
+            consumer,
+        )
         await refresh_availability(conn)
     return count
+
+
+async def _drop_secondary_indexes(conn: asyncpg.Connection, table: str) -> list[str]:
+    """Drop the indexes of ``table`` other than its primary key (inside the caller's
+    transaction, under its lock); their definitions, to create them again."""
+    rows = await conn.fetch(
+        """SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def
+           FROM pg_index i WHERE i.indrelid = $1::regclass AND NOT i.indisprimary""",
+        table,
+    )
+    for row in rows:
+        await conn.execute(f"DROP INDEX {row['name']}")
+    return [row["def"] for row in rows]
 
 
 # --- queries --------------------------------------------------------------------------------
