@@ -14,7 +14,10 @@ Nothing of a token, nor any personal claim, is ever logged or echoed.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -227,10 +230,7 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; :class:`InvalidTokenError` for any other token."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidTokenError from exc
+        header = _unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
             raise InvalidTokenError
         kid = header.get("kid")
@@ -262,6 +262,27 @@ class TokenVerifier:
             raise InvalidTokenError
         if nbf is not None and (not isinstance(nbf, int | float) or nbf - leeway > now):
             raise InvalidTokenError
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The token's header, only to pick the key; ``jwt.decode`` then checks all of it.
+
+    (PyJWT's own ``get_unverified_header`` checks the base64 alphabet character by
+    character in Python: it would parse every token twice at ≈ 60 µs each.)
+    """
+    head, dot, _ = token.partition(".")
+    if not dot or not _SEGMENT.fullmatch(head):
+        raise InvalidTokenError
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidTokenError from exc
+    if not isinstance(header, dict):
+        raise InvalidTokenError
+    return header
 
 
 def _parse_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
