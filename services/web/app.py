@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.http import (
+    NO_OTEL,
     BodySizeLimitMiddleware,
     CleanText,
     CorrelationMiddleware,
@@ -70,6 +71,7 @@ def create_app(
         version="1.0.0",
         description="Sider på dansk for møder, kommuner og drift, over tjenesternes HTTP-API'er.",
         lifespan=lifespan,
+        telemetry=NO_OTEL,
     )
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(CorrelationMiddleware)

@@ -40,6 +40,7 @@ from services.events.service_layer.ports import MembershipServiceUnavailableErro
 from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
 from services.kernel.clock import Clock
 from services.kernel.http import (
+    NO_OTEL,
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
     ProblemError,
@@ -188,6 +189,7 @@ def create_app(
         description="Netværksmøder, tilmeldinger, pladser og venteliste. "
         "Network meetings, registrations, seats and the waiting list.",
         lifespan=runtime.lifespan,
+        telemetry=NO_OTEL,
     )
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(CorrelationMiddleware)

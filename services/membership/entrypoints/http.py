@@ -21,6 +21,7 @@ from services.kernel.auth import Operator, OperatorOrCoordinator, allow
 from services.kernel.clock import Clock
 from services.kernel.eventstore import EventStore
 from services.kernel.http import (
+    NO_OTEL,
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
     ProblemError,
@@ -215,6 +216,7 @@ def create_app(
         description="Kommuners medlemskab af KL's netværk, pr. kalenderår. "
         "Municipalities' memberships of KL's networks, per calendar year.",
         lifespan=lifespan,
+        telemetry=NO_OTEL,
     )
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(CorrelationMiddleware)

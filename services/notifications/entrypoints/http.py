@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
 from services.kernel.http import (
+    NO_OTEL,
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
     ReadinessCheck,
@@ -140,6 +141,7 @@ def create_app(
         version="1.0.0",
         description="Notifikationer til deltagere, kontaktpersoner og KL: feed og leveringer.",
         lifespan=lifespan,
+        telemetry=NO_OTEL,
     )
     install_problem_handlers(app)
     install_health(app, readiness)
