@@ -62,13 +62,18 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             ).encode()
             + body
         )
+    # Several API instances (``ports``): the connections are spread over them in turn, as
+    # a load balancer in front of the instances would.
+    ports: list[int] = spec.get("ports") or [port]
+    count = min(concurrency, total)
     connections = await asyncio.gather(
-        *(_connect(host, port) for _ in range(min(concurrency, total)))
+        *(_connect(host, ports[k % len(ports)]) for k in range(count))
     )
+    port_of = [ports[k % len(ports)] for k in range(count)]
     results: list[list[Any]] = [[] for _ in range(total)]
     next_index = 0
 
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int) -> None:
         nonlocal next_index
         while next_index < total:
             i = next_index
@@ -108,7 +113,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(r, w) for r, w in connections))
+    await asyncio.gather(*(client(r, w, p) for (r, w), p in zip(connections, port_of, strict=True)))
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {

@@ -160,7 +160,8 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
     token = unique()
     dsn = await fresh_database(f"bench_{s.name}_{token}")
     prefix = f"bench{token}."
-    port = free_port()
+    api_instances = int(os.environ.get("BENCH_API_INSTANCES", "1"))
+    ports = [free_port() for _ in range(api_instances)]
     env = {
         "EVENTS_DATABASE_URL": dsn,
         "EVENTS_PRIVACY__DATABASE_URL": dsn,
@@ -171,19 +172,31 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         **auth_env("EVENTS"),
     }
     logs = keep_log or ROOT / "var" / "log" / f"bench-{s.name}-{token}.log"
-    # As an operator scales it: one instance answers HTTP and decides (no relay, no
-    # subscribers), one instance relays the outbox and keeps the read models.
-    service = ServiceProcess("events", port, {**env, "EVENTS_WORKERS": "false"}, logs)
+    # As an operator scales it: API instances answer HTTP and decide (no relay, no
+    # subscribers; ``BENCH_API_INSTANCES``, default 1), one instance relays the outbox and
+    # keeps the read models.
+    apis = [
+        ServiceProcess(
+            "events",
+            port,
+            {**env, "EVENTS_WORKERS": "false"},
+            logs if k == 0 else logs.with_name(f"{logs.stem}-api{k}.log"),
+        )
+        for k, port in enumerate(ports)
+    ]
+    service = apis[0]
     worker = ServiceProcess("events", free_port(), env, logs.with_name(logs.stem + "-worker.log"))
-    service.start()
+    for api in apis:
+        api.start()
     worker.start()
     conn: asyncpg.Connection | None = None
     try:
-        await asyncio.to_thread(service.wait_ready, 90.0)
+        for api in apis:
+            await asyncio.to_thread(api.wait_ready, 90.0)
         await asyncio.to_thread(worker.wait_ready, 90.0)
-        assert service.process is not None
+        pids = [api.process.pid for api in apis if api.process is not None]
         assert worker.process is not None
-        pid = service.process.pid
+        pid = pids[0]
         worker_pid = worker.process.pid
         conn = await asyncpg.connect(dsn)
         profiler = _start_profiler(pid)
@@ -209,13 +222,14 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
                 )
                 created.raise_for_status()
             meeting_ids = [f"meeting-{slug}" for slug in slugs]
-            cpu_before = proc_cpu_seconds(pid)
+            cpu_before = sum(proc_cpu_seconds(p) for p in pids)
             worker_cpu_before = proc_cpu_seconds(worker_pid)
             load = await asyncio.to_thread(
                 run_loadgen,
                 {
                     "host": "127.0.0.1",
-                    "port": port,
+                    "port": ports[0],
+                    "ports": ports,
                     "meetings": meeting_ids,
                     "registrations": s.registrations,
                     "concurrency": s.concurrency,
@@ -224,7 +238,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
                 },
             )
             answered_at = time.perf_counter()
-            cpu_rush = proc_cpu_seconds(pid) - cpu_before
+            cpu_rush = sum(proc_cpu_seconds(p) for p in pids) - cpu_before
             worker_cpu_rush = proc_cpu_seconds(worker_pid) - worker_cpu_before
             per_meeting = s.registrations // s.meetings
             waiting_each = per_meeting - s.seats_per_meeting
@@ -238,18 +252,24 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
 
             await _wait(projection_final, 120, "availability projection final", 0.01)
             projection_after_s = time.perf_counter() - answered_at
-        memory = proc_status(pid)
+        memory = max((proc_status(p) for p in pids), key=lambda m: m.get("VmHWM", 0))
         worker_memory = proc_status(worker_pid)
         if profiler is not None:
             profiler.send_signal(2)
             await asyncio.to_thread(profiler.wait, 60)
         checks = await _check(conn, load["results"], meeting_ids, s)
         lags = await _projection_lags(conn, prefix + PROJECTIONS_CONSUMER)
-        batches = await _batch_sizes(service.url)
+        per_api = [await _batch_sizes(api.url) for api in apis]
+        count = sum(b["count"] for b in per_api)
+        batches = {
+            "count": count,
+            "mean": sum(b["count"] * b["mean"] for b in per_api) / count if count else 0.0,
+        }
     finally:
         if conn is not None:
             await conn.close()
-        await asyncio.to_thread(service.stop)
+        for api in apis:
+            await asyncio.to_thread(api.stop)
         await asyncio.to_thread(worker.stop)
         await drop_database(dsn)
         await delete_topics_with_prefix(KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP), prefix)
@@ -261,6 +281,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         "seats_per_meeting": s.seats_per_meeting,
         "registrations": s.registrations,
         "concurrency": s.concurrency,
+        "api_instances": api_instances,
         "wall_s": load["wall_s"],
         "decisions_per_s": s.registrations / load["wall_s"],
         "latency_ms": {
