@@ -542,7 +542,7 @@ def handlers(vault: Vault, retention: timedelta | None = None) -> tuple[Handler,
     return on_meeting_event, on_meeting_events
 
 
-REBUILD_PAGE = 10_000
+REBUILD_PAGE = 5_000
 
 
 async def _replay_page(
