@@ -114,6 +114,40 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def stack_cpu_seconds() -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the stack's processes on this machine, per process id:
+    ``postgres`` (the server and every backend) and ``kafka`` (the broker's JVM)."""
+    out: dict[str, dict[int, float]] = {"postgres": {}, "kafka": {}}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            kind = (
+                "postgres"
+                if comm.startswith("postgres")
+                else "kafka"
+                if comm == "java" and b"kafka.Kafka" in (entry / "cmdline").read_bytes()
+                else None
+            )
+        except OSError:
+            continue
+        if kind is not None:
+            out[kind][int(entry.name)] = proc_cpu_seconds(int(entry.name))
+    return out
+
+
+def stack_cpu_between(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds each part of the stack used between two :func:`stack_cpu_seconds`
+    (a process started in between counts from zero; one that ended is not seen)."""
+    return {
+        kind: sum(t - before[kind].get(pid, 0.0) for pid, t in after[kind].items())
+        for kind in after
+    }
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")

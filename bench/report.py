@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,12 @@ def correct(result: dict[str, Any]) -> bool:
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k not in ("machine",)}
+
+
+def _all_cpu(r: dict[str, Any]) -> float:
+    """CPU seconds of the API, the worker, the load generator, PostgreSQL and Kafka."""
+    parts = ("service_cpu_s", "worker_cpu_s", "loadgen_cpu_s", "postgres_cpu_s", "kafka_cpu_s")
+    return float(sum(r.get(k, 0.0) for k in parts))
 
 
 def _f(value: float, digits: int = 0) -> str:
@@ -104,6 +111,21 @@ def _rush(r: dict[str, Any], lim: dict[str, Any] | None) -> list[str]:
         " |",
         f"| CPU during the rush: API / worker / load generator | {_f(r['service_cpu_s'], 2)} s / "
         f"{_f(r.get('worker_cpu_s', 0), 2)} s / {_f(r['loadgen_cpu_s'], 2)} s | |",
+        "| … and PostgreSQL / Kafka (all their processes) | "
+        + (
+            f"{_f(r['postgres_cpu_s'], 2)} s / {_f(r['kafka_cpu_s'], 2)} s"
+            if "postgres_cpu_s" in r
+            else "not measured in this run"
+        )
+        + " | |",
+        "| CPU per decision, all of these together (the machine has "
+        f"{os.cpu_count()} cores) | "
+        + (
+            f"{_f(1000 * _all_cpu(r) / r['registrations'], 2)} ms"
+            if "postgres_cpu_s" in r
+            else "not measured in this run"
+        )
+        + " | |",
         f"| decision batches (incl. scheduling) | {_f(r['batches']['count'])}, mean "
         f"{_f(r['batches']['mean'], 1)} commands | |",
     ]

@@ -41,6 +41,8 @@ from bench.common import (
     percentile,
     proc_cpu_seconds,
     proc_status,
+    stack_cpu_between,
+    stack_cpu_seconds,
     unique,
 )
 from bench.common import token as bench_token
@@ -223,6 +225,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
                 created.raise_for_status()
             meeting_ids = [f"meeting-{slug}" for slug in slugs]
             cpu_before = sum(proc_cpu_seconds(p) for p in pids)
+            stack_before = stack_cpu_seconds()
             worker_cpu_before = proc_cpu_seconds(worker_pid)
             load = await asyncio.to_thread(
                 run_loadgen,
@@ -239,6 +242,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
             )
             answered_at = time.perf_counter()
             cpu_rush = sum(proc_cpu_seconds(p) for p in pids) - cpu_before
+            stack_cpu = stack_cpu_between(stack_before, stack_cpu_seconds())
             worker_cpu_rush = proc_cpu_seconds(worker_pid) - worker_cpu_before
             per_meeting = s.registrations // s.meetings
             waiting_each = per_meeting - s.seats_per_meeting
@@ -264,6 +268,7 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         batches = {
             "count": count,
             "mean": sum(b["count"] * b["mean"] for b in per_api) / count if count else 0.0,
+            "per_api": [b["count"] for b in per_api],
         }
     finally:
         if conn is not None:
@@ -294,6 +299,8 @@ async def run(part: str, quick: bool = False, keep_log: Path | None = None) -> d
         "worker_vmhwm_mb": worker_memory.get("VmHWM", 0) / 1024,
         "worker_cpu_s": worker_cpu_rush,
         "loadgen_cpu_s": load["cpu_s"],
+        "postgres_cpu_s": stack_cpu["postgres"],
+        "kafka_cpu_s": stack_cpu["kafka"],
         "batches": batches,
         **checks,
     }

@@ -14,12 +14,22 @@ import pytest
 from bench import replay, report, rush
 
 
-@pytest.mark.parametrize("part", ["rush", "many"])
+@pytest.mark.parametrize(
+    ("part", "api_instances"), [("rush", 1), ("many", 1), ("rush", 2)], ids=str
+)
 async def test_a_quick_rush_gives_every_seat_once_and_keeps_the_waiting_list_in_order(
-    part: str, tmp_path: Path
+    part: str, api_instances: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Two API instances deciding for the same meeting: the seats are still given once.
+    monkeypatch.setenv("BENCH_API_INSTANCES", str(api_instances))
     result = await rush.run(part, quick=True, keep_log=tmp_path / "events.log")
     spec = rush.spec(part, quick=True)
+    assert result["api_instances"] == api_instances
+    # Every instance decided (the load generator spreads its connections over them).
+    assert len(result["batches"]["per_api"]) == api_instances
+    assert all(count > 0 for count in result["batches"]["per_api"])
+    # The stack's CPU is accounted: PostgreSQL worked while the registrations were decided.
+    assert result["postgres_cpu_s"] > 0
     assert result["seats_given"] == spec.meetings * spec.seats_per_meeting
     assert result["order_violations"] == 0
     assert result["http_disagreements"] == 0
