@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from bench.common import ROOT, fresh_database, unique
+from bench.common import ROOT, fresh_database, proc_status, unique
 from contracts import meetings as wire
 from services.kernel.db import create_pool, drop_database
 from services.kernel.privacy import PrivacySettings, Vault, seal
@@ -300,7 +299,9 @@ def worker() -> None:
     started = time.perf_counter()
     count = asyncio.run(rebuild_database(settings))
     seconds = time.perf_counter() - started
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak into a child's ru_maxrss
+    # across the exec (subprocess forks the harness, whose peak is its own, not ours).
+    maxrss = proc_status(os.getpid())["VmHWM"]
     print(json.dumps({"count": count, "seconds": seconds, "maxrss_kb": maxrss}))
 
 

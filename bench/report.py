@@ -155,7 +155,7 @@ def _replay(r: dict[str, Any]) -> list[str]:
         f"| rebuild time | {_f(r['rebuild_s'], 1)} s | |",
         f"| events per second | {_f(r['events_per_s'])} | ≥ 50,000: "
         f"{_verdict(r['events_per_s'] >= TARGETS['replay_events_per_s'])} |",
-        f"| peak memory of the rebuild process (ru_maxrss) | {_f(r['maxrss_mb'], 1)} MB | "
+        f"| peak memory of the rebuild process (VmHWM) | {_f(r['maxrss_mb'], 1)} MB | "
         f"< 150 MB: {_verdict(r['maxrss_mb'] < TARGETS['rss_mb'])} |",
         f"| read models after | {r['after']} | |",
         "",
