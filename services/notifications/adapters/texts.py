@@ -62,6 +62,36 @@ def _program(meeting: Meeting) -> str:
     return "Program:\n" + "\n".join(lines)
 
 
+def _kroner(amount: int) -> str:
+    """1500 -> "1.500": Danish thousands separator."""
+    return f"{amount:,}".replace(",", ".")
+
+
+def _terms(f: dict[str, str | int | None], waiting: bool = False) -> list[str]:
+    """What attending costs, and why: the basis and price the decision gave the registration
+    (nothing when the event did not say, e.g. an intent queued before they were told)."""
+    basis, price = f.get("basis"), f.get("price_dkk")
+    if basis == "member":
+        text = "Deltagelsen er gratis, fordi din kommune er medlem af netværket."
+    elif basis == "next_year_offer":
+        text = (
+            "Deltagelsen er gratis: din kommune er meldt ind i netværket for næste år, "
+            "og medlemmer for næste år deltager gratis i dette møde, så længe der er ledige "
+            "pladser."
+        )
+    elif basis == "guest" and isinstance(price, int):
+        text = "Din kommune er ikke medlem af netværket, så du deltager som gæst. " + (
+            f"Prisen er {_kroner(price)} kr., som faktureres din kommune."
+            if price
+            else "Deltagelsen er gratis."
+        )
+    else:
+        return []
+    if waiting:
+        text = "Får du en plads: " + text[0].lower() + text[1:]
+    return [text]
+
+
 def _content(intent: NotificationIntent) -> tuple[str, list[str]]:
     f = intent.facts
     kind = intent.kind
@@ -80,6 +110,7 @@ def _content(intent: NotificationIntent) -> tuple[str, list[str]]:
         return f"Tilmelding bekræftet: {title}", [
             f"Du er tilmeldt {title}.",
             _when_where(meeting),
+            *_terms(f),
             "En kalenderinvitation er vedhæftet. Kan du alligevel ikke komme, så meld dig "
             "venligst fra, så pladsen kan gå videre til en på ventelisten.",
         ]
@@ -89,6 +120,7 @@ def _content(intent: NotificationIntent) -> tuple[str, list[str]]:
             _when_where(meeting),
             "Bliver en plads ledig, går den automatisk til den første på ventelisten, "
             "og vi skriver til dig, hvis du får en plads.",
+            *_terms(f, waiting=True),
         ]
     if kind is NotificationKind.REGISTRATION_PROMOTED:
         return f"Du har fået en plads: {title}", [

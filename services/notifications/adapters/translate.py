@@ -48,10 +48,15 @@ def meeting_event(
     if isinstance(payload, wire.MeetingCancelled):
         return domain.MeetingCancelled(meeting_id=payload.meeting_id, reason=payload.reason)
     if isinstance(payload, wire.RegistrationConfirmed):
-        return domain.RegistrationConfirmed(*_registration(payload, person))
+        return domain.RegistrationConfirmed(
+            *_registration(payload, person), basis=payload.basis, price_dkk=payload.price_dkk
+        )
     if isinstance(payload, wire.RegistrationWaitlisted):
         return domain.RegistrationWaitlisted(
-            *_registration(payload, person), position=payload.position
+            *_registration(payload, person),
+            position=payload.position,
+            basis=payload.basis,
+            price_dkk=payload.price_dkk,
         )
     if isinstance(payload, wire.RegistrationPromoted):
         return domain.RegistrationPromoted(*_registration(payload, person))

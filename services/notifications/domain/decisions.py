@@ -113,7 +113,12 @@ def decide(
     if isinstance(event, RegistrationConfirmed):
         return [
             _to_participant(
-                NotificationKind.REGISTRATION_CONFIRMED, reg, after, policy, calendar="REQUEST"
+                NotificationKind.REGISTRATION_CONFIRMED,
+                reg,
+                after,
+                policy,
+                calendar="REQUEST",
+                facts={"basis": event.basis, "price_dkk": event.price_dkk},
             )
         ]
     if isinstance(event, RegistrationWaitlisted):
@@ -123,7 +128,11 @@ def decide(
                 reg,
                 after,
                 policy,
-                facts={"position": event.position},
+                facts={
+                    "position": event.position,
+                    "basis": event.basis,
+                    "price_dkk": event.price_dkk,
+                },
             )
         ]
     if isinstance(event, RegistrationPromoted):

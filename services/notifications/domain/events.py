@@ -43,14 +43,22 @@ class _RegistrationEvent:
     municipality_code: str
 
 
+Basis = Literal["member", "next_year_offer", "guest"]
+"""Why the participant may attend: a member of the meeting's year, the offer to members of
+next year (free), or a guest at the meeting's price."""
+
+
 @dataclass(frozen=True)
 class RegistrationConfirmed(_RegistrationEvent):
-    pass
+    basis: Basis
+    price_dkk: int
 
 
 @dataclass(frozen=True)
 class RegistrationWaitlisted(_RegistrationEvent):
     position: int
+    basis: Basis
+    price_dkk: int
 
 
 @dataclass(frozen=True)

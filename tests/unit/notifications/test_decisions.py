@@ -70,7 +70,9 @@ WAITING = reg("reg-2", BO, RegistrationStatus.WAITING, position=1)
 
 
 def test_a_confirmed_registration_gets_a_confirmation_with_a_calendar_request() -> None:
-    event = RegistrationConfirmed(MEETING.meeting_id, "reg-1", ANNE, "751")
+    event = RegistrationConfirmed(
+        MEETING.meeting_id, "reg-1", ANNE, "751", basis="member", price_dkk=0
+    )
     [intent] = decide(event, MEETING, [], POLICY)
     assert intent.kind is K.REGISTRATION_CONFIRMED
     assert intent.recipient == ANNE
@@ -81,7 +83,9 @@ def test_a_confirmed_registration_gets_a_confirmation_with_a_calendar_request() 
 
 
 def test_a_waitlisted_registration_is_told_its_position_and_gets_no_calendar() -> None:
-    event = RegistrationWaitlisted(MEETING.meeting_id, "reg-2", BO, "461", position=3)
+    event = RegistrationWaitlisted(
+        MEETING.meeting_id, "reg-2", BO, "461", position=3, basis="member", price_dkk=0
+    )
     [intent] = decide(event, MEETING, [], POLICY)
     assert intent.kind is K.REGISTRATION_WAITLISTED
     assert intent.facts["position"] == 3
@@ -182,7 +186,9 @@ def test_nothing_more_is_said_about_a_meeting_once_it_is_cancelled() -> None:
 
 
 def test_an_event_about_a_meeting_never_scheduled_is_an_error() -> None:
-    event = RegistrationConfirmed("meeting-unknown", "reg-1", ANNE, "751")
+    event = RegistrationConfirmed(
+        "meeting-unknown", "reg-1", ANNE, "751", basis="member", price_dkk=0
+    )
     with pytest.raises(UnknownMeetingError):
         decide(event, None, [], POLICY)
 

@@ -15,7 +15,11 @@ from services.notifications.adapters.email import MailContent, compose
 from services.notifications.adapters.smtp import classify
 from services.notifications.adapters.texts import render
 from services.notifications.domain.decisions import decide
-from services.notifications.domain.events import RegistrationPromoted, RegistrationWaitlisted
+from services.notifications.domain.events import (
+    RegistrationConfirmed,
+    RegistrationPromoted,
+    RegistrationWaitlisted,
+)
 from services.notifications.domain.model import CalendarAction
 from services.notifications.service_layer.delivery import RetryPolicy
 from services.notifications.service_layer.ports import (
@@ -42,13 +46,65 @@ def test_a_promotion_mail_says_du_har_faaet_en_plads_with_the_danish_time() -> N
 
 def test_html_escapes_what_people_typed() -> None:
     event = RegistrationWaitlisted(
-        MEETING.meeting_id, "reg-9", ANNE.__class__("<b>Eve</b>", "eve@aarhus.dk"), "751", 2
+        MEETING.meeting_id,
+        "reg-9",
+        ANNE.__class__("<b>Eve</b>", "eve@aarhus.dk"),
+        "751",
+        2,
+        basis="member",
+        price_dkk=0,
     )
     [intent] = decide(event, MEETING, [], POLICY)
     rendered = render(intent)
     assert "&lt;b&gt;Eve&lt;/b&gt;" in rendered.html
     assert "<b>Eve" not in rendered.html
     assert "nummer 2" in rendered.text
+
+
+@pytest.mark.parametrize(
+    ("basis", "price", "says"),
+    [
+        ("member", 0, "Deltagelsen er gratis, fordi din kommune er medlem af netværket."),
+        ("next_year_offer", 0, "meldt ind i netværket for næste år"),
+        ("guest", 1500, "Prisen er 1.500 kr., som faktureres din kommune."),
+        ("guest", 0, "du deltager som gæst. Deltagelsen er gratis."),
+    ],
+)
+def test_the_confirmation_and_the_waiting_list_mail_say_what_attending_costs(
+    basis: str, price: int, says: str
+) -> None:
+    confirmed = RegistrationConfirmed(
+        MEETING.meeting_id,
+        "reg-1",
+        ANNE,
+        "751",
+        basis=basis,
+        price_dkk=price,  # type: ignore[arg-type]
+    )
+    [intent] = decide(confirmed, MEETING, [], POLICY)
+    assert says in render(intent).text
+    waiting = RegistrationWaitlisted(
+        MEETING.meeting_id,
+        "reg-2",
+        BO,
+        "461",
+        4,
+        basis=basis,
+        price_dkk=price,  # type: ignore[arg-type]
+    )
+    [intent] = decide(waiting, MEETING, [], POLICY)
+    text = render(intent).text
+    assert "Får du en plads: " in text
+    assert says.lower() in text.lower()
+
+
+def test_the_offer_is_free_while_seats_last_in_the_words_of_the_offer() -> None:
+    event = RegistrationConfirmed(
+        MEETING.meeting_id, "reg-1", ANNE, "751", basis="next_year_offer", price_dkk=0
+    )
+    [intent] = decide(event, MEETING, [], POLICY)
+    assert "Deltagelsen er gratis" in render(intent).text
+    assert "så længe der er ledige pladser" in render(intent).text
 
 
 @pytest.mark.parametrize(("method", "status"), [("REQUEST", "CONFIRMED"), ("CANCEL", "CANCELLED")])
