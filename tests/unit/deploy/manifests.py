@@ -32,6 +32,9 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 HTTP_MODULE = ROOT / "services" / "kernel" / "http.py"
 
 SERVICES = ("membership", "events", "notifications")
+"""The services: each with its database, its Kafka topics and its secrets."""
+APPS = (*SERVICES, "web")
+"""Everything deployed that serves HTTP: the services and the web pages (no database)."""
 
 Doc = dict[str, Any]
 

@@ -7,6 +7,7 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 
 from tests.unit.deploy.manifests import (
+    APPS,
     COMPOSE_FILE,
     ROOT,
     SERVICES,
@@ -33,7 +34,7 @@ def database_url(service: str) -> SplitResult:
     return urlsplit(interpolate(raw_database_url(service)))
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_each_service_is_run_by_one_compose_service(service: str) -> None:
     compose_service_for(service)
 
@@ -106,7 +107,7 @@ def test_notifications_sends_mail_to_mailpit() -> None:
     assert env["NOTIFICATIONS_SMTP_PORT"] == "1025"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_service_is_built_from_the_deploy_dockerfile(service: str) -> None:
     _, spec = compose_service_for(service)
     context = (COMPOSE_FILE.parent / spec["build"]["context"]).resolve()

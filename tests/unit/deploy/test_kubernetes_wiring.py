@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.deploy.manifests import (
+    APPS,
     SECRET_EXAMPLE,
     SERVICES,
     Doc,
@@ -41,10 +42,10 @@ def test_everything_lives_in_the_namespace() -> None:
     assert {d["metadata"].get("namespace") for d in others} == {NAMESPACE}
 
 
-def test_every_service_has_exactly_one_deployment() -> None:
-    assert len(of_kind("Deployment")) == len(SERVICES)
-    for service in SERVICES:
-        deployment_for(service)
+def test_every_service_and_the_web_pages_have_exactly_one_deployment() -> None:
+    assert len(of_kind("Deployment")) == len(APPS)
+    for app in APPS:
+        deployment_for(app)
 
 
 @pytest.mark.parametrize("deployment", of_kind("Deployment"), ids=lambda d: d["metadata"]["name"])
@@ -137,7 +138,7 @@ def test_database_url_comes_from_a_secret(service: str) -> None:
         assert variable not in data, "the database URL (with its password) belongs in a Secret"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_config_maps_referenced_by_a_deployment_exist(service: str) -> None:
     _, container = deployment_for(service)
     refs = [s["configMapRef"]["name"] for s in container["envFrom"]]
@@ -146,14 +147,14 @@ def test_config_maps_referenced_by_a_deployment_exist(service: str) -> None:
         named("ConfigMap", ref)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_kubernetes_injects_no_service_link_variables(service: str) -> None:
     """A Service named ``events`` would put ``EVENTS_PORT=tcp://...`` into every pod."""
     deployment, _ = deployment_for(service)
     assert deployment["spec"]["template"]["spec"]["enableServiceLinks"] is False
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_pods_run_as_non_root_with_a_read_only_root_filesystem(service: str) -> None:
     deployment, container = deployment_for(service)
     pod = deployment["spec"]["template"]["spec"]
@@ -164,7 +165,7 @@ def test_pods_run_as_non_root_with_a_read_only_root_filesystem(service: str) -> 
     assert tmp, "a writable /tmp (emptyDir) next to the read-only root filesystem"
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_resources_request_and_limit_memory(service: str) -> None:
     _, container = deployment_for(service)
     resources = container["resources"]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import pytest
 
 from tests.unit.deploy.manifests import (
+    APPS,
     SERVICES,
     compose_env,
     compose_service_for,
@@ -27,19 +28,19 @@ def unknown_names(service: str, names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if n.upper() not in valid_env_names(service))
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_compose_sets_only_settings_the_service_reads(service: str) -> None:
     _, spec = compose_service_for(service)
     assert unknown_names(service, compose_env(spec)) == []
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_kubernetes_sets_only_settings_the_service_reads(service: str) -> None:
     _, container = deployment_for(service)
     assert unknown_names(service, container_env(container)) == []
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", APPS)
 def test_dockerfile_sets_only_settings_the_services_read(service: str) -> None:
     ours = [name for name in dockerfile_env() if name.startswith(env_prefix(service))]
     assert unknown_names(service, ours) == []

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from contracts.catalog import all_models
 from services.kernel.kafka import dead_letter_topic
-from tests.unit.deploy.manifests import compose_services, compose_topics, of_kind
+from tests.unit.deploy.manifests import (
+    SERVICES,
+    compose_service_for,
+    compose_services,
+    compose_topics,
+    of_kind,
+)
 
 
 def contract_topics() -> set[str]:
@@ -52,8 +58,7 @@ def test_compose_kafka_does_not_create_topics_on_its_own() -> None:
 
 
 def test_services_start_after_the_topics_exist() -> None:
-    for name, spec in compose_services().items():
-        if name.startswith(("kafka", "postgres", "mailpit")):
-            continue
+    for service in SERVICES:
+        name, spec = compose_service_for(service)
         condition = spec["depends_on"]["kafka-init"]["condition"]
         assert condition == "service_completed_successfully", name
