@@ -48,6 +48,7 @@ class SigningKey:
     def token(
         self,
         role: Role,
+        /,
         *,
         issuer: str,
         audience: str,
