@@ -26,6 +26,7 @@ from tests.integration.events.conftest import (
     meeting_body,
     person,
 )
+from tests.support.events import projection_caught_up
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
 
@@ -90,16 +91,6 @@ async def test_a_2022_membership_joined_on_kafka_gives_a_free_seat_under_the_off
     assert response.status_code == 201, response.text
     assert (response.json()["basis"], response.json()["price_dkk"]) == ("next_year_offer", 0)
     assert lookup.asked == [("knub", 2021, "157")], "2022 came from the view, not the lookup"
-
-
-async def projection_caught_up(service: EventsService) -> bool:
-    pool = service.runtime.pool
-    events = await pool.fetchval("SELECT count(*) FROM events")
-    applied = await pool.fetchval(
-        "SELECT count(*) FROM processed_events WHERE consumer = $1",
-        service.projection_subscription.name,
-    )
-    return bool(events) and applied == events
 
 
 async def test_the_availability_projection_equals_a_rebuild_from_the_event_store(

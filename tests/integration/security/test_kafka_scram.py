@@ -40,6 +40,7 @@ from services.notifications.bootstrap import bootstrap as notifications_bootstra
 from services.notifications.config import Settings as NotificationsSettings
 from services.operator.kafka_tools import delete_topics_with_prefix
 from tests.support import auth
+from tests.support.events import projection_caught_up
 from tests.support.scram_broker import ScramBroker, scram_broker
 from tests.support.stack import ADMIN_DSN
 from tests.support.waiting import wait_until
@@ -244,16 +245,11 @@ async def join_and_schedule(
     created = await events_client.post("/meetings", json=MEETING)
     assert created.status_code == 201, created.text
 
-    async def projected() -> bool:
-        pool = events.runtime.pool
-        appended = await pool.fetchval("SELECT count(*) FROM events")
-        applied = await pool.fetchval(
-            "SELECT count(*) FROM processed_events WHERE consumer = $1",
-            events.projection_subscription.name,
-        )
-        return bool(appended) and applied == appended
-
-    await wait_until(projected, timeout=30, what="the meetings projection fed over SCRAM")
+    await wait_until(
+        lambda: projection_caught_up(events),
+        timeout=30,
+        what="the meetings projection fed over SCRAM",
+    )
 
 
 async def test_a_client_with_a_wrong_password_is_refused_with_a_clear_error(
