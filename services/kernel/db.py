@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -64,6 +65,71 @@ async def drop_database(dsn: str) -> None:
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for ``pg_advisory_lock`` from a name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def enter_shared(conn: asyncpg.Connection, guard: str) -> None:
+    """Take ``guard`` shared until the caller's transaction ends (its first statement).
+
+    Writers of a set of tables share the guard; an operation that must find none of them
+    in flight, and keep new ones from starting (a rebuild), holds it :func:`exclusively`.
+    Taken before anything else, so a writer never holds a row or table lock while it waits.
+    """
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", lock_key(guard))
+
+
+@asynccontextmanager
+async def exclusively(conn: asyncpg.Connection, guard: str) -> AsyncIterator[None]:
+    """Hold ``guard`` exclusively on this connection's session, outside any transaction.
+
+    Session-level, so a REPEATABLE READ transaction opened inside takes its snapshot after
+    every writer that held the guard has committed. A broken connection releases it with
+    the session (and asyncpg's pool unlocks all advisory locks when a connection returns).
+    """
+    key = lock_key(guard)
+    await conn.execute("SELECT pg_advisory_lock($1)", key)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+class TablesBusyError(RuntimeError):
+    """The tables could not be locked: other sessions kept them for every attempt."""
+
+
+async def lock_tables(
+    conn: asyncpg.Connection,
+    tables: Sequence[str],
+    mode: str = "ACCESS EXCLUSIVE",
+    *,
+    attempt_ms: int = 200,
+    attempts: int = 600,
+) -> None:
+    """``LOCK TABLE`` inside the caller's transaction, giving way instead of deadlocking.
+
+    LOCK TABLE takes its tables one by one. A reader whose one statement holds a later
+    table and waits for an earlier one (a join names them in another order) would
+    deadlock with it, and PostgreSQL would abort one of the two. Each attempt here waits
+    at most ``attempt_ms`` and, if it times out, gives back what it got (a savepoint)
+    so the reader can finish, then queues again. Nothing is read before the locks, so a
+    REPEATABLE READ snapshot is still taken after them.
+    """
+    statement = f"LOCK TABLE {', '.join(tables)} IN {mode} MODE"
+    for attempt in range(1, attempts + 1):
+        # A savepoint released either way (asyncpg's nested transaction would stay inside
+        # it after a rollback, and a snapshot cannot be exported from a subtransaction).
+        await conn.execute("SAVEPOINT lock_tables")
+        try:
+            await conn.execute(f"SET LOCAL lock_timeout = '{int(attempt_ms)}ms'; {statement}")
+        except asyncpg.LockNotAvailableError:
+            await conn.execute("ROLLBACK TO SAVEPOINT lock_tables; RELEASE SAVEPOINT lock_tables")
+            log.info("tables busy, will try again", tables=list(tables), attempt=attempt)
+            continue
+        await conn.execute("RELEASE SAVEPOINT lock_tables; SET LOCAL lock_timeout TO DEFAULT")
+        return
+    raise TablesBusyError(
+        f"could not lock {', '.join(tables)} in {attempts} attempts of {attempt_ms} ms"
+    )
 
 
 async def migrate(conn: asyncpg.Connection, migrations: Sequence[Migration]) -> list[str]:

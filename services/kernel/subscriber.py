@@ -28,6 +28,7 @@ from prometheus_client import Counter
 
 from contracts.base import EventPayload, EventRegistry
 from contracts.envelope import Envelope, EnvelopeError, decode
+from services.kernel.db import enter_shared
 from services.kernel.kafka import KafkaSettings, dead_letter_topic
 from services.kernel.logging import correlation
 
@@ -98,6 +99,10 @@ class Subscription:
     model then keeps up with a rush instead of paying a transaction and an offset commit
     per event. If a handler fails inside a batch, nothing of the batch is kept and its
     events are applied one by one, so only a poison event is dead-lettered.
+
+    ``guard`` names an advisory lock every transaction takes shared before anything else
+    (see :func:`services.kernel.db.enter_shared`): a rebuild of the read model holds it
+    exclusively and so never meets a half-done transaction of this subscription.
     """
 
     name: str
@@ -112,6 +117,7 @@ class Subscription:
     batch_size: int = 1
     batch_handler: BatchHandler | None = None
     batch_wait_ms: int = 50
+    guard: str | None = None
     last_handled_at: float = field(default=0.0, init=False)
 
     def attach(self, broker: KafkaBroker) -> None:
@@ -243,6 +249,8 @@ class Subscription:
 
     async def _apply_batch_once(self, events: list[InboundEvent]) -> None:
         async with self.pool().acquire() as conn, conn.transaction():
+            if self.guard is not None:
+                await enter_shared(conn, self.guard)
             fresh = {
                 r[0]
                 for r in await conn.fetch(
@@ -293,6 +301,8 @@ class Subscription:
 
     async def _apply_once(self, event: InboundEvent, handler: Handler | None) -> None:
         async with self.pool().acquire() as conn, conn.transaction():
+            if self.guard is not None:
+                await enter_shared(conn, self.guard)
             first_time = await conn.fetchval(
                 """INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
                    ON CONFLICT DO NOTHING RETURNING true""",

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts import meetings as wire
 from contracts.base import EventPayload, registry
-from services.kernel.db import Migration
+from services.kernel.db import Migration, exclusively, lock_tables
 from services.kernel.eventstore import EventStore
 from services.kernel.privacy import ERASED, SealError, Vault, open_sealed
 from services.kernel.subscriber import BatchHandler, Handler, InboundEvent
@@ -109,6 +109,10 @@ MIGRATIONS = (
 )
 
 PROJECTION_TABLES = ("meeting_view", "availability_view", "participant_view")
+
+READ_MODELS_GUARD = "events-read-models"
+"""Every transaction that writes the read models takes this advisory lock shared first
+(the subscriptions' ``guard``); :func:`rebuild` holds it exclusively."""
 
 
 def _ts(value: Any) -> datetime | None:
@@ -584,8 +588,17 @@ async def rebuild(
     # One snapshot for every page (see EventStore.read_snapshot): read_all's cluster-wide
     # horizon would stop short while any long transaction runs on the server, and the
     # events past it, already consumed, would never come back.
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
-        await conn.execute(f"LOCK TABLE {', '.join(PROJECTION_TABLES)} IN ACCESS EXCLUSIVE MODE")
+    #
+    # Writers of the read models (the meetings and privacy subscribers) are kept out by
+    # the guard, taken before the transaction: one of them holding participant_view while
+    # it waits for meeting_view, or a processed_events row the final INSERT needs, would
+    # otherwise deadlock with this rebuild. Readers are given way to (see lock_tables).
+    async with (
+        pool.acquire() as conn,
+        exclusively(conn, READ_MODELS_GUARD),
+        conn.transaction(isolation="repeatable_read"),
+    ):
+        await lock_tables(conn, PROJECTION_TABLES)
         total: int = await conn.fetchval("SELECT count(*) FROM events")
         snapshot: str = await conn.fetchval("SELECT pg_export_snapshot()")
         await conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")

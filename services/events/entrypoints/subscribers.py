@@ -67,6 +67,7 @@ def projections_subscription(
         # commit per batch, not per event, keeps the availability current.
         batch_size=500,
         batch_handler=on_events,
+        guard=projections.READ_MODELS_GUARD,
     )
 
 
@@ -88,4 +89,5 @@ def privacy_subscription(
         registry=registry,
         pool=pool,
         kafka=kafka,
+        guard=projections.READ_MODELS_GUARD,
     )
