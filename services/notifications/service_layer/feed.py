@@ -17,7 +17,7 @@ async def rebuild_feed(
 
     One transaction: TRUNCATE locks the feed, so a worker that records a new event waits
     for the rebuild and then applies its own change; every event committed before it is
-    replayed here. Readers see the old feed until the new one commits.
+    replayed here. TRUNCATE's lock makes readers of the feed wait for the rebuild too.
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("TRUNCATE notification_feed")
