@@ -7,8 +7,15 @@ import asyncio
 import asyncpg
 import pytest
 
-from services.kernel.eventstore import Cursor, EventStore, NewEvent, StreamVersionConflictError
+from services.kernel.eventstore import (
+    Cursor,
+    EventStore,
+    NewEvent,
+    RecordedEvent,
+    StreamVersionConflictError,
+)
 from tests.integration.kernel.conftest import TOPIC, Incremented
+from tests.support.waiting import wait_until
 
 
 def inc(counter: str, n: int) -> NewEvent:
@@ -90,12 +97,19 @@ async def test_read_all_does_not_skip_an_event_that_commits_late(
     assert [e.stream_id for e in first] == []  # nothing is safe to read past an open tx
     await tx.commit()
     await pool.release(slow)
-    everything = await store.read_all(pool, Cursor())
+
+    # The safe horizon is cluster-wide: a transaction another test or service has open
+    # right now holds it back for a moment. Eventually both are read, the late one too.
+    async def both() -> list[RecordedEvent]:
+        events = await store.read_all(pool, Cursor())
+        return events if len(events) == 2 else []
+
+    everything = await wait_until(both, timeout=30, what="both events readable")
     assert {e.stream_id for e in everything} == {"late", "early"}
     assert next(e for e in everything if e.stream_id == "late").position == late_pos
 
     # A reader that had already moved past the early event still gets the late one.
-    cursor = Cursor()
+    cursor = store.cursor_after(everything[-1])
     seen: list[str] = []
     slow2 = await pool.acquire()
     tx2 = slow2.transaction()
@@ -107,13 +121,18 @@ async def test_read_all_does_not_skip_an_event_that_commits_late(
         await store.append(
             conn, stream_id="early2", expected_version=0, events=[inc("early2", 1)], topic=TOPIC
         )
-    for event in await store.read_all(pool, store.cursor_after(everything[-1])):
-        seen.append(event.stream_id)
-        cursor = store.cursor_after(event)
+
+    async def read_on() -> bool:
+        nonlocal cursor
+        for event in await store.read_all(pool, cursor):
+            seen.append(event.stream_id)
+            cursor = store.cursor_after(event)
+        return len(seen) >= 2
+
+    assert not await read_on()
     await tx2.commit()
     await pool.release(slow2)
-    for event in await store.read_all(pool, cursor if seen else store.cursor_after(everything[-1])):
-        seen.append(event.stream_id)
+    await wait_until(read_on, timeout=30, what="the late event after the early one")
     assert sorted(seen) == ["early2", "late2"]
 
 
