@@ -15,7 +15,12 @@ from services.kernel.privacy import PrivacySettings
 class Settings(BaseSettings):
     """``EVENTS_DATABASE_URL``, ``EVENTS_KAFKA__BOOTSTRAP_SERVERS``, ``EVENTS_CLOCK_AS_OF``..."""
 
-    model_config = SettingsConfigDict(env_prefix="EVENTS_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="EVENTS_",
+        env_nested_delimiter="__",
+        # Settings hold secrets (keys, passwords): an error names the field, not the value.
+        hide_input_in_errors=True,
+    )
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/events"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -16,7 +16,11 @@ class Settings(BaseSettings):
     """Read once, at start-up. Nested Kafka settings: ``MEMBERSHIP_KAFKA__BOOTSTRAP_SERVERS``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="MEMBERSHIP_", env_nested_delimiter="__", populate_by_name=True
+        env_prefix="MEMBERSHIP_",
+        env_nested_delimiter="__",
+        # Settings hold secrets (keys, passwords): an error names the field, not the value.
+        hide_input_in_errors=True,
+        populate_by_name=True,
     )
 
     database_url: str = Field(

@@ -19,7 +19,12 @@ class Settings(BaseSettings):
     ``NOTIFICATIONS_KAFKA__TOPIC_PREFIX``, ...; durations in ISO 8601 (``P2D``, ``PT30S``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFICATIONS_",
+        env_nested_delimiter="__",
+        # Settings hold secrets (keys, passwords): an error names the field, not the value.
+        hide_input_in_errors=True,
+    )
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/notifications"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -13,7 +13,12 @@ from services.kernel.auth import DEV_ISSUER
 class Settings(BaseSettings):
     """``WEB_HOST``, ``WEB_PORT``, ``WEB_MEMBERSHIP_URL``, ``WEB_EVENTS_URL``, ..."""
 
-    model_config = SettingsConfigDict(env_prefix="WEB_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="WEB_",
+        env_nested_delimiter="__",
+        # Settings hold secrets (keys, passwords): an error names the field, not the value.
+        hide_input_in_errors=True,
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, description="Port to listen on.")
