@@ -39,7 +39,7 @@ import orjson
 import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from services.kernel.db import Migration, create_pool
 
@@ -59,6 +59,9 @@ _DEV_PEPPER = base64.b64encode(b"kl-dev-pepper-not-for-production").decode()
 class PrivacySettings(BaseModel):
     """The vault, nested in each service's settings: ``EVENTS_PRIVACY__DATABASE_URL``..."""
 
+    # A validation error must not print a key it refuses.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:55432/kl_privacy",
         description="The key vault's database, shared by every service.",
@@ -67,6 +70,12 @@ class PrivacySettings(BaseModel):
         default=SecretStr(_DEV_MASTER_KEY),
         description="Base64 of 32 bytes: wraps every person's data key. The default is for "
         "development only; production takes it from a secret store.",
+    )
+    previous_master_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Master keys used before a rotation (a JSON list of base64 keys): "
+        "they still open the data keys wrapped under them and never wrap a new one. Remove "
+        "them once `python -m services.operator rewrap-keys` has rewrapped every key.",
     )
     pepper: SecretStr = Field(
         default=SecretStr(_DEV_PEPPER),
@@ -85,6 +94,30 @@ class PrivacySettings(BaseModel):
         default=60.0, gt=0, le=3600, description="How often the retention sweeper looks."
     )
     pool_size: int = Field(default=5, ge=1)
+
+    @field_validator("master_key")
+    @classmethod
+    def _a_master_key(cls, value: SecretStr) -> SecretStr:
+        _master_key_bytes(value, "master_key")
+        return value
+
+    @field_validator("previous_master_keys")
+    @classmethod
+    def _master_keys(cls, values: list[SecretStr]) -> list[SecretStr]:
+        for n, value in enumerate(values):
+            _master_key_bytes(value, f"previous_master_keys[{n}]")
+        return values
+
+
+def _master_key_bytes(value: SecretStr, name: str) -> bytes:
+    """The 32 bytes of a base64 master key; a clear error (without the key) otherwise."""
+    try:
+        raw = base64.b64decode(value.get_secret_value(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{name} is not base64 (make one: openssl rand -base64 32)") from None
+    if len(raw) != 32:
+        raise ValueError(f"{name} must be 32 bytes, base64-encoded; it is {len(raw)} bytes")
+    return raw
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -116,6 +149,10 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 class SealError(ValueError):
     """Sealed text that cannot be opened: tampered, for another person, or unknown format."""
+
+
+class MasterKeyError(RuntimeError):
+    """A data key is wrapped under none of the configured master keys."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +223,11 @@ class Vault:
 
     def __init__(self, settings: PrivacySettings | None = None) -> None:
         self.settings = settings or PrivacySettings()
-        self._master = AESGCM(base64.b64decode(self.settings.master_key.get_secret_value()))
+        self._master = AESGCM(_master_key_bytes(self.settings.master_key, "master_key"))
+        self._previous = [
+            AESGCM(_master_key_bytes(k, "previous_master_keys"))
+            for k in self.settings.previous_master_keys
+        ]
         self._pepper = base64.b64decode(self.settings.pepper.get_secret_value())
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock | None = None
@@ -227,7 +268,22 @@ class Vault:
         return nonce + self._master.encrypt(nonce, key, _ad(person_id))
 
     def _unwrap(self, person_id: str, wrapped: bytes) -> bytes:
-        return self._master.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _ad(person_id))
+        return self._unwrap_any(person_id, wrapped)[0]
+
+    def _unwrap_any(self, person_id: str, wrapped: bytes) -> tuple[bytes, bool]:
+        """The data key, and whether it is wrapped under the current master key (else
+        under a previous one, until :meth:`rewrap` has run)."""
+        nonce, body, ad = wrapped[:_NONCE], wrapped[_NONCE:], _ad(person_id)
+        for n, master in enumerate((self._master, *self._previous)):
+            try:
+                return master.decrypt(nonce, body, ad), n == 0
+            except InvalidTag:
+                continue
+        raise MasterKeyError(
+            "a data key in the vault is wrapped under none of the configured master keys: "
+            "after a rotation, list the key used before in PRIVACY__PREVIOUS_MASTER_KEYS "
+            "until `python -m services.operator rewrap-keys` has run"
+        )
 
     def _remember(self, person_id: str, key: bytes | None) -> None:
         if len(self._keys) > 100_000:
@@ -364,6 +420,49 @@ class Vault:
             key = keys.get(pid)
             opened.append(None if key is None else open_sealed(pid, key, sealed))
         return opened
+
+    # --- master key rotation --------------------------------------------------------
+
+    async def rewrap(self, page: int = 1000) -> tuple[int, int]:
+        """Wrap every data key under the current master key; (rewrapped, already current).
+
+        Page by page, each page in its own transaction with its rows locked (an erasure of
+        one of them waits for it). The data keys themselves do not change, so everything
+        sealed stays readable and erasure still shreds it. Idempotent: run it again after a
+        process that still had the old master key as current made new persons.
+        """
+        pool = await self.pool()
+        after = ""
+        rewrapped = current = 0
+        while True:
+            async with pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(
+                    """SELECT person_id, wrapped_key FROM persons WHERE person_id > $1
+                       ORDER BY person_id LIMIT $2 FOR UPDATE""",
+                    after,
+                    page,
+                )
+                if not rows:
+                    return rewrapped, current
+                ids: list[str] = []
+                wrapped: list[bytes] = []
+                for row in rows:
+                    key, under_current = self._unwrap_any(row["person_id"], row["wrapped_key"])
+                    if under_current:
+                        current += 1
+                        continue
+                    ids.append(row["person_id"])
+                    wrapped.append(self._wrap(row["person_id"], key))
+                if ids:
+                    await conn.execute(
+                        """UPDATE persons p SET wrapped_key = u.wrapped_key
+                           FROM unnest($1::text[], $2::bytea[]) AS u(person_id, wrapped_key)
+                           WHERE p.person_id = u.person_id""",
+                        ids,
+                        wrapped,
+                    )
+                rewrapped += len(ids)
+                after = rows[-1]["person_id"]
 
     # --- erasure and retention ------------------------------------------------------
 

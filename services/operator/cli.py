@@ -18,6 +18,7 @@ from rich.table import Table
 from services.kernel import deadletters
 from services.kernel.auth import DEFAULT_AUDIENCE, DEV_ISSUER, Role
 from services.kernel.kafka import KafkaSettings, dead_letter_topic, kafka_settings_from_env
+from services.kernel.privacy import PrivacySettings
 from services.operator import kafka_tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,6 +184,59 @@ def token(
     except Exception as exc:
         console.print(f"[red]no token[/]: {exc}")
         raise typer.Exit(1) from exc
+
+
+@app.command("rewrap-keys")
+def rewrap_keys(
+    service: Annotated[
+        str,
+        typer.Option(help="Read the vault's settings as this service does (<SERVICE>_PRIVACY__*)"),
+    ] = "events",
+) -> None:
+    """After a master-key rotation: wrap every person's data key under the current master
+    key (idempotent; docs/privacy.md has the whole procedure)."""
+    from pydantic import ValidationError
+
+    from services.kernel.privacy import MasterKeyError, Vault
+
+    async def rewrap(settings: PrivacySettings) -> tuple[int, int]:
+        vault = Vault(settings)
+        try:
+            return await vault.rewrap()
+        finally:
+            await vault.close()
+
+    try:
+        settings = _vault_settings(service)
+    except ValidationError as exc:
+        console.print(f"[red]settings refused[/]: {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        rewrapped, current = asyncio.run(rewrap(settings))
+    except MasterKeyError as exc:
+        console.print(f"[red]stopped[/]: {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"rewrapped {rewrapped} data key(s); {current} already under the current master key"
+    )
+
+
+def _vault_settings(service: str) -> PrivacySettings:
+    """The vault's settings as ``service`` reads them (every service shares the vault)."""
+    if service == "membership":
+        from services.membership.config import Settings as MembershipSettings
+
+        return MembershipSettings().privacy
+    if service == "events":
+        from services.events.config import Settings as EventsSettings
+
+        return EventsSettings().privacy
+    if service == "notifications":
+        from services.notifications.config import Settings as NotificationsSettings
+
+        return NotificationsSettings().privacy
+    console.print("[red]--service is membership, events or notifications[/]")
+    raise typer.Exit(2)
 
 
 @app.command()

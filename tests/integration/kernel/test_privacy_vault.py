@@ -4,12 +4,25 @@ round trips, erasure that cannot be undone, and retention by holds."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
-from services.kernel.privacy import PrivacySettings, SealError, Vault, open_sealed, seal
+from services.kernel.privacy import (
+    MasterKeyError,
+    PrivacySettings,
+    SealError,
+    Vault,
+    open_sealed,
+    seal,
+)
 
 NOW = datetime(2021, 12, 8, 15, 30, tzinfo=UTC)
 
@@ -122,3 +135,98 @@ async def test_a_person_is_due_when_every_hold_has_run_out(vault: Vault) -> None
     assert sorted(await vault.due_for_retention(NOW + timedelta(days=60))) == sorted(
         [anne.person_id, bo.person_id]
     )
+
+
+def _a_key() -> SecretStr:
+    return SecretStr(base64.b64encode(os.urandom(32)).decode())
+
+
+async def test_a_master_key_rotation_keeps_every_sealed_text_readable_and_erasable(
+    fresh_dsn: str,
+) -> None:
+    old, new = _a_key(), _a_key()
+    vaults: list[Vault] = []
+
+    def vault(master: SecretStr, *previous: SecretStr) -> Vault:
+        """A process's vault (its own pool, its own cache of data keys)."""
+        settings = PrivacySettings(
+            database_url=fresh_dsn, master_key=master, previous_master_keys=list(previous)
+        )
+        vaults.append(Vault(settings))
+        return vaults[-1]
+
+    try:
+        people = await vault(old).persons_for([f"p{n}@kommune.dk" for n in range(3)])
+        sealed = [
+            (p.person_id, seal(p.person_id, p.key, {"name": f"D{n}"})) for n, p in enumerate(people)
+        ]
+        names = [{"name": f"D{n}"} for n in range(3)]
+        # Deployed with the new key as current and the old one as previous: old rows open,
+        # new persons are wrapped under the new key.
+        during = vault(new, old)
+        assert await during.open_many(sealed) == names
+        newcomer = await during.person_for("ny@kommune.dk")
+        # Without the old key, an old row is a clear error, not a wrong answer.
+        with pytest.raises(MasterKeyError, match="PREVIOUS_MASTER_KEYS"):
+            await vault(new).key(people[0].person_id)
+
+        assert await during.rewrap(page=2) == (3, 1)
+        assert await during.rewrap(page=2) == (0, 4), "idempotent"
+
+        # The old key can go: every sealed text opens with the new one alone ...
+        assert await vault(new).open_many(sealed) == names
+        assert await vault(new).key(newcomer.person_id) == newcomer.key
+        # ... and the old key alone opens nothing any more.
+        with pytest.raises(MasterKeyError):
+            await vault(old).key(people[1].person_id)
+        # Erasure still shreds: the data key is the same one, and it is gone.
+        await vault(new).erase(people[2].person_id, "request")
+        assert await vault(new, old).open_many(sealed) == [*names[:2], None]
+    finally:
+        await asyncio.gather(*(v.close() for v in vaults))
+
+
+def test_a_malformed_master_key_is_refused_without_printing_it() -> None:
+    for value, reason in (("c2VjcmV0", "32 bytes"), ("not base64 at all!", "not base64")):
+        with pytest.raises(ValidationError) as refused:
+            PrivacySettings(previous_master_keys=[SecretStr(_a_key().get_secret_value()), value])
+        assert reason in str(refused.value)
+        assert value not in str(refused.value)
+
+
+def _rewrap_keys(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.operator", "rewrap-keys", "--service", "events"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_operator_rewraps_the_keys_from_the_command_line(fresh_dsn: str) -> None:
+    old, new = _a_key(), _a_key()
+    first = Vault(PrivacySettings(database_url=fresh_dsn, master_key=old))
+    try:
+        await first.persons_for(["a@kommune.dk", "b@kommune.dk"])
+    finally:
+        await first.close()
+    env = {
+        "EVENTS_PRIVACY__DATABASE_URL": fresh_dsn,
+        "EVENTS_PRIVACY__MASTER_KEY": new.get_secret_value(),
+    }
+    forgotten = await asyncio.to_thread(_rewrap_keys, env)
+    assert forgotten.returncode == 1
+    assert "PREVIOUS_MASTER_KEYS" in forgotten.stdout
+    previous = json.dumps([old.get_secret_value()])
+    done = await asyncio.to_thread(
+        _rewrap_keys, {**env, "EVENTS_PRIVACY__PREVIOUS_MASTER_KEYS": previous}
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rewrapped 2 data key(s); 0 already" in done.stdout
+    again = await asyncio.to_thread(_rewrap_keys, env)
+    assert "rewrapped 0 data key(s); 2 already" in again.stdout
+    for run in (forgotten, done, again):
+        assert old.get_secret_value() not in run.stdout + run.stderr
+        assert new.get_secret_value() not in run.stdout + run.stderr

@@ -6,6 +6,7 @@ Everything here is plain parsing: no Docker, no cluster, no network. The service
 
 from __future__ import annotations
 
+import base64
 import importlib
 import itertools
 import os
@@ -259,6 +260,14 @@ def deployment_for(service: str) -> tuple[Doc, Doc]:
     return found[0]
 
 
+FILLED_IN = {
+    ("privacy-secrets", "master-key"): base64.b64encode(bytes(range(32))).decode(),
+    ("privacy-secrets", "pepper"): base64.b64encode(bytes(range(32, 64))).decode(),
+}
+"""What an operator puts where secret.example.yaml says CHANGE-ME and a password will not
+do: the settings refuse a master key that is not base64 of 32 bytes."""
+
+
 def secret_example_values() -> dict[tuple[str, str], str]:
     """(secret name, key) -> example value, from secret.example.yaml."""
     values: dict[tuple[str, str], str] = {}
@@ -274,7 +283,7 @@ def secret_example_values() -> dict[tuple[str, str], str]:
 def container_env(container: Doc) -> dict[str, str]:
     """The environment a container gets: its ConfigMaps, then its own ``env`` entries.
 
-    Values from Secrets are taken from secret.example.yaml.
+    Values from Secrets are taken from secret.example.yaml, filled in (see FILLED_IN).
     """
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
@@ -286,7 +295,9 @@ def container_env(container: Doc) -> dict[str, str]:
         if "value" in entry:
             env[entry["name"]] = str(entry["value"])
         elif ref := entry.get("valueFrom", {}).get("secretKeyRef"):
-            env[entry["name"]] = examples.get((ref["name"], ref["key"]), "")
+            example = examples.get((ref["name"], ref["key"]), "")
+            filled = FILLED_IN.get((ref["name"], ref["key"]), example)
+            env[entry["name"]] = filled if example == "CHANGE-ME" else example
         elif ref := entry.get("valueFrom", {}).get("configMapKeyRef"):
             env[entry["name"]] = str(named("ConfigMap", ref["name"])["data"][ref["key"]])
     return env
