@@ -90,6 +90,13 @@ class PrivacySettings(BaseModel):
         description="Days after a meeting's end before its participants' "
         "personal data is erased automatically.",
     )
+    pending_days: int = Field(
+        default=7,
+        ge=1,
+        description="Days a person made for a request is held ('pending') at least: a "
+        "request that was refused gives them no other hold, so the retention sweeper "
+        "erases them once this has run out.",
+    )
     sweep_interval_s: float = Field(
         default=60.0, gt=0, le=3600, description="How often the retention sweeper looks."
     )
@@ -233,6 +240,7 @@ class Vault:
         self._opening: asyncio.Lock | None = None
         self._keys: dict[str, tuple[bytes | None, float]] = {}
         self._waiting: dict[bytes, list[asyncio.Future[PersonKey]]] = {}
+        self._pending: dict[bytes, datetime] = {}
         self._flusher: asyncio.Task[None] | None = None
         self.round_trips = 0
 
@@ -298,14 +306,22 @@ class Vault:
 
     # --- persons --------------------------------------------------------------------
 
-    async def person_for(self, email: str) -> PersonKey:
+    async def person_for(self, email: str, *, pending_until: datetime | None = None) -> PersonKey:
         """The person of an e-mail, made if new; race-safe across processes.
 
         Calls that arrive while a round trip is running are gathered and answered by the
         next one: a rush of registrations costs one round trip per batch, not per request.
+        ``pending_until``: hold the person ("pending") at least until then, in the same
+        batch. A person made for a request that is then refused gets no other hold, and the
+        retention sweeper erases them once it has passed, instead of keeping their e-mail's
+        digest and a key for ever.
         """
         future: asyncio.Future[PersonKey] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(self.digest(email), []).append(future)
+        digest = self.digest(email)
+        self._waiting.setdefault(digest, []).append(future)
+        if pending_until is not None:
+            known = self._pending.get(digest)
+            self._pending[digest] = pending_until if known is None else max(known, pending_until)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         return await future
@@ -314,8 +330,9 @@ class Vault:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, {}
+                pending, self._pending = self._pending, {}
                 try:
-                    found = await self._persons_for_digests(list(batch))
+                    found = await self._persons_for_digests(list(batch), pending)
                 except BaseException as exc:
                     for futures in batch.values():
                         for f in futures:
@@ -337,7 +354,29 @@ class Vault:
         found = await self._persons_for_digests(list(dict.fromkeys(digests)))
         return [found[d] for d in digests]
 
-    async def _persons_for_digests(self, digests: list[bytes]) -> dict[bytes, PersonKey]:
+    async def _persons_for_digests(
+        self, digests: list[bytes], pending: dict[bytes, datetime] | None = None
+    ) -> dict[bytes, PersonKey]:
+        found = await self._find_or_make(digests)
+        if pending:
+            held = [(found[d].person_id, until) for d, until in pending.items() if d in found]
+            pool = await self.pool()
+            self.round_trips += 1
+            # Never shortens a hold: a later "pending" one wins. (Not for a person erased
+            # this very moment.)
+            await pool.execute(
+                """INSERT INTO holds (person_id, holder, until)
+                   SELECT h.person_id, 'pending', h.until
+                   FROM unnest($1::text[], $2::timestamptz[]) AS h(person_id, until)
+                   WHERE EXISTS (SELECT 1 FROM persons p WHERE p.person_id = h.person_id)
+                   ON CONFLICT (person_id, holder)
+                   DO UPDATE SET until = greatest(holds.until, excluded.until)""",
+                [pid for pid, _ in held],
+                [until for _, until in held],
+            )
+        return found
+
+    async def _find_or_make(self, digests: list[bytes]) -> dict[bytes, PersonKey]:
         pool = await self.pool()
         found: dict[bytes, PersonKey] = {}
         missing = list(digests)

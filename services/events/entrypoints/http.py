@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -425,7 +426,12 @@ def create_app(
         header = await meetings.header(stream)
         standing = await eligibility.standing(header, body.municipality_code)
         # Sealed here, at the edge: the domain sees the person's id and municipality only.
-        person = await vault.person_for(str(body.email))
+        # Held "pending" for a while: if this request is refused, nothing else holds a
+        # person made for it, and the retention sweeper erases them afterwards.
+        person = await vault.person_for(
+            str(body.email),
+            pending_until=clock.now() + timedelta(days=vault.settings.pending_days),
+        )
         personal = {
             "name": body.name,
             "email": str(body.email),

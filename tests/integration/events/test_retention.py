@@ -14,7 +14,14 @@ from services.events.bootstrap import EventsService, bootstrap
 from services.events.config import Settings
 from services.kernel.clock import ManualClock
 from services.kernel.privacy import ERASED
-from tests.integration.events.conftest import CPH, ScriptedLookup, add_members, meeting_body, person
+from tests.integration.events.conftest import (
+    AS_OF,
+    CPH,
+    ScriptedLookup,
+    add_members,
+    meeting_body,
+    person,
+)
 from tests.support.waiting import wait_until
 
 ENDS = datetime(2021, 12, 8, 15, 30, tzinfo=CPH)
@@ -46,7 +53,7 @@ async def test_participants_are_erased_once_the_retention_after_the_meeting_has_
     vault_pool = await service.vault.pool()
 
     async def held(until: datetime) -> bool:
-        rows = await vault_pool.fetch("SELECT until FROM holds")
+        rows = await vault_pool.fetch("SELECT until FROM holds WHERE holder LIKE 'meeting:%'")
         return len(rows) == 2 and all(r["until"] == until for r in rows)
 
     await wait_until(lambda: held(ENDS + timedelta(days=30)), what="holds until end + 30 days")
@@ -82,3 +89,38 @@ async def test_participants_are_erased_once_the_retention_after_the_meeting_has_
     assert (await client.get(f"/meetings/{meeting}/availability")).json() == before
     reasons = await vault_pool.fetch("SELECT reason FROM erasures")
     assert [r["reason"] for r in reasons] == ["retention", "retention"]
+
+
+async def test_a_person_made_for_a_refused_registration_is_erased_after_the_pending_days(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, service: EventsService, clock: ManualClock
+) -> None:
+    created = await client.post("/meetings", json=meeting_body(seats=5))
+    meeting = created.json()["meeting_id"]
+    await add_members(pool, 2021, "101")
+    seated = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "101"))
+    assert seated.status_code == 201, seated.text
+    # 999 is no member: refused, but the vault made a person (and a key) to seal the request.
+    refused = await client.post(f"/meetings/{meeting}/registrations", json=person(2, "999"))
+    assert refused.status_code == 403, refused.text
+    vault = service.vault
+    seated_id = await vault.find(person(1, "101")["email"])
+    refused_id = await vault.find(person(2, "999")["email"])
+    assert seated_id is not None
+    assert refused_id is not None
+    vault_pool = await vault.pool()
+
+    async def meeting_hold() -> bool:
+        found = await vault_pool.fetchval(
+            "SELECT true FROM holds WHERE person_id = $1 AND holder LIKE 'meeting:%'", seated_id
+        )
+        return bool(found)
+
+    await wait_until(meeting_hold, what="the participant's retention hold")
+    pending = timedelta(days=service.vault.settings.pending_days)
+    clock.set(AS_OF + pending - timedelta(seconds=1))
+    assert await service.erasure.sweep() == 0, "still pending"
+    clock.set(AS_OF + pending)
+    assert await service.erasure.sweep() == 1
+    assert await vault.find(person(2, "999")["email"]) is None, "the refused person is gone"
+    assert await vault.known(seated_id), "the participant is kept until after the meeting"
+    assert await vault.erased(refused_id)

@@ -230,3 +230,22 @@ async def test_the_operator_rewraps_the_keys_from_the_command_line(fresh_dsn: st
     for run in (forgotten, done, again):
         assert old.get_secret_value() not in run.stdout + run.stderr
         assert new.get_secret_value() not in run.stdout + run.stderr
+
+
+async def test_a_pending_hold_is_written_with_the_person_and_never_shortened(vault: Vault) -> None:
+    later, earlier = NOW + timedelta(days=7), NOW + timedelta(days=1)
+    # Gathered into one batch: the later of two calls' pending holds wins.
+    first, second = await asyncio.gather(
+        vault.person_for("anne@aarhus.dk", pending_until=later),
+        vault.person_for("ANNE@aarhus.dk", pending_until=earlier),
+    )
+    assert first == second
+    await vault.person_for("anne@aarhus.dk", pending_until=earlier)
+    await vault.person_for("bent@aarhus.dk")  # no pending hold asked for
+    pool = await vault.pool()
+    holds = await pool.fetch("SELECT person_id, holder, until FROM holds")
+    assert [(h["person_id"], h["holder"], h["until"]) for h in holds] == [
+        (first.person_id, "pending", later)
+    ]
+    assert await vault.due_for_retention(later - timedelta(seconds=1)) == []
+    assert await vault.due_for_retention(later) == [first.person_id]
