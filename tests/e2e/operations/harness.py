@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,8 +358,20 @@ async def roster_rows(pool: asyncpg.Pool) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def assert_roster_equals_rebuild(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    live = await roster_rows(pool)
+async def assert_roster_equals_rebuild(
+    pool: asyncpg.Pool, memberships: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Once the roster shows exactly ``memberships``, a rebuild gives the same rows.
+
+    The roster is a projection through Kafka: an outbox drained means published, not yet
+    applied (memberships made while Kafka was away arrive last)."""
+    expected = set(memberships)
+
+    async def caught_up() -> list[dict[str, Any]] | None:
+        rows = await roster_rows(pool)
+        return rows if {r["membership_id"] for r in rows} == expected else None
+
+    live = await wait_until(caught_up, timeout=90, what="every membership in the roster")
     await roster.rebuild(pool, EventStore(MEMBERSHIP_SOURCE))
     assert await roster_rows(pool) == live
     return live
