@@ -67,6 +67,14 @@ class AuthSettings(BaseModel):
         ge=0,
         description="At most one refetch of the JWKS per this many seconds (unknown kid).",
     )
+    verified_tokens: int = Field(
+        default=2_000,
+        ge=0,
+        le=100_000,
+        description="How many verified tokens a process remembers, by their exact text, so "
+        "a client's next request with the same token skips the signature check (0: none). "
+        "A remembered token is still refused once it expires, and a new key set forgets all.",
+    )
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,8 @@ class TokenVerifier:
         self._loaded = False
         self._last_fetch: float | None = None
         self._lock = asyncio.Lock()
+        # token text -> (principal, exp, nbf): a signature checked once for the same bytes.
+        self._verified: dict[str, tuple[Principal, float, float | None]] = {}
         if settings.jwks is not None:
             self._keys = _parse_jwks(settings.jwks)
             self._loaded = True
@@ -214,6 +224,7 @@ class TokenVerifier:
                     self._last_fetch = None  # nothing cached: let the next request retry
                     raise IssuerUnavailableError from exc
                 return
+            self._verified.clear()  # a key may have been withdrawn
             self._keys = keys
             self._loaded = True
 
@@ -229,7 +240,20 @@ class TokenVerifier:
         return self._keys[kid]
 
     async def verify(self, token: str) -> Principal:
-        """The principal of a valid token; :class:`InvalidTokenError` for any other token."""
+        """The principal of a valid token; :class:`InvalidTokenError` for any other token.
+
+        A token verified before (the very same text) is not checked again, only its
+        lifetime: RS256 costs ≈ 0.1 ms, and a browser or a system sends one token many times.
+        """
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, exp, nbf = remembered
+            try:
+                self._check_lifetime({"exp": exp, "nbf": nbf})
+            except InvalidTokenError:
+                del self._verified[token]
+                raise
+            return principal
         header = _unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
             raise InvalidTokenError
@@ -253,7 +277,17 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise InvalidTokenError from exc
         self._check_lifetime(claims)
-        return _principal(claims)
+        principal = _principal(claims)
+        self._remember(token, principal, claims)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
+        limit = self.settings.verified_tokens
+        if limit == 0:
+            return
+        while len(self._verified) >= limit:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = (principal, float(claims["exp"]), claims.get("nbf"))
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:
         now, leeway = self._now(), self.settings.leeway_s

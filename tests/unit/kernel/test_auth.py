@@ -278,3 +278,52 @@ async def test_the_optional_principal_is_none_without_a_token_and_401_with_a_bad
         assert (await client.get("/maybe")).json() == {"role": None}
         bad = await client.get("/maybe", headers={"Authorization": "Bearer nonsense"})
         assert bad.status_code == 401
+
+
+async def test_a_token_verified_once_is_remembered_but_still_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    verifier = TokenVerifier(settings(leeway_s=30), fetch=Issuer(KEY_A), now=clock)
+    checked = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        nonlocal checked
+        checked += 1
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    valid = token("coordinator", KEY_A, "751")
+    first = await verifier.verify(valid)
+    assert await verifier.verify(valid) == first
+    assert checked == 1, "the signature of the same text is checked once"
+    # Another text (one character changed) is checked, and refused.
+    tampered = valid[:-2] + ("A" if valid[-2] != "A" else "B") + valid[-1]
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(tampered)
+    assert checked == 2
+    clock.now = NOW + 600 + 31
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(valid)
+
+
+async def test_new_keys_forget_the_remembered_tokens_and_the_memory_is_bounded() -> None:
+    issuer = Issuer(KEY_A)
+    clock = Clock()
+    verifier = TokenVerifier(
+        settings(refetch_interval_s=30, verified_tokens=2), fetch=issuer, now=clock
+    )
+    old = token("operator", KEY_A)
+    await verifier.verify(old)
+    issuer.keys = [KEY_B]  # key A is withdrawn
+    clock.now += 31
+    await verifier.verify(token("operator", KEY_B))  # an unknown kid: the keys are fetched
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(old)
+    for n in range(5):
+        await verifier.verify(token("operator", KEY_B, None, None, sub=f"user-{n}"))
+    assert len(verifier._verified) == 2
+    off = TokenVerifier(settings(verified_tokens=0), fetch=Issuer(KEY_A), now=Clock())
+    await off.verify(token())
+    assert off._verified == {}
