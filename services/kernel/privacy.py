@@ -359,20 +359,10 @@ class Vault:
     ) -> dict[bytes, PersonKey]:
         found = await self._find_or_make(digests)
         if pending:
-            held = [(found[d].person_id, until) for d, until in pending.items() if d in found]
-            pool = await self.pool()
-            self.round_trips += 1
-            # Never shortens a hold: a later "pending" one wins. (Not for a person erased
-            # this very moment.)
-            await pool.execute(
-                """INSERT INTO holds (person_id, holder, until)
-                   SELECT h.person_id, 'pending', h.until
-                   FROM unnest($1::text[], $2::timestamptz[]) AS h(person_id, until)
-                   WHERE EXISTS (SELECT 1 FROM persons p WHERE p.person_id = h.person_id)
-                   ON CONFLICT (person_id, holder)
-                   DO UPDATE SET until = greatest(holds.until, excluded.until)""",
-                [pid for pid, _ in held],
-                [until for _, until in held],
+            # A later "pending" hold wins; an earlier one never shortens it.
+            await self.hold(
+                [(found[d].person_id, "pending", until) for d, until in pending.items()],
+                extend_only=True,
             )
         return found
 
@@ -537,21 +527,31 @@ class Vault:
         found = await pool.fetchval("SELECT true FROM erasures WHERE person_id = $1", person_id)
         return bool(found)
 
-    async def hold(self, holds: Sequence[tuple[str, str, datetime | None]]) -> None:
+    async def hold(
+        self, holds: Sequence[tuple[str, str, datetime | None]], *, extend_only: bool = False
+    ) -> None:
         """Add or move holds: (person id, holder, until; None = until released).
 
-        Holds of persons the vault does not know (erased) are ignored.
+        Holds of persons the vault does not know (erased) are ignored. ``extend_only``: an
+        existing hold is only moved later, never earlier.
         """
         if not holds:
             return
+        until = (
+            # None (until released) is the latest of all.
+            "CASE WHEN holds.until IS NULL OR excluded.until IS NULL THEN NULL"
+            " ELSE greatest(holds.until, excluded.until) END"
+            if extend_only
+            else "excluded.until"
+        )
         pool = await self.pool()
         self.round_trips += 1
         await pool.execute(
-            """INSERT INTO holds (person_id, holder, until)
+            f"""INSERT INTO holds (person_id, holder, until)
                SELECT h.* FROM unnest($1::text[], $2::text[], $3::timestamptz[])
                    AS h(person_id, holder, until)
                WHERE EXISTS (SELECT 1 FROM persons p WHERE p.person_id = h.person_id)
-               ON CONFLICT (person_id, holder) DO UPDATE SET until = excluded.until""",
+               ON CONFLICT (person_id, holder) DO UPDATE SET until = {until}""",
             [h[0] for h in holds],
             [h[1] for h in holds],
             [h[2] for h in holds],
