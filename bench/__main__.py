@@ -1,4 +1,4 @@
-"""``python -m bench rush|many|replay|limits|all [--quick]``: measure, then write the report.
+"""``python -m bench system|rush|many|replay|limits|all [--quick]``: measure, then write the report.
 
 Each part runs alone or all together (``all`` also measures the machine's limits in the
 same run, so the rush can be read as a ratio to them). Results are kept per part in
@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import limits, replay, report, rush
+from bench import limits, replay, report, rush, system
 from bench.common import ADMIN_DSN, KAFKA_BOOTSTRAP, ROOT, load_average, machine, unique
 
-PARTS = ("limits", "rush", "many", "replay")
+PARTS = ("limits", "system", "rush", "many", "replay")
 
 
 async def run_part(part: str, quick: bool) -> dict[str, Any]:
@@ -27,6 +27,8 @@ async def run_part(part: str, quick: bool) -> dict[str, Any]:
         return await rush.run(part, quick)
     if part == "replay":
         return await replay.run(quick)
+    if part == "system":
+        return await system.run(quick)
     found = await limits.measure(
         ADMIN_DSN,
         KAFKA_BOOTSTRAP,

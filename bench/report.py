@@ -10,6 +10,11 @@ START = "<!-- bench:generated:start -->"
 END = "<!-- bench:generated:end -->"
 
 TARGETS = {
+    "system_per_s": 300.0,
+    "mail_p99_s": 5.0,
+    "last_mail_s": 5.0,
+    "notifications_ms_per_mail": 2.0,
+    "guest_ratio": 0.8,
     "decisions_per_s": 1000.0,
     "latency_p99_ms": 100.0,
     "projection_lag_p99_ms": 250.0,
@@ -30,6 +35,22 @@ def correct(result: dict[str, Any]) -> bool:
         )
     if part == "replay":
         return bool(result["replayed"] == result["events"])
+    if part == "system":
+        mail = result["mail"]
+        kinds = result["by_kind"]
+        return bool(
+            result["seats_given"] == result["seats"]
+            and result["order_violations"] == 0
+            and result["http_disagreements"] == 0
+            and not mail["timed_out"]
+            and mail["missing"] == mail["twice"] == mail["unexpected"] == 0
+            and set(kinds["member"]["bases"]) <= {"member"}
+            and set(kinds["offer"]["bases"]) <= {"next_year_offer"}
+            and set(kinds["guest"]["bases"]) <= {"guest"}
+            and set(kinds["refused"]["statuses"]) == {"403"}
+            and set(kinds["join"]["statuses"]) == {"201"}
+            and all(set(p["statuses"]) <= {"201", "202"} for p in result["paths"].values())
+        )
     return True
 
 
@@ -138,6 +159,90 @@ def _rush(r: dict[str, Any], lim: dict[str, Any] | None) -> list[str]:
     return [*lines, ""]
 
 
+def _system(r: dict[str, Any]) -> list[str]:
+    lat = r["latency_ms"]
+    mail = r["mail"]
+    mlat = mail["latency_s"]
+    cpu = r["cpu_s"]
+    n = r["registrations"]
+    mails = max(mail["mails"], 1)
+    kinds = r["by_kind"]
+    m = r["municipalities"]
+    paths = r["paths"]
+    guest_ratio = paths["guest"]["per_s"] / paths["member"]["per_s"]
+    notif_ms = 1000 * cpu.get("notifications", 0.0) / mails
+    lines = [
+        "### The whole system: the seed's rush, mail included",
+        "",
+        _load(r),
+        "",
+        f"{_f(n)} registrations and {r['joins']} joins from {r['concurrency']} keep-alive "
+        f"clients; membership, events and notifications each one process as `make run` "
+        f"starts them, and an SMTP sink process. One meeting of {r['seats']} seats with the "
+        f"offer and a guest price, and a members-only meeting. Callers: {m['member']} member "
+        f"municipalities of 2021, {m['offer']} that join 2022 during the rush (their staff "
+        f"register the moment the join is answered), {m['guest']} non-members at the guest "
+        f"price, {m['refused']} non-members on the members-only meeting.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| registrations per second | {_f(r['decisions_per_s'])} ({_f(r['wall_s'], 2)} s in "
+        f"all) | ≥ 300: {_verdict(r['decisions_per_s'] >= TARGETS['system_per_s'])} |",
+        f"| latency p50 / p95 / p99 / max | {_f(lat['50'], 1)} / {_f(lat['95'], 1)} / "
+        f"{_f(lat['99'], 1)} / {_f(lat['100'], 1)} ms | |",
+    ]
+    for kind, label in (
+        ("member", "members of 2021"),
+        ("offer", "joined 2022 during the rush (the offer)"),
+        ("guest", "non-members, guest price"),
+        ("refused", "non-members, members-only meeting"),
+        ("join", "the joins"),
+    ):
+        k = kinds[kind]
+        lines.append(
+            f"| … {label}: count, p50 / p99, answers | {_f(k['count'])}, "
+            f"{_f(k['latency_ms']['50'], 1)} / {_f(k['latency_ms']['99'], 1)} ms, "
+            f"{k['statuses']} {k['bases'] or ''} | |"
+        )
+    lines += [
+        f"| each path alone ({_f(paths['member']['registrations'])} registrations, fresh "
+        f"meeting): members / guests | {_f(paths['member']['per_s'])} / "
+        f"{_f(paths['guest']['per_s'])} per s (p99 {_f(paths['member']['latency_ms']['99'])} / "
+        f"{_f(paths['guest']['latency_ms']['99'])} ms; membership lookups "
+        f"{_f(paths['member']['membership_lookups'])} / "
+        f"{_f(paths['guest']['membership_lookups'])}) | |",
+        f"| guest path rate ÷ member path rate | {guest_ratio:.2f} | ≥ 0.8: "
+        f"{_verdict(guest_ratio >= TARGETS['guest_ratio'])} |",
+        f"| membership lookups by the events service during the rush | "
+        f"{_f(r['membership_lookups'])} | ≤ one per municipality "
+        f"({m['offer'] + m['guest'] + m['refused']} non-members): "
+        f"{_verdict(r['membership_lookups'] <= m['offer'] + m['guest'] + m['refused'])} |",
+        f"| mail: answer → in the Maildir, p50 / p95 / p99 / max | {_f(mlat['50'], 2)} / "
+        f"{_f(mlat['95'], 2)} / {_f(mlat['99'], 2)} / {_f(mlat['100'], 2)} s | p99 < 5 s: "
+        f"{_verdict(mlat['99'] < TARGETS['mail_p99_s'])} |",
+        f"| last mail after the last answer | {_f(mail['last_mail_after_last_answer_s'], 2)} s"
+        f"{' (timed out waiting)' if mail['timed_out'] else ''} | ≤ 5 s: "
+        f"{_verdict(mail['last_mail_after_last_answer_s'] <= TARGETS['last_mail_s'])} |",
+        f"| mails: one per answered registration | {_f(mail['mails'])} mails; missing "
+        f"{mail['missing']}, twice {mail['twice']}, to a refused caller {mail['unexpected']} "
+        f"| 0, 0, 0: {_verdict(mail['missing'] == mail['twice'] == mail['unexpected'] == 0)} |",
+        f"| seats given | {r['seats_given']} of {r['seats']} (waiting-list order violations "
+        f"{r['order_violations']}, answers disagreeing with the store "
+        f"{r['http_disagreements']}) | equal, 0, 0 |",
+        f"| notifications CPU per mail | {_f(notif_ms, 2)} ms | ≤ 2 ms: "
+        f"{_verdict(notif_ms <= TARGETS['notifications_ms_per_mail'])} |",
+        "| CPU per registration, from the first request to the last mail: "
+        + " / ".join(cpu)
+        + " | "
+        + " / ".join(f"{_f(1000 * v / n, 2)}" for v in cpu.values())
+        + " ms | |",
+        f"| … all but the SMTP sink | "
+        f"{_f(1000 * sum(v for k, v in cpu.items() if k != 'smtp sink') / n, 2)} ms | |",
+        "",
+    ]
+    return lines
+
+
 def _replay(r: dict[str, Any]) -> list[str]:
     return [
         "### Replay: rebuild the availability projection",
@@ -185,6 +290,8 @@ def render(results: dict[str, Any], same_run: bool) -> str:
     lim = results.get("limits")
     if "limits" in results:
         lines += _limits(results["limits"])
+    if "system" in results:
+        lines += _system(results["system"])
     for part in ("rush", "many"):
         if part in results:
             lines += _rush(results[part], lim)
