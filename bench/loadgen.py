@@ -134,6 +134,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             if port not in conns:
                 conns[port] = await _connect(host, port)
             reader, writer = conns[port]
+            if reader.at_eof():  # the server closed an idle keep-alive connection
+                writer.close()
+                reader, writer = conns[port] = await _connect(host, port)
             started = time.perf_counter()
             try:
                 status, body = await _exchange(reader, writer, wires[i])
