@@ -8,6 +8,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from contracts import meetings as meetings_wire
+from contracts import membership as membership_wire
 from contracts import privacy as privacy_wire
 from contracts.catalog import registry
 from services.events.adapters import membership_view, projections
@@ -21,10 +22,11 @@ from services.events.entrypoints.subscribers import (
 )
 from services.events.service_layer.erasure import ErasureService
 from services.events.service_layer.meetings import EligibilityService, MeetingService
-from services.events.service_layer.ports import MembershipLookup
+from services.events.service_layer.ports import MembershipLookup, ViewCompleteness
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
+from services.kernel.freshness import KafkaEndOffsets, PostgresAppliedOffsets, ViewFreshness
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
 from services.kernel.subscriber import Subscription
@@ -69,10 +71,12 @@ def bootstrap(
     *,
     clock: Clock | None = None,
     lookup: MembershipLookup | None = None,
+    completeness: ViewCompleteness | None = None,
     subscribe: bool = True,
     vault: Vault | None = None,
 ) -> EventsService:
-    """Build the service with overridable defaults (tests inject clock and lookup)."""
+    """Build the service with overridable defaults (tests inject the clock, the membership
+    lookup and whether the membership view is complete)."""
     settings = settings or Settings()
     clock = clock or clock_from_setting(settings.clock_as_of)
     runtime = ServiceRuntime(
@@ -102,12 +106,23 @@ def bootstrap(
         snapshot_every=settings.snapshot_every,
         max_batch=settings.max_batch,
     )
+    membership_sub = membership_view_subscription(lambda: runtime.pool, settings.kafka)
+    end_offsets = KafkaEndOffsets(settings.kafka)
+    runtime.closers.append(end_offsets.close)
     eligibility = EligibilityService(
         membership_view.PostgresMembershipView(lambda: runtime.pool),
         lookup
         or HttpMembershipLookup(settings.membership_url, timeout=settings.membership_timeout_s),
+        completeness
+        or ViewFreshness(
+            "membership",
+            membership_sub.name,
+            [membership_wire.MEMBERSHIP_TOPIC],
+            end_offsets,
+            PostgresAppliedOffsets(lambda: runtime.pool),
+            max_wait_s=settings.membership_view_wait_s,
+        ),
     )
-    membership_sub = membership_view_subscription(lambda: runtime.pool, settings.kafka)
     retention = timedelta(days=settings.privacy.retention_days)
     projection_sub = projections_subscription(
         lambda: runtime.pool, settings.kafka, vault, retention

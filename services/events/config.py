@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8001", description="Base URL of the membership service."
     )
     membership_timeout_s: float = 2.0
+    membership_view_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a registration from a municipality the view does not show as "
+        "a member waits for the view to be shown complete (caught up with the membership "
+        "topic) before the membership service is asked instead.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8002, description="Port to listen on.")
     snapshot_every: int = Field(default=200, ge=1, description="Snapshot every N events.")

@@ -71,6 +71,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        "kernel-0002-subscription-positions",
+        """
+        -- Per consumer and partition: the offset after the last record the consumer has
+        -- applied (or dead-lettered), written in the transaction that applied it, so a
+        -- reader of the read model can tell whether it holds everything up to an offset.
+        CREATE TABLE subscription_positions (
+            consumer    TEXT NOT NULL,
+            topic       TEXT NOT NULL,
+            partition   INTEGER NOT NULL,
+            next_offset BIGINT NOT NULL,
+            PRIMARY KEY (consumer, topic, partition)
+        );
+        """,
+    ),
 )
 
 

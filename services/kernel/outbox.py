@@ -19,17 +19,27 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
 
 from services.kernel.db import init_connection, lock_key
 from services.kernel.eventstore import OUTBOX_CHANNEL
 from services.kernel.kafka import KafkaSettings
 
 log = structlog.get_logger(__name__)
+
+PUBLISH_WAITS = Counter(
+    "outbox_publish_waits_total",
+    "Commands that waited for their events to be on Kafka before answering",
+    ["outcome"],  # published, timeout, skipped
+)
 
 
 class OutboxRelay:
@@ -181,6 +191,66 @@ async def relay_lag_seconds(conn: asyncpg.Connection | asyncpg.Pool) -> float:
            FROM outbox WHERE published_at IS NULL"""
     )
     return lag or 0.0
+
+
+class PublishedWaiter:
+    """Waits until events a command appended are on Kafka: their outbox rows published.
+
+    A service whose answer must mean "the others can know it now" (a municipality that
+    joined may register the next moment, and the events service decides from its own view
+    of the membership topic) calls :meth:`wait` after its transaction committed and before
+    it answers. The relay publishes within a few milliseconds of the commit; the waiter
+    looks with a short back-off (5, 10, 20 ... 100 ms) up to ``timeout_s``. It does not
+    wait while ``usable()`` says Kafka is known to be unusable from this process, and after
+    the timeout it answers anyway: the command is done; only its announcement is late (a
+    reader that cannot see the event then asks the owner, see
+    :mod:`services.kernel.freshness`). After a timeout (Kafka or the relay away), the next
+    commands only look once, for ``degraded_s``, instead of each waiting the full timeout.
+    """
+
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool],
+        *,
+        timeout_s: float = 2.0,
+        usable: Callable[[], bool] = lambda: True,
+        degraded_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pool = pool
+        self.timeout_s = timeout_s
+        self.usable = usable
+        self.degraded_s = degraded_s
+        self.clock = clock
+        self._degraded_until = float("-inf")
+
+    async def wait(self, event_ids: Sequence[UUID]) -> bool:
+        """True when every one of ``event_ids`` is published (False: timed out or skipped)."""
+        if not event_ids:
+            return True
+        if self.timeout_s <= 0 or not self.usable():
+            PUBLISH_WAITS.labels("skipped").inc()
+            return False
+        now = self.clock()
+        deadline = now + (0.0 if now < self._degraded_until else self.timeout_s)
+        delay = 0.005
+        while True:
+            unpublished = await self._pool().fetchval(
+                """SELECT count(*) FROM outbox
+                   WHERE published_at IS NULL AND event_id = ANY($1::uuid[])""",
+                list(event_ids),
+            )
+            if not unpublished:
+                PUBLISH_WAITS.labels("published").inc()
+                self._degraded_until = float("-inf")
+                return True
+            if self.clock() + delay > deadline:
+                PUBLISH_WAITS.labels("timeout").inc()
+                self._degraded_until = self.clock() + self.degraded_s
+                log.warning("events not yet on Kafka; answering anyway", events=len(event_ids))
+                return False
+            await asyncio.sleep(delay)  # wait-ok: back-off while the relay publishes
+            delay = min(delay * 2, 0.1)
 
 
 def main() -> None:

@@ -81,6 +81,10 @@ Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
 BatchHandler = Callable[[asyncpg.Connection, Sequence[InboundEvent]], Awaitable[None]]
 
 
+def _place(event: InboundEvent) -> tuple[str, int, int]:
+    return event.topic, event.partition, event.offset
+
+
 class _BatchRefusedError(Exception):
     """A handler failed inside a batch: apply the batch's events one by one instead."""
 
@@ -103,6 +107,11 @@ class Subscription:
     ``guard`` names an advisory lock every transaction takes shared before anything else
     (see :func:`services.kernel.db.enter_shared`): a rebuild of the read model holds it
     exclusively and so never meets a half-done transaction of this subscription.
+
+    ``track_positions`` records, per partition, the offset after the last record applied
+    (in the same transaction) or dead-lettered, in ``subscription_positions``: a reader can
+    then tell that the read model holds everything the topic held at some moment (see
+    :mod:`services.kernel.freshness`).
     """
 
     name: str
@@ -118,6 +127,7 @@ class Subscription:
     batch_handler: BatchHandler | None = None
     batch_wait_ms: int = 50
     guard: str | None = None
+    track_positions: bool = False
     last_handled_at: float = field(default=0.0, init=False)
 
     def attach(self, broker: KafkaBroker) -> None:
@@ -272,6 +282,7 @@ class Subscription:
             else:
                 for event in handled:
                     await self.handlers[type(event.payload)](conn, event)
+            await self._record_positions(conn, [_place(e) for e in events])
         EVENTS_HANDLED.labels(self.name, "duplicate").inc(len(events) - len(todo))
         EVENTS_HANDLED.labels(self.name, "applied").inc(len(handled))
         EVENTS_HANDLED.labels(self.name, "ignored").inc(len(todo) - len(handled))
@@ -309,12 +320,35 @@ class Subscription:
                 self.name,
                 event.envelope.id,
             )
+            await self._record_positions(conn, [_place(event)])
             if not first_time:
                 EVENTS_HANDLED.labels(self.name, "duplicate").inc()
                 return
             if handler is not None:
                 await handler(conn, event)
         EVENTS_HANDLED.labels(self.name, "applied" if handler else "ignored").inc()
+
+    async def _record_positions(
+        self, conn: asyncpg.Connection | asyncpg.Pool, places: Sequence[tuple[str, int, int]]
+    ) -> None:
+        """With ``track_positions``: per partition, the offset after the last of ``places``
+        (topic, partition, offset)."""
+        if not self.track_positions or not places:
+            return
+        after: dict[tuple[str, int], int] = {}
+        for topic, partition, offset in places:
+            after[(topic, partition)] = max(after.get((topic, partition), 0), offset + 1)
+        await conn.execute(
+            """INSERT INTO subscription_positions (consumer, topic, partition, next_offset)
+               SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(t, p, o)
+               ON CONFLICT (consumer, topic, partition) DO UPDATE
+                 SET next_offset = greatest(subscription_positions.next_offset,
+                                            excluded.next_offset)""",
+            self.name,
+            [topic for topic, _ in after],
+            [partition for _, partition in after],
+            list(after.values()),
+        )
 
     async def _dead_letter(
         self,
@@ -349,3 +383,7 @@ class Subscription:
             key=record.key,
             headers=dlt_headers,
         )
+        if self.track_positions:  # nothing to apply: the read model is as complete as before
+            await self._record_positions(
+                self.pool(), [(record.topic, record.partition, record.offset)]
+            )

@@ -19,6 +19,7 @@ from contracts import membership as cm
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
+from services.kernel.outbox import PublishedWaiter
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
 from services.membership.adapters import roster
@@ -108,6 +109,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         store=container.store,
         clock=container.clock,
         vault=vault,
+        published=PublishedWaiter(
+            lambda: runtime.pool,
+            timeout_s=settings.publish_wait_s,
+            usable=lambda: runtime.kafka_error is None,
+        ),
         lifespan=container.lifespan,
         readiness_checks=runtime.readiness_checks(),
     )

@@ -39,3 +39,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8001, description="Port to listen on.")
     log_level: str = "INFO"
     pool_size: int = 20
+    publish_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="A command answers once its events are on Kafka, waiting at most this "
+        "long (0: answer at once). Then a municipality that has been told it joined can "
+        "register the next moment: the events service, caught up with the topic, knows it.",
+    )

@@ -77,9 +77,12 @@ class System:
             )
         return env
 
-    async def start(self, service: str, count: int = 1) -> list[ServiceProcess]:
-        """Start ``count`` more instances of a service and wait until they are ready."""
-        started = [ServiceProcess(service, free_port(), self.env(service)) for _ in range(count)]
+    async def start(self, service: str, count: int = 1, **env: str) -> list[ServiceProcess]:
+        """Start ``count`` more instances of a service (``env`` on top of its environment,
+        e.g. ``EVENTS_WORKERS="false"``) and wait until they are ready."""
+        started = [
+            ServiceProcess(service, free_port(), {**self.env(service), **env}) for _ in range(count)
+        ]
         for process in started:
             process.start()
         self.instances.setdefault(service, []).extend(started)

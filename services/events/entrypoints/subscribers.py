@@ -26,7 +26,10 @@ PRIVACY_CONSUMER = "events-privacy"
 def membership_view_subscription(
     pool: Callable[[], asyncpg.Pool], kafka: KafkaSettings
 ) -> Subscription:
-    """Memberships (and network names) into the service's own view, for prices and access."""
+    """Memberships (and network names) into the service's own view, for prices and access.
+
+    Its positions are tracked: a registration may take a "not a member" from the view once
+    the view is shown to hold the whole topic (:mod:`services.kernel.freshness`)."""
     return Subscription(
         name=kafka.topic_prefix + MEMBERSHIP_VIEW_CONSUMER,
         topics=[membership_wire.MEMBERSHIP_TOPIC, membership_wire.NETWORK_TOPIC],
@@ -39,6 +42,7 @@ def membership_view_subscription(
         registry=registry,
         pool=pool,
         kafka=kafka,
+        track_positions=True,
     )
 
 

@@ -33,7 +33,11 @@ from services.events.domain import events as e
 from services.events.domain.decide import decide, evolve
 from services.events.domain.errors import MeetingError, MeetingNotFoundError
 from services.events.domain.model import Meeting, MembershipStanding
-from services.events.service_layer.ports import MembershipLookup, MembershipView
+from services.events.service_layer.ports import (
+    MembershipLookup,
+    MembershipView,
+    ViewCompleteness,
+)
 from services.kernel import idempotency
 from services.kernel.db import lock_key
 from services.kernel.eventstore import EventStore, StreamVersionConflictError
@@ -48,6 +52,10 @@ BATCH_SIZE = Histogram(
 )
 DECISIONS = Counter(
     "events_meeting_decisions_total", "Commands decided on meetings", ["command", "outcome"]
+)
+MEMBERSHIP_LOOKUPS = Counter(
+    "events_membership_lookups_total",
+    "Questions to the membership service (its view could not be shown complete in time)",
 )
 
 Render = Callable[[list[e.Event], Meeting], tuple[int, Any]]
@@ -289,20 +297,40 @@ class MeetingService:
 
 
 class EligibilityService:
-    """Membership standing from the service's own view, asking the membership service
-    whenever the view does not show the membership needed (the join-then-register race):
-    a municipality that joined a moment ago is never refused because an event is late."""
+    """Membership standing from the service's own view of the membership topic.
 
-    def __init__(self, view: MembershipView, lookup: MembershipLookup) -> None:
+    A member of the meeting's year is seen in the view and answered at once. Anyone else
+    is answered from the view only once it is shown complete (``completeness``): a round
+    that started after the question found the view's consumer at the topic's end. The
+    membership service answers a join only once the join is on the topic, so a
+    municipality that joined a moment ago is never refused or charged as a guest because
+    an event was late, and no registration calls the membership service. Only when the
+    view cannot be shown complete in time (its consumer far behind, Kafka away) is the
+    membership service asked (``lookup``), and if that fails too the caller gets
+    :class:`MembershipServiceUnavailableError` (503), never a guess.
+    """
+
+    def __init__(
+        self, view: MembershipView, lookup: MembershipLookup, completeness: ViewCompleteness
+    ) -> None:
         self.view = view
         self.lookup = lookup
+        self.completeness = completeness
         self.lookups = 0
 
     async def standing(self, header: MeetingHeader, municipality_code: str) -> MembershipStanding:
         """Raises MembershipServiceUnavailableError when the answer cannot be known."""
+        asked_at = self.completeness.now()
         slug, year, next_year = header.network_slug, header.year, header.year + 1
         shown = await self.view.active_years(slug, municipality_code, [year, next_year])
-        if year in shown or await self._ask(slug, year, municipality_code):
+        if year in shown:
+            return MembershipStanding(member_of_year=True, member_of_next_year=next_year in shown)
+        if await self.completeness.complete_since(asked_at):
+            shown = await self.view.active_years(slug, municipality_code, [year, next_year])
+            return MembershipStanding(
+                member_of_year=year in shown, member_of_next_year=next_year in shown
+            )
+        if await self._ask(slug, year, municipality_code):
             return MembershipStanding(member_of_year=True, member_of_next_year=next_year in shown)
         if next_year in shown:
             return MembershipStanding(member_of_year=False, member_of_next_year=True)
@@ -313,6 +341,7 @@ class EligibilityService:
 
     async def _ask(self, network_slug: str, year: int, municipality_code: str) -> bool:
         self.lookups += 1
+        MEMBERSHIP_LOOKUPS.inc()
         status = await self.lookup.status(network_slug, year, municipality_code)
         if status != "active":
             return False

@@ -36,3 +36,16 @@ class MembershipView(Protocol):
     async def remember_active(self, network_slug: str, year: int, municipality_code: str) -> None:
         """Record a membership the lookup confirmed (never overriding an event's row)."""
         ...
+
+
+class ViewCompleteness(Protocol):
+    """Whether the service's view holds every membership the topic held at a moment."""
+
+    def now(self) -> float:
+        """The moment of a question (for :meth:`complete_since`)."""
+        ...
+
+    async def complete_since(self, asked_at: float) -> bool:
+        """True when the view is shown to hold everything the membership topic held at
+        ``asked_at``; False when that cannot be shown in time (the caller then asks)."""
+        ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -38,6 +39,8 @@ class PostgresStreams:
         self.conn = conn
         self.store = store
         self.vault = vault
+        self.appended: list[UUID] = []
+        """Ids of the events appended through this object (to wait for their publishing)."""
 
     async def load_membership(self, membership_id: str) -> tuple[dm.Membership | None, int]:
         """The membership, its contact person opened (the erased marker once erased)."""
@@ -87,7 +90,7 @@ class PostgresStreams:
             # A savepoint when the caller holds a transaction (Idempotency-Key): a conflict
             # undoes only this append, and the use case can reload and decide again.
             async with self.conn.transaction():
-                await self.store.append(
+                recorded = await self.store.append(
                     self.conn,
                     stream_id=stream_id,
                     expected_version=expected_version,
@@ -96,6 +99,7 @@ class PostgresStreams:
                 )
         except StreamVersionConflictError as exc:
             raise ConcurrencyError(str(exc)) from exc
+        self.appended.extend(r.id for r in recorded)
 
     async def _seal(self, event: dm.MembershipEvent | dm.NetworkCreated) -> SealedContact | None:
         """The event's contact person sealed, with a retention hold on them until the end of

@@ -30,6 +30,7 @@ from services.kernel.http import (
     install_problem_handlers,
     problem_response,
 )
+from services.kernel.outbox import PublishedWaiter
 from services.kernel.privacy import Vault
 from services.membership.adapters import roster
 from services.membership.adapters.streams import PostgresStreams, list_networks
@@ -206,10 +207,12 @@ def create_app(
     store: EventStore,
     clock: Clock,
     vault: Vault,
+    published: PublishedWaiter | None = None,
     lifespan: Lifespan | None = None,
     readiness_checks: Iterable[tuple[str, ReadinessCheck]] = (),
 ) -> FastAPI:
     """The FastAPI app over a pool, an event store and a clock (wired by ``bootstrap``)."""
+    published = published or PublishedWaiter(pool, timeout_s=0)
     app = FastAPI(
         title="KL membership service",
         version="1.0.0",
@@ -234,23 +237,38 @@ def create_app(
     async def execute(
         scope: str, key: str | None, request: dict[str, Any], action: Action
     ) -> JSONResponse:
-        """Run a command; with an Idempotency-Key, once, in one transaction with its answer."""
+        """Run a command; with an Idempotency-Key, once, in one transaction with its answer.
+
+        The answer goes out once the command's events are on Kafka (``published``), so
+        whoever is told "joined" can act on it at once in another service."""
         async with pool().acquire() as conn:
             streams = PostgresStreams(conn, store, vault)
-            if key is None:
-                status, body = await action(streams)
-                return JSONResponse(body.model_dump(mode="json"), status)
-            async with conn.transaction():
-                request_hash = idempotency.request_hash(request)
-                stored = await idempotency.begin(conn, scope, key, request_hash)
-                if stored is not None:
-                    return JSONResponse(
-                        stored.body, stored.status, headers={"Idempotent-Replayed": "true"}
-                    )
-                status, body = await action(streams)
-                data = body.model_dump(mode="json")
-                await idempotency.remember(conn, scope, key, request_hash, status, data)
-                return JSONResponse(data, status)
+            response = await _run(conn, streams, scope, key, request, action)
+        await published.wait(streams.appended)
+        return response
+
+    async def _run(
+        conn: asyncpg.Connection,
+        streams: PostgresStreams,
+        scope: str,
+        key: str | None,
+        request: dict[str, Any],
+        action: Action,
+    ) -> JSONResponse:
+        if key is None:
+            status, body = await action(streams)
+            return JSONResponse(body.model_dump(mode="json"), status)
+        async with conn.transaction():
+            request_hash = idempotency.request_hash(request)
+            stored = await idempotency.begin(conn, scope, key, request_hash)
+            if stored is not None:
+                return JSONResponse(
+                    stored.body, stored.status, headers={"Idempotent-Replayed": "true"}
+                )
+            status, body = await action(streams)
+            data = body.model_dump(mode="json")
+            await idempotency.remember(conn, scope, key, request_hash, status, data)
+            return JSONResponse(data, status)
 
     # --- Networks --------------------------------------------------------------------
 

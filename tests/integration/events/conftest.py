@@ -45,6 +45,25 @@ class ScriptedLookup:
         return "active" if (network_slug, year, municipality_code) in self.active else None
 
 
+@dataclass
+class ScriptedCompleteness:
+    """Whether the membership view can be shown complete, scripted by the test: True
+    unless the test makes the view "behind" (then the lookup is asked)."""
+
+    complete: bool = True
+
+    def now(self) -> float:
+        return 0.0
+
+    async def complete_since(self, asked_at: float) -> bool:
+        return self.complete
+
+
+@pytest.fixture
+def completeness() -> ScriptedCompleteness:
+    return ScriptedCompleteness()
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(AS_OF)
@@ -68,9 +87,12 @@ def settings(fresh_dsn: str, topic_prefix: str) -> Settings:
 
 @pytest.fixture
 async def service(
-    settings: Settings, clock: ManualClock, lookup: ScriptedLookup
+    settings: Settings,
+    clock: ManualClock,
+    lookup: ScriptedLookup,
+    completeness: ScriptedCompleteness,
 ) -> AsyncIterator[EventsService]:
-    svc = bootstrap(settings, clock=clock, lookup=lookup)
+    svc = bootstrap(settings, clock=clock, lookup=lookup, completeness=completeness)
     await svc.start()
     try:
         yield svc

@@ -90,7 +90,7 @@ async def test_a_2022_membership_joined_on_kafka_gives_a_free_seat_under_the_off
     response = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "157"))
     assert response.status_code == 201, response.text
     assert (response.json()["basis"], response.json()["price_dkk"]) == ("next_year_offer", 0)
-    assert lookup.asked == [("knub", 2021, "157")], "2022 came from the view, not the lookup"
+    assert lookup.asked == [], "the view, caught up with the topic, answered alone"
 
 
 async def test_the_availability_projection_equals_a_rebuild_from_the_event_store(

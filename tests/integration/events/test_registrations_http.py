@@ -9,6 +9,7 @@ import httpx
 
 from services.kernel.clock import ManualClock
 from tests.integration.events.conftest import (
+    ScriptedCompleteness,
     ScriptedLookup,
     add_members,
     event_count,
@@ -123,7 +124,19 @@ async def test_a_non_member_is_told_how_to_join_and_nothing_is_written(
     assert str(problem["join_url"]).endswith("/networks/knub/memberships")
     assert "Meld kommunen ind" in str(problem["detail"])
     assert problem["join_year"] == 2022
-    assert ("knub", 2021, "461") in lookup.asked, "the membership service was asked first"
+    assert lookup.asked == [], "the view, shown complete, answered alone"
+
+
+async def test_a_view_that_cannot_be_shown_complete_asks_the_membership_service(
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    lookup: ScriptedLookup,
+    completeness: ScriptedCompleteness,
+) -> None:
+    meeting = await schedule(client)
+    completeness.complete = False
+    await refused(client, pool, f"/meetings/{meeting}/registrations", person(1, "461"), 403)
+    assert lookup.asked == [("knub", 2021, "461"), ("knub", 2022, "461")]
 
 
 async def test_a_guest_pays_the_guest_price(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
@@ -134,10 +147,15 @@ async def test_a_guest_pays_the_guest_price(client: httpx.AsyncClient, pool: asy
 
 
 async def test_join_then_register_the_view_is_empty_and_the_lookup_gives_the_free_seat(
-    client: httpx.AsyncClient, pool: asyncpg.Pool, lookup: ScriptedLookup
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    lookup: ScriptedLookup,
+    completeness: ScriptedCompleteness,
 ) -> None:
-    """The race: the membership event has not arrived; the lookup answers for it."""
+    """The membership event has not arrived and the view cannot be shown complete in time:
+    the lookup answers for it."""
     meeting = await schedule(client)
+    completeness.complete = False
     assert await pool.fetchval("SELECT count(*) FROM membership_view") == 0
     lookup.active.add(("knub", 2022, "147"))
     response = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "147"))
@@ -150,9 +168,13 @@ async def test_join_then_register_the_view_is_empty_and_the_lookup_gives_the_fre
 
 
 async def test_an_unreachable_membership_service_gives_503_never_a_wrong_refusal(
-    client: httpx.AsyncClient, pool: asyncpg.Pool, lookup: ScriptedLookup
+    client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    lookup: ScriptedLookup,
+    completeness: ScriptedCompleteness,
 ) -> None:
     meeting = await schedule(client)
+    completeness.complete = False
     lookup.down = True
     before = await event_count(pool)
     response = await client.post(f"/meetings/{meeting}/registrations", json=person(1, "147"))

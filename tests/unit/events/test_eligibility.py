@@ -1,5 +1,6 @@
-"""Price and access come from the service's own membership view, and from the membership
-service's strongly consistent answer whenever the view does not show the membership yet."""
+"""Price and access come from the service's own membership view: a member it shows at once,
+anyone else once the view is shown complete (caught up with the membership topic), and the
+membership service's strongly consistent answer only when that cannot be shown in time."""
 
 from __future__ import annotations
 
@@ -49,18 +50,60 @@ class FakeLookup:
         return self.answers.get((network_slug, year, municipality_code))
 
 
-async def test_a_member_in_the_view_is_decided_without_asking_the_membership_service() -> None:
+class FakeCompleteness:
+    """The ViewCompleteness port: whether the view can be shown complete, and what the
+    consumer applies while the caller waits for that (``arriving``)."""
+
+    def __init__(
+        self, complete: bool, view: FakeView | None = None, *arriving: tuple[str, int, str]
+    ):
+        self.complete = complete
+        self.view = view
+        self.arriving = arriving
+        self.asked: list[float] = []
+
+    def now(self) -> float:
+        return 42.0
+
+    async def complete_since(self, asked_at: float) -> bool:
+        self.asked.append(asked_at)
+        if self.view is not None:
+            self.view.active.update(self.arriving)
+        return self.complete
+
+
+async def test_a_member_in_the_view_is_decided_without_asking_anyone() -> None:
     lookup = FakeLookup(down=True)
-    service = EligibilityService(FakeView(("knub", 2021, "101")), lookup)
+    completeness = FakeCompleteness(False)
+    service = EligibilityService(FakeView(("knub", 2021, "101")), lookup, completeness)
     standing = await service.standing(KNUB_2021, "101")
     assert standing == MembershipStanding(member_of_year=True, member_of_next_year=False)
     assert lookup.asked == []
+    assert completeness.asked == [], "a member needs no proof that the view is complete"
+
+
+async def test_a_non_member_is_answered_from_a_complete_view_without_a_lookup() -> None:
+    lookup = FakeLookup(down=True)
+    completeness = FakeCompleteness(True)
+    service = EligibilityService(FakeView(), lookup, completeness)
+    standing = await service.standing(KNUB_2021, "751")
+    assert standing == MembershipStanding(member_of_year=False, member_of_next_year=False)
+    assert lookup.asked == []
+    assert completeness.asked == [42.0], "completeness since the question's own moment"
+
+
+async def test_a_join_the_view_applies_while_the_question_waits_counts() -> None:
+    view = FakeView()
+    completeness = FakeCompleteness(True, view, ("knub", 2022, "147"))
+    service = EligibilityService(view, FakeLookup(down=True), completeness)
+    standing = await service.standing(KNUB_2021, "147")
+    assert standing == MembershipStanding(member_of_year=False, member_of_next_year=True)
 
 
 async def test_a_municipality_that_just_joined_is_found_through_the_lookup_and_remembered() -> None:
     view = FakeView()
     lookup = FakeLookup({("knub", 2022, "147"): "active"})
-    service = EligibilityService(view, lookup)
+    service = EligibilityService(view, lookup, FakeCompleteness(False))
     standing = await service.standing(KNUB_2021, "147")
     assert standing == MembershipStanding(member_of_year=False, member_of_next_year=True)
     assert ("knub", 2022, "147") in view.active
@@ -71,13 +114,13 @@ async def test_a_municipality_that_just_joined_is_found_through_the_lookup_and_r
 
 async def test_a_cancelled_or_unknown_membership_does_not_admit() -> None:
     lookup = FakeLookup({("knub", 2021, "461"): "cancelled"})
-    service = EligibilityService(FakeView(), lookup)
+    service = EligibilityService(FakeView(), lookup, FakeCompleteness(False))
     standing = await service.standing(KNUB_2021, "461")
     assert standing == MembershipStanding(member_of_year=False, member_of_next_year=False)
     assert lookup.asked == [("knub", 2021, "461"), ("knub", 2022, "461")]
 
 
 async def test_an_unreachable_membership_service_is_never_taken_for_a_no() -> None:
-    service = EligibilityService(FakeView(), FakeLookup(down=True))
+    service = EligibilityService(FakeView(), FakeLookup(down=True), FakeCompleteness(False))
     with pytest.raises(MembershipServiceUnavailableError):
         await service.standing(KNUB_2021, "751")
