@@ -1,8 +1,9 @@
 """The three services in-process, each on a fresh database and its own topic prefix.
 
 Each fixture yields an :class:`Api`: the FastAPI app with its runtime started (ASGITransport
-runs no lifespan) and an HTTP client on it. The events service asks a fake membership lookup,
-so eligibility never depends on another process.
+runs no lifespan) and an HTTP client on it. The events service's view of memberships is never
+shown complete here, so it asks a fake membership lookup that finds everyone a member:
+eligibility never depends on another process.
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ class EveryoneIsAMember:
         return "active"
 
 
+class NeverComplete:
+    """The membership view is never shown complete: every non-member is looked up."""
+
+    def now(self) -> float:
+        return 0.0
+
+    async def complete_since(self, asked_at: float) -> bool:
+        return False
+
+
 def kafka(topic_prefix: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP, topic_prefix=topic_prefix)
 
@@ -84,6 +95,7 @@ async def events(fresh_dsn: str, topic_prefix: str) -> AsyncIterator[Api]:
         EventsSettings(database_url=fresh_dsn, kafka=kafka(topic_prefix), auth=auth.SETTINGS),
         clock=ManualClock(AS_OF),
         lookup=EveryoneIsAMember(),
+        completeness=NeverComplete(),
     )
     await service.start()
     try:
