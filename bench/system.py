@@ -424,8 +424,10 @@ async def run(quick: bool = False) -> dict[str, Any]:
             stack = stack_cpu_between(stack_before, stack_cpu_seconds())
             memory = {name: proc_status(pid).get("VmHWM", 0) / 1024 for name, pid in pids.items()}
             lookups = await _lookups(http, membership_url) - lookups_before
-            # Each path alone: members only, then guests only, each on a fresh meeting.
+            # Each path alone: members only, then guests only, each on a fresh meeting, each
+            # after the mail of what came before has gone (no backlog shares the machine).
             paths: dict[str, dict[str, Any]] = {}
+            mails_before = maildir.scan()
             for kind, codes in (("member", the_plan.members), ("guest", the_plan.guests)):
                 slug = f"bench-{token}-path-{kind}"
                 body = {
@@ -445,6 +447,8 @@ async def run(quick: bool = False) -> dict[str, Any]:
                 statuses: dict[str, int] = {}
                 for row in alone["results"]:
                     statuses[str(row[1])] = statuses.get(str(row[1]), 0) + 1
+                mails_before += statuses.get("201", 0) + statuses.get("202", 0)
+                await _wait(maildir.at_least(mails_before), s.mail_timeout_s, "the path's mail")
                 paths[kind] = {
                     "registrations": len(requests),
                     "per_s": len(requests) / alone["wall_s"],
