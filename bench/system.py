@@ -424,6 +424,9 @@ async def run(quick: bool = False) -> dict[str, Any]:
             stack = stack_cpu_between(stack_before, stack_cpu_seconds())
             memory = {name: proc_status(pid).get("VmHWM", 0) / 1024 for name, pid in pids.items()}
             lookups = await _lookups(http, membership_url) - lookups_before
+            # The rush's mail, read before anything else is sent.
+            maildir.scan()
+            mail = _mail_checks(maildir, before_rush, the_plan, results, answered_at)
             # Each path alone: members only, then guests only, each on a fresh meeting, each
             # after the mail of what came before has gone (no backlog shares the machine).
             paths: dict[str, dict[str, Any]] = {}
@@ -459,7 +462,6 @@ async def run(quick: bool = False) -> dict[str, Any]:
                     "statuses": statuses,
                     "membership_lookups": await _lookups(http, membership_url) - before,
                 }
-        maildir.scan()
         checks = await _check(
             conn,
             [
@@ -470,7 +472,6 @@ async def run(quick: bool = False) -> dict[str, Any]:
             [meetings[0]],
             _SeatsSpec(s.seats),
         )
-        mail = _mail_checks(maildir, before_rush, the_plan, results, answered_at)
     finally:
         if conn is not None:
             await conn.close()
