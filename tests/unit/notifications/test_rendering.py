@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from icalendar import Calendar
+from icalendar import Calendar, Component
 
 from services.notifications.adapters.calendar import calendar_object
 from services.notifications.adapters.email import MailContent, compose
@@ -148,6 +150,39 @@ def test_the_mail_carries_text_html_and_the_ics_as_text_calendar_with_its_method
     [cal_part] = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
     assert cal_part.get_param("method") == "REQUEST"
     assert Calendar.from_ical(cal_part.get_payload(decode=True))["METHOD"] == "REQUEST"
+
+
+def transition_years(tz: Component) -> set[int]:
+    """The years of the time zone's onsets (DTSTART and RDATE of its observances)."""
+    return {int(y) for y in re.findall(rb"(?:DTSTART|RDATE)[:;,\w]*?(\d{4})\d{4}T", tz.to_ical())}
+
+
+def test_the_time_zone_covers_the_meetings_years_only_as_icalendar_itself_writes_it() -> None:
+    action = CalendarAction("REQUEST", "reg-1@netvaerk.kl.dk", 0)
+    ics = calendar_object(action, MEETING, ANNE, ORGANISER, STAMP)
+    cal = Calendar.from_ical(ics)
+    [tz] = cal.walk("VTIMEZONE")
+    assert str(tz["TZID"]) == "Europe/Copenhagen"
+    assert transition_years(tz) == {2021}
+    # The same bytes as icalendar's own add_missing_timezones() for those years.
+    reference = Calendar.from_ical(ics)
+    reference.subcomponents = [c for c in reference.subcomponents if c.name != "VTIMEZONE"]
+    reference.add_missing_timezones(first_date=date(2021, 1, 1), last_date=date(2022, 1, 1))
+    assert reference.to_ical() == ics
+    # A meeting over new year carries both years; a later one its own.
+    new_year = replace(MEETING, starts_at=datetime(2021, 12, 31, 20, tzinfo=UTC),
+                       ends_at=datetime(2022, 1, 1, 2, tzinfo=UTC))  # fmt: skip
+    [tz] = Calendar.from_ical(calendar_object(action, new_year, ANNE, ORGANISER, STAMP)).walk(
+        "VTIMEZONE"
+    )
+    assert transition_years(tz) == {2021, 2022}
+    summer = replace(MEETING, starts_at=datetime(2030, 6, 5, 7, tzinfo=UTC),
+                     ends_at=datetime(2030, 6, 5, 12, tzinfo=UTC))  # fmt: skip
+    event = Calendar.from_ical(calendar_object(action, summer, ANNE, ORGANISER, STAMP)).walk(
+        "VEVENT"
+    )[0]
+    assert event.decoded("DTSTART") == summer.starts_at
+    assert event.decoded("DTSTART").astimezone(ZoneInfo("Europe/Copenhagen")).hour == 9
 
 
 def test_smtp_5xx_is_permanent_and_4xx_is_worth_another_try() -> None:
