@@ -23,6 +23,9 @@ from services.notifications.domain.model import (
     RegistrationStatus,
 )
 
+DELIVERIES_CHANNEL = "notifications_deliveries"
+"""NOTIFY'd by a transaction that queues mail, so the delivery workers wake at once."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "notifications-0001-views-deliveries-feed",
@@ -329,66 +332,92 @@ async def insert_delivery(conn: asyncpg.Connection, d: NewDelivery, now: datetim
         d.person_id,
         d.recipient_sealed,
     )
+    if inserted:
+        await conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
     return bool(inserted)
 
 
-async def claim_due_delivery(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
-    """Lock one queued delivery that is due (other workers skip it)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
+async def claim_due_deliveries(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Lock up to ``limit`` queued deliveries that are due (other workers skip them)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1
-           ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED""",
+           ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
         now,
+        limit,
     )
-    return row
+    return rows
 
 
-async def record_sent(
-    conn: asyncpg.Connection, notification_id: UUID, attempts: int, message_id: str, now: datetime
-) -> None:
-    await conn.execute(
-        """UPDATE deliveries SET status = 'sent', attempts = $2, message_id = $3,
-               finished_at = $4, last_error = NULL WHERE notification_id = $1""",
-        notification_id,
-        attempts,
-        message_id,
-        now,
-    )
+@dataclass(frozen=True)
+class Sent:
+    notification_id: UUID
+    attempts: int
+    message_id: str
 
 
-async def record_retry(
+@dataclass(frozen=True)
+class Retry:
+    notification_id: UUID
+    attempts: int
+    error: str
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class Failed:
+    notification_id: UUID
+    attempts: int
+    error: str
+    permanent: bool
+
+
+async def record_outcomes(
     conn: asyncpg.Connection,
-    notification_id: UUID,
-    attempts: int,
-    error: str,
-    next_attempt_at: datetime,
-) -> None:
-    await conn.execute(
-        """UPDATE deliveries SET attempts = $2, last_error = $3, next_attempt_at = $4
-           WHERE notification_id = $1""",
-        notification_id,
-        attempts,
-        error,
-        next_attempt_at,
-    )
-
-
-async def record_failed(
-    conn: asyncpg.Connection,
-    notification_id: UUID,
-    attempts: int,
-    error: str,
-    permanent: bool,
+    sent: Sequence[Sent],
+    retries: Sequence[Retry],
+    failures: Sequence[Failed],
     now: datetime,
 ) -> None:
-    await conn.execute(
-        """UPDATE deliveries SET status = 'failed', attempts = $2, last_error = $3,
-               permanent = $4, finished_at = $5 WHERE notification_id = $1""",
-        notification_id,
-        attempts,
-        error,
-        permanent,
-        now,
-    )
+    """Mark delivered, to-be-retried and failed deliveries, one statement each."""
+    if sent:
+        await conn.execute(
+            """UPDATE deliveries d SET status = 'sent', attempts = u.attempts,
+                   message_id = u.message_id, finished_at = $4, last_error = NULL
+               FROM unnest($1::uuid[], $2::int[], $3::text[])
+                    AS u(notification_id, attempts, message_id)
+               WHERE d.notification_id = u.notification_id""",
+            [s.notification_id for s in sent],
+            [s.attempts for s in sent],
+            [s.message_id for s in sent],
+            now,
+        )
+    if retries:
+        await conn.execute(
+            """UPDATE deliveries d SET attempts = u.attempts, last_error = u.error,
+                   next_attempt_at = u.next_attempt_at
+               FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[])
+                    AS u(notification_id, attempts, error, next_attempt_at)
+               WHERE d.notification_id = u.notification_id""",
+            [r.notification_id for r in retries],
+            [r.attempts for r in retries],
+            [r.error for r in retries],
+            [r.next_attempt_at for r in retries],
+        )
+    if failures:
+        await conn.execute(
+            """UPDATE deliveries d SET status = 'failed', attempts = u.attempts,
+                   last_error = u.error, permanent = u.permanent, finished_at = $5
+               FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[])
+                    AS u(notification_id, attempts, error, permanent)
+               WHERE d.notification_id = u.notification_id""",
+            [f.notification_id for f in failures],
+            [f.attempts for f in failures],
+            [f.error for f in failures],
+            [f.permanent for f in failures],
+            now,
+        )
 
 
 # --- the feed projection -------------------------------------------------------------------
@@ -398,6 +427,29 @@ FEED_STATUS = {
     NotificationSent.type_name(): "sent",
     NotificationFailed.type_name(): "failed",
 }
+
+
+async def update_feed(
+    conn: asyncpg.Connection, events: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Sent and failed notifications (event type, data) onto their feed rows."""
+    updates = [(FEED_STATUS[t], d) for t, d in events if FEED_STATUS.get(t) in ("sent", "failed")]
+    if not updates:
+        return
+    await conn.execute(
+        """UPDATE notification_feed f SET status = u.status, attempts = u.attempts,
+               reason = u.reason, permanent = u.permanent, updated_at = u.updated_at
+           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::bool[],
+                       $6::timestamptz[])
+                AS u(notification_id, status, attempts, reason, permanent, updated_at)
+           WHERE f.notification_id = u.notification_id""",
+        [UUID(d["notification_id"]) for _, d in updates],
+        [status for status, _ in updates],
+        [d.get("attempts", 0) for _, d in updates],
+        [d.get("reason") for _, d in updates],
+        [d.get("permanent") for _, d in updates],
+        [datetime.fromisoformat(d["occurred_at"]) for _, d in updates],
+    )
 
 
 async def apply_to_feed(
@@ -410,6 +462,9 @@ async def apply_to_feed(
     """
     status = FEED_STATUS.get(event_type)
     if status is None:
+        return
+    if status != "queued":
+        await update_feed(conn, [(event_type, data)])
         return
     occurred = datetime.fromisoformat(data["occurred_at"])
     if status == "queued":
@@ -436,17 +491,6 @@ async def apply_to_feed(
             occurred,
             person_id,
         )
-        return
-    await conn.execute(
-        """UPDATE notification_feed SET status = $2, attempts = $3, reason = $4,
-               permanent = $5, updated_at = $6 WHERE notification_id = $1""",
-        UUID(data["notification_id"]),
-        status,
-        data.get("attempts", 0),
-        data.get("reason"),
-        data.get("permanent"),
-        occurred,
-    )
 
 
 # --- erasure --------------------------------------------------------------------------------

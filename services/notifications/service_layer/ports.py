@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -26,7 +26,20 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
+@dataclass(frozen=True)
+class OutgoingMail:
+    """One message as the SMTP server gets it: the envelope and the message's bytes."""
+
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+
+
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: OutgoingMail) -> None:
         """Hand the message to the mail server; raise a :class:`DeliveryError` if refused."""
+        ...
+
+    async def close(self) -> None:
+        """Let go of whatever the mailer keeps open (connections); it may be used again."""
         ...
