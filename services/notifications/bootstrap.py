@@ -28,7 +28,11 @@ from services.kernel.db import listen
 from services.kernel.eventstore import EventStore
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
-from services.notifications.adapters.postgres import DELIVERIES_CHANNEL, MIGRATIONS
+from services.notifications.adapters.postgres import (
+    DELIVERIES_CHANNEL,
+    MIGRATIONS,
+    PostgresNotificationStore,
+)
 from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.config import Settings
 from services.notifications.domain.decisions import Policy
@@ -154,14 +158,20 @@ def bootstrap(
         reminder_before=settings.reminder_before,
         calendar_domain=settings.calendar_domain,
     )
-    notifier = Notifier(store, policy, clock, lambda: runtime.pool, vault)
+    notifier = Notifier(
+        policy,
+        clock,
+        vault,
+        lambda: runtime.pool,
+        lambda conn: PostgresNotificationStore(conn, store),
+    )
     runtime.subscribe(
         build_subscription(
             notifier,
             name=settings.consumer_group,
             pool=lambda: runtime.pool,
             kafka=settings.kafka,
-            vault=vault,
+            batch_size=settings.consumer_batch_size,
         )
     )
     runtime.document([NotificationQueued, NotificationSent, NotificationFailed])

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         description="How often the worker looks for due mail and reminders when nothing "
         "wakes it (queued mail wakes it at once, through a NOTIFY).",
     )
+    consumer_batch_size: int = Field(
+        default=200, ge=1, description="Source events applied per transaction, at most."
+    )
     delivery_batch_size: int = Field(
         default=50, ge=1, description="Deliveries a sender claims and sends per transaction."
     )

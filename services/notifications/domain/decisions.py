@@ -1,9 +1,10 @@
 """Who is told what: pure decisions from a source event and the service's view.
 
 Input: a domain event, the meeting as known before it, and the meeting's registrations as
-known before it. Output: the notifications to send (intents), and the view after the event
-(:func:`evolve_meeting`, :func:`evolve_registrations`). Nothing here reads a clock or a
-database; the service layer supplies both.
+known before it (for a registration event its own registration is enough, see
+:func:`needs_every_registration`). Output: the notifications to send (intents), and the
+view after the event (:func:`evolve_meeting`, :func:`evolve_registrations`). Nothing here
+reads a clock or a database; the service layer supplies both.
 """
 
 from __future__ import annotations
@@ -160,6 +161,31 @@ def decide(
         ),
         _to_organiser(NotificationKind.ORGANISER_REGISTRATION_CANCELLED, reg, after, policy, facts),
     ]
+
+
+def meeting_of(event: MeetingEvent) -> str:
+    """The id of the meeting an event is about."""
+    return event.meeting.meeting_id if isinstance(event, MeetingScheduled) else event.meeting_id
+
+
+def registration_of(event: MeetingEvent) -> str | None:
+    """The id of the registration a registration event is about (None for others)."""
+    if isinstance(
+        event,
+        RegistrationConfirmed
+        | RegistrationWaitlisted
+        | RegistrationPromoted
+        | RegistrationCancelled,
+    ):
+        return event.registration_id
+    return None
+
+
+def needs_every_registration(event: MeetingEvent) -> bool:
+    """Whether :func:`decide` needs every registration of the meeting (a meeting-wide
+    change tells everyone); a registration event needs its own registration only, so the
+    work per event does not grow with the size of the meeting."""
+    return isinstance(event, MeetingRescheduled | MeetingProgramChanged | MeetingCancelled)
 
 
 def decide_welcome(event: MembershipStarted) -> list[NotificationIntent]:
