@@ -501,21 +501,6 @@ async def update_feed(
     )
 
 
-def feed_entry(data: dict[str, Any], recipient_email: str | None) -> FeedEntry:
-    """A queued notification's feed entry from its event data and the opened address."""
-    return FeedEntry(
-        notification_id=UUID(data["notification_id"]),
-        kind=data["kind"],
-        recipient_email=recipient_email,
-        recipient_person_id=data["recipient_person_id"],
-        municipality_code=data.get("municipality_code"),
-        meeting_id=data.get("meeting_id"),
-        registration_id=data.get("registration_id"),
-        subject=data["subject"],
-        queued_at=datetime.fromisoformat(data["occurred_at"]),
-    )
-
-
 async def apply_to_feed(
     conn: asyncpg.Connection, event_type: str, data: dict[str, Any], vault: Vault | None
 ) -> None:
@@ -536,7 +521,9 @@ async def apply_to_feed(
         opened = await vault.open(data["recipient_person_id"], data["recipient_sealed"])
     except SealError:
         opened = None
-    await add_to_feed(conn, [feed_entry(data, None if opened is None else opened["email"])])
+    await add_to_feed(
+        conn, [FeedEntry.of_queued(data, None if opened is None else opened["email"])]
+    )
 
 
 # --- erasure --------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from services.notifications.domain.events import (
     MeetingRescheduled,
     MeetingScheduled,
     MembershipStarted,
-    RegistrationCancelled,
     RegistrationConfirmed,
+    RegistrationEvent,
     RegistrationPromoted,
     RegistrationWaitlisted,
 )
@@ -170,15 +170,7 @@ def meeting_of(event: MeetingEvent) -> str:
 
 def registration_of(event: MeetingEvent) -> str | None:
     """The id of the registration a registration event is about (None for others)."""
-    if isinstance(
-        event,
-        RegistrationConfirmed
-        | RegistrationWaitlisted
-        | RegistrationPromoted
-        | RegistrationCancelled,
-    ):
-        return event.registration_id
-    return None
+    return event.registration_id if isinstance(event, RegistrationEvent) else None
 
 
 def needs_every_registration(event: MeetingEvent) -> bool:
@@ -246,13 +238,7 @@ def evolve_meeting(meeting: Meeting | None, event: MeetingEvent) -> Meeting | No
     return meeting
 
 
-def evolve_registration(
-    known: Registration | None,
-    event: RegistrationConfirmed
-    | RegistrationWaitlisted
-    | RegistrationPromoted
-    | RegistrationCancelled,
-) -> Registration:
+def evolve_registration(known: Registration | None, event: RegistrationEvent) -> Registration:
     """One registration after a registration event."""
     if isinstance(event, RegistrationConfirmed | RegistrationPromoted):
         status, position = RegistrationStatus.SEAT, None
@@ -279,13 +265,7 @@ def evolve_registrations(
     """The registrations the event (and the calendar objects sent for it) changed."""
     by_id = {r.registration_id: r for r in registrations}
     changed: dict[str, Registration] = {}
-    if isinstance(
-        event,
-        RegistrationConfirmed
-        | RegistrationWaitlisted
-        | RegistrationPromoted
-        | RegistrationCancelled,
-    ):
+    if isinstance(event, RegistrationEvent):
         changed[event.registration_id] = evolve_registration(
             by_id.get(event.registration_id), event
         )

@@ -356,29 +356,18 @@ class Notifier:
                 source_event_id=new.source_event_id,
                 calendar_method=new.calendar_method,
             )
+            data = payload.to_data()
             appends.append(
                 Append(
                     notification_stream(notification_id),
                     0,
-                    [NewEvent(payload.type_name(), payload.to_data(), time=now)],
+                    [NewEvent(payload.type_name(), data, time=now)],
                     NOTIFICATION_TOPIC,
                     causation_id=new.source_event_id,
                     correlation_id=d.correlation_id,
                 )
             )
-            feed.append(
-                FeedEntry(
-                    notification_id=notification_id,
-                    kind=new.kind,
-                    recipient_email=intent.recipient.email,
-                    recipient_person_id=new.person_id,
-                    municipality_code=new.municipality_code,
-                    meeting_id=new.meeting_id,
-                    registration_id=new.registration_id,
-                    subject=new.subject,
-                    queued_at=now,
-                )
-            )
+            feed.append(FeedEntry.of_queued(data, intent.recipient.email))
         await store.append(appends)
         await store.add_to_feed(feed)
         log.info("notifications queued", decided=sum(len(d.intents) for d in decided),

@@ -93,6 +93,21 @@ class FeedEntry:
     subject: str
     queued_at: datetime
 
+    @classmethod
+    def of_queued(cls, data: dict[str, Any], recipient_email: str | None) -> FeedEntry:
+        """The entry of a ``NotificationQueued`` event's data, with the opened address."""
+        return cls(
+            notification_id=UUID(data["notification_id"]),
+            kind=data["kind"],
+            recipient_email=recipient_email,
+            recipient_person_id=data["recipient_person_id"],
+            municipality_code=data.get("municipality_code"),
+            meeting_id=data.get("meeting_id"),
+            registration_id=data.get("registration_id"),
+            subject=data["subject"],
+            queued_at=datetime.fromisoformat(data["occurred_at"]),
+        )
+
 
 @dataclass(frozen=True)
 class ReminderChange:

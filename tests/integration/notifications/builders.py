@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from uuid import UUID, uuid4
 
 import pytest
@@ -86,14 +87,20 @@ def promoted(registration_id: str, who: m.Participant) -> m.RegistrationPromoted
     )
 
 
-def cancelled_by_participant(registration_id: str, who: m.Participant) -> m.RegistrationCancelledV1:
+def cancelled_by_participant(
+    registration_id: str,
+    who: m.Participant,
+    *,
+    by: Literal["participant", "municipality", "operator"] = "participant",
+    had_seat: bool = True,
+) -> m.RegistrationCancelledV1:
     return m.RegistrationCancelledV1(
         meeting_id=MEETING_ID,
         occurred_at=NOW,
         registration_id=registration_id,
         participant=who,
-        cancelled_by="participant",
-        had_seat=True,
+        cancelled_by=by,
+        had_seat=had_seat,
     )
 
 
@@ -110,14 +117,7 @@ def rescheduled(start: datetime) -> m.MeetingRescheduled:
 
 
 def cancelled_by_operator(registration_id: str, who: m.Participant) -> m.RegistrationCancelledV1:
-    return m.RegistrationCancelledV1(
-        meeting_id=MEETING_ID,
-        occurred_at=NOW,
-        registration_id=registration_id,
-        participant=who,
-        cancelled_by="operator",
-        had_seat=False,
-    )
+    return cancelled_by_participant(registration_id, who, by="operator", had_seat=False)
 
 
 def erased(person_id: str) -> PersonErased:
