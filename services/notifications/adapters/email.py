@@ -51,7 +51,10 @@ def message_id(notification_id: UUID, domain: str) -> str:
 
 def compose(content: MailContent, *, sender: str, domain: str, now: datetime) -> Message:
     """The message: text and HTML alternatives, and the .ics attached when there is one."""
-    body = MIMEMultipart("alternative")
+    # Boundaries of our own: "=_" never occurs in quoted-printable or base64 text, so they
+    # need no search through the parts (the generator's default compiles a regex for each).
+    boundary = f"=_kl_{content.notification_id.hex}"
+    body = MIMEMultipart("alternative", boundary=boundary + "_a")
     body.attach(_text(content.body_text, "plain"))
     body.attach(_text(content.body_html, "html"))
     msg = body
@@ -65,7 +68,7 @@ def compose(content: MailContent, *, sender: str, domain: str, now: datetime) ->
             "attachment",
             filename="invitation.ics" if method == "REQUEST" else "cancellation.ics",
         )
-        msg = MIMEMultipart("mixed")
+        msg = MIMEMultipart("mixed", boundary=boundary + "_m")
         msg.attach(body)
         msg.attach(ics)
     # compat32 takes a Header (it writes RFC 2047 words) where the stubs say str.
