@@ -1,4 +1,5 @@
-"""``python -m bench.micro [--n N]``: the per-request pieces of a registration, alone.
+"""``python -m bench.micro [--n N]``: the per-request pieces of a registration, alone, and the
+per-mail pieces of the notifications service.
 
 No stack needed: each piece runs N times in this process and the mean is printed in
 microseconds. It tells which piece of the API's CPU per decision (see the rush) a change
@@ -13,11 +14,17 @@ import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from contracts.envelope import Envelope, encode
 from services.kernel.auth import AuthSettings, TokenVerifier
 from services.kernel.privacy import open_sealed, seal
+from services.notifications.adapters.calendar import calendar_object
+from services.notifications.adapters.email import MailContent, compose, mail_bytes
+from services.notifications.adapters.texts import render
+from services.notifications.domain.decisions import Policy, decide
+from services.notifications.domain.events import RegistrationConfirmed
+from services.notifications.domain.model import Meeting, Person
 from services.operator.dev_issuer import SigningKey
 
 ISSUER, AUDIENCE = "https://login.bench", "kl-netvaerk-bench"
@@ -76,12 +83,38 @@ async def measure(n: int = 2_000) -> dict[str, float]:
     async def open_fields(_: int) -> object:
         return open_sealed("person-1", data_key, sealed)
 
+    start = datetime(2021, 12, 8, 8, 30, tzinfo=UTC)
+    meeting = Meeting("meeting-knub-2021-3", "3. netværksmøde 2021", "Anvisning og udlejning",
+                      start, start + timedelta(hours=6), "KL-huset",
+                      "Weidekampsgade 10, 2300 København S")  # fmt: skip
+    policy = Policy(organiser=Person("KL's netværkssekretariat", "netvaerk@kl.dk"))
+    anne = Person("Anne Jensen", "anne.jensen@aarhus.dk", "person-1")
+    confirmed = RegistrationConfirmed(meeting.meeting_id, "reg-1", anne, "751", "member", 0)
+    [intent] = decide(confirmed, meeting, [], policy)
+    assert intent.calendar is not None
+    calendar = intent.calendar
+    stamp = datetime.now(UTC)
+
+    async def ics_only(_: int) -> object:
+        return calendar_object(calendar, meeting, anne, policy.organiser, stamp)
+
+    async def one_mail(_: int) -> object:
+        text = render(intent)
+        ics = calendar_object(calendar, meeting, anne, policy.organiser, stamp)
+        content = MailContent(uuid.uuid4(), anne.email, anne.name, text.subject, text.text,
+                              text.html, ics, calendar.method)  # fmt: skip
+        message = compose(content, sender="KL Netværk <noreply@netvaerk.kl.dk>",
+                          domain="netvaerk.kl.dk", now=stamp)  # fmt: skip
+        return mail_bytes(message)
+
     return {
         "token, first use (RS256)": await _mean_us(n, verify_new),
         "token, used again (remembered)": await _mean_us(n, verify_again),
         "CloudEvents encode (SDK)": await _mean_us(n, encode_event),
         "seal personal fields": await _mean_us(n, seal_fields),
         "open sealed fields": await _mean_us(n, open_fields),
+        "mail: calendar object (.ics)": await _mean_us(n, ics_only),
+        "mail: compose one (texts, .ics, MIME)": await _mean_us(n, one_mail),
     }
 
 
@@ -90,7 +123,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2_000, help="calls per piece")
     args = parser.parse_args()
     for piece, micros in asyncio.run(measure(args.n)).items():
-        print(f"{piece:34} {micros:8.1f} µs")
+        print(f"{piece:38} {micros:8.1f} µs")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -180,6 +181,44 @@ async def create_pool(
     async with pool.acquire() as conn:
         await migrate(conn, migrations)
     return pool
+
+
+async def listen(dsn: str, channel: str, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    """Set ``wake`` on every NOTIFY on ``channel``, until ``stop`` is set.
+
+    On a connection of its own (a pooled one cannot hold a LISTEN); reconnects with back-off
+    when it is lost, and sets ``wake`` once it listens again. A waker only: a NOTIFY sent
+    while it was not listening is gone, so whoever waits on ``wake`` still looks on its own
+    now and then.
+    """
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("cannot listen, will retry", channel=channel, error=type(exc).__name__)
+        else:
+            lost = asyncio.Event()
+            try:
+                conn.add_termination_listener(lambda _, lost=lost: lost.set())
+                await conn.add_listener(channel, lambda *_: wake.set())
+                wake.set()  # what was notified while no one listened
+                delay = 0.2
+                waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())}
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiting in waits:
+                        waiting.cancel()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("listening failed, will retry", channel=channel, error=repr(exc))
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+        if not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)  # back-off before reconnecting
+            delay = min(delay * 2, 5.0)
 
 
 async def wait_for_database(dsn: str, deadline_s: float = 30.0) -> None:

@@ -15,6 +15,7 @@ that commits later always sorts after the cursor.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,6 +110,22 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
+class Append:
+    """Events to append to one stream at its expected version (0: a new stream).
+
+    ``correlation_id``: None takes the one bound to the current context (the request's or
+    the consumed event's); a batch that appends for many source events passes each one's.
+    """
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+    topic: str
+    causation_id: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
 class RecordedEvent:
     """An event as stored."""
 
@@ -158,79 +175,105 @@ class EventStore:
         """
         if not events:
             return []
+        [recorded] = await self.append_many(
+            conn, [Append(stream_id, expected_version, events, topic, causation_id)]
+        )
+        return recorded
+
+    async def append_many(
+        self, conn: asyncpg.Connection, appends: Sequence[Append]
+    ) -> list[list[RecordedEvent]]:
+        """Append to many streams at once: one INSERT into ``events``, one into ``outbox``
+        and one NOTIFY for all of them; the recorded events of each append, in order.
+
+        Each stream is checked at its own expected version, and all or nothing is written:
+        a conflict on any stream raises :class:`StreamVersionConflictError` naming that
+        stream, and the transaction is unusable. Positions (and outbox ids) follow the
+        order of ``appends``. A stream may appear only once per call.
+        """
+        streams = [a.stream_id for a in appends if a.events]
+        if not streams:
+            return [[] for _ in appends]
+        if len(set(streams)) != len(streams):
+            raise ValueError("append_many takes each stream once; merge its events first")
         if conn.is_in_transaction():
-            return await self._append(
-                conn, stream_id, expected_version, events, topic, causation_id
-            )
+            return await self._append(conn, appends)
         async with conn.transaction():
-            return await self._append(
-                conn, stream_id, expected_version, events, topic, causation_id
-            )
+            return await self._append(conn, appends)
 
     async def _append(
-        self,
-        conn: asyncpg.Connection,
-        stream_id: str,
-        expected_version: int,
-        events: Sequence[NewEvent],
-        topic: str,
-        causation_id: str | None,
-    ) -> list[RecordedEvent]:
-        correlation_id = current_correlation_id()
-        metadata = {"correlation_id": correlation_id, "causation_id": causation_id}
-        versions = list(range(expected_version + 1, expected_version + 1 + len(events)))
+        self, conn: asyncpg.Connection, appends: Sequence[Append]
+    ) -> list[list[RecordedEvent]]:
+        current = current_correlation_id()
+        rows: list[tuple[Append, int, NewEvent, dict[str, Any]]] = []
+        for a in appends:
+            metadata = {
+                "correlation_id": a.correlation_id or current,
+                "causation_id": a.causation_id,
+            }
+            for n, e in enumerate(a.events, start=1):
+                rows.append((a, a.expected_version + n, e, metadata))
         try:
-            rows = await conn.fetch(
+            recorded = await conn.fetch(
                 """
                 INSERT INTO events (event_id, stream_id, version, event_type, data, metadata)
-                SELECT e.id, $2, e.version, e.type, e.data, $6
-                FROM unnest($1::uuid[], $3::int[], $4::text[], $5::jsonb[])
-                     AS e(id, version, type, data)
-                ORDER BY e.version
+                SELECT e.id, e.stream_id, e.version, e.type, e.data, e.metadata
+                FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::jsonb[],
+                            $6::jsonb[]) WITH ORDINALITY
+                     AS e(id, stream_id, version, type, data, metadata, ord)
+                ORDER BY e.ord
                 RETURNING position, tx_id::text::bigint AS tx_id, event_id, stream_id, version,
                           event_type, data, metadata, recorded_at
                 """,
-                [e.id for e in events],
-                stream_id,
-                versions,
-                [e.type for e in events],
-                [e.data for e in events],
-                metadata,
+                [e.id for _, _, e, _ in rows],
+                [a.stream_id for a, _, _, _ in rows],
+                [version for _, version, _, _ in rows],
+                [e.type for _, _, e, _ in rows],
+                [e.data for _, _, e, _ in rows],
+                [metadata for _, _, _, metadata in rows],
             )
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version":
-                raise StreamVersionConflictError(stream_id, expected_version) from exc
+                stream_id = conflicting_stream(exc.detail) or appends[0].stream_id
+                expected = {a.stream_id: a.expected_version for a in appends}
+                raise StreamVersionConflictError(
+                    stream_id, expected.get(stream_id, appends[0].expected_version)
+                ) from exc
             raise
         wires = [
             encode(
                 Envelope(
                     type=e.type,
                     source=self.source,
-                    subject=stream_id,
+                    subject=a.stream_id,
                     data=e.data,
                     id=e.id,
                     time=e.time,
-                    correlation_id=correlation_id,
-                    causation_id=causation_id,
+                    correlation_id=metadata["correlation_id"],
+                    causation_id=a.causation_id,
                 )
             )
-            for e in events
+            for a, _, e, metadata in rows
         ]
         await conn.execute(
             """
             INSERT INTO outbox (event_id, topic, key, headers, value)
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::jsonb[], $5::bytea[])
+            SELECT o.event_id, o.topic, o.key, o.headers, o.value
+            FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::jsonb[], $5::bytea[])
+                 WITH ORDINALITY AS o(event_id, topic, key, headers, value, ord)
+            ORDER BY o.ord
             """,
-            [e.id for e in events],
-            [topic] * len(events),
+            [e.id for _, _, e, _ in rows],
+            [a.topic for a, _, _, _ in rows],
             [w.key for w in wires],
             [{name: value.decode() for name, value in w.headers} for w in wires],
             [w.value for w in wires],
         )
         await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
-        for e in events:
+        for _, _, e, _ in rows:
             EVENTS_APPENDED.labels(e.type).inc()
-        return [_recorded(r) for r in rows]
+        by_id = {r["event_id"]: _recorded(r) for r in recorded}
+        return [[by_id[e.id] for e in a.events] for a in appends]
 
     async def read_stream(
         self, conn: asyncpg.Connection | asyncpg.Pool, stream_id: str, after_version: int = 0
@@ -252,6 +295,18 @@ class EventStore:
             "SELECT max(version) FROM events WHERE stream_id = $1", stream_id
         )
         return version or 0
+
+    async def stream_versions(
+        self, conn: asyncpg.Connection | asyncpg.Pool, stream_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """:meth:`stream_version` of many streams in one query (0 for an empty stream)."""
+        rows = await conn.fetch(
+            """SELECT stream_id, max(version) AS version FROM events
+               WHERE stream_id = ANY($1::text[]) GROUP BY stream_id""",
+            list(stream_ids),
+        )
+        found = {r["stream_id"]: r["version"] for r in rows}
+        return {stream_id: found.get(stream_id, 0) for stream_id in stream_ids}
 
     async def read_all(
         self,
@@ -324,6 +379,17 @@ class EventStore:
             version,
             state,
         )
+
+
+_CONFLICT_DETAIL = re.compile(
+    r"^Key \(stream_id, version\)=\((?P<stream>.*), \d+\) already exists\.$"
+)
+
+
+def conflicting_stream(detail: str | None) -> str | None:
+    """The stream named in PostgreSQL's detail of a unique (stream_id, version) violation."""
+    match = _CONFLICT_DETAIL.match(detail or "")
+    return None if match is None else match["stream"]
 
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:

@@ -24,10 +24,15 @@ from contracts.notifications import (
 )
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
+from services.kernel.db import listen
 from services.kernel.eventstore import EventStore
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
-from services.notifications.adapters.postgres import MIGRATIONS
+from services.notifications.adapters.postgres import (
+    DELIVERIES_CHANNEL,
+    MIGRATIONS,
+    PostgresNotificationStore,
+)
 from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.config import Settings
 from services.notifications.domain.decisions import Policy
@@ -55,7 +60,8 @@ class NotificationsService:
     background: bool = True
     app: FastAPI = field(init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.app = create_app(
@@ -78,14 +84,21 @@ class NotificationsService:
         await self.runtime.start()
         if self.background:
             self._stop.clear()
-            self._task = asyncio.create_task(self._loop())
+            self._tasks = [
+                asyncio.create_task(self._loop()),
+                # Queued mail wakes the loop at once (every instance; SKIP LOCKED shares it).
+                asyncio.create_task(
+                    listen(self.settings.database_url, DELIVERIES_CHANNEL, self._wake, self._stop)
+                ),
+            ]
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
+        for task in self._tasks:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._task, 20)
-            self._task = None
+                await asyncio.wait_for(task, 20)
+        self._tasks = []
+        await self.worker.mailer.close()
         await self.runtime.stop()
 
     @contextlib.asynccontextmanager
@@ -98,14 +111,25 @@ class NotificationsService:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the round: a NOTIFY during it calls for another
+            attempts = 0
             try:
-                await self.tick()
+                _, attempts = await self.tick()
             except Exception as exc:  # the database or SMTP away: try again next round
                 log.warning("notification loop failed, will retry", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._stop.wait(), self.settings.poll_interval_seconds
-                )  # the pause between rounds, cut short by stop
+            if attempts >= self.worker.max_per_run:
+                continue  # more may be due: no pause
+            stop = asyncio.ensure_future(self._stop.wait())
+            wake = asyncio.ensure_future(self._wake.wait())
+            try:  # the pause between rounds, cut short by queued mail or by stop
+                await asyncio.wait(
+                    {stop, wake},
+                    timeout=self.settings.poll_interval_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                stop.cancel()
+                wake.cancel()
 
 
 def bootstrap(
@@ -134,14 +158,20 @@ def bootstrap(
         reminder_before=settings.reminder_before,
         calendar_domain=settings.calendar_domain,
     )
-    notifier = Notifier(store, policy, clock, lambda: runtime.pool, vault)
+    notifier = Notifier(
+        policy,
+        clock,
+        vault,
+        lambda: runtime.pool,
+        lambda conn: PostgresNotificationStore(conn, store),
+    )
     runtime.subscribe(
         build_subscription(
             notifier,
             name=settings.consumer_group,
             pool=lambda: runtime.pool,
             kafka=settings.kafka,
-            vault=vault,
+            batch_size=settings.consumer_batch_size,
         )
     )
     runtime.document([NotificationQueued, NotificationSent, NotificationFailed])
@@ -156,9 +186,12 @@ def bootstrap(
             password=settings.smtp_password,
             start_tls=settings.smtp_starttls,
             timeout=settings.smtp_timeout_seconds,
+            connections=settings.delivery_senders,
         ),
         sender=settings.sender,
         message_domain=settings.calendar_domain,
         retry=RetryPolicy(settings.retry_base, settings.retry_cap, settings.max_attempts),
+        batch_size=settings.delivery_batch_size,
+        senders=settings.delivery_senders,
     )
     return NotificationsService(settings, clock, runtime, notifier, worker, background)

@@ -58,7 +58,22 @@ class Settings(BaseSettings):
     retry_cap: timedelta = timedelta(hours=1)
     max_attempts: int = Field(default=10, ge=1)
     poll_interval_seconds: float = Field(
-        default=1.0, gt=0, description="How often the worker looks for due mail and reminders."
+        default=1.0,
+        gt=0,
+        description="How often the worker looks for due mail and reminders when nothing "
+        "wakes it (queued mail wakes it at once, through a NOTIFY).",
+    )
+    consumer_batch_size: int = Field(
+        default=200, ge=1, description="Source events applied per transaction, at most."
+    )
+    delivery_batch_size: int = Field(
+        default=50, ge=1, description="Deliveries a sender claims and sends per transaction."
+    )
+    delivery_senders: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Batches sent at once, each on its own SMTP connection (kept open).",
     )
     clock_as_of: datetime | None = Field(
         default=None, description="Run the clock as if it started at this moment (demo)."

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from functools import lru_cache
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
-from services.notifications.domain.danish_time import local
+from services.notifications.domain.danish_time import COPENHAGEN, local
 from services.notifications.domain.model import CalendarAction, Meeting, Person
 
 PRODID = "-//KL//Netvaerksmoeder//DA"
+TZID = str(COPENHAGEN)
+
+_EVENT_BEGINS = b"BEGIN:VEVENT\r\n"
 
 
 def calendar_object(
@@ -19,10 +23,16 @@ def calendar_object(
     organiser: Person,
     stamp: datetime,
 ) -> bytes:
-    """A VCALENDAR with METHOD and one VEVENT; times carry TZID Europe/Copenhagen.
+    """A VCALENDAR with METHOD, the VTIMEZONE and one VEVENT; times carry TZID
+    Europe/Copenhagen.
 
     The UID is stable per registration and SEQUENCE grows with each object sent for it, so
     a calendar replaces the entry on an update and removes it on a CANCEL.
+
+    The VTIMEZONE covers the years of the meeting only (not every transition from 1970 to
+    2038) and is written once per process for those years (:func:`timezone_block`): it is
+    the same for every invitation to meetings of those years, and writing it again for each
+    mail cost more than the rest of the calendar object.
     """
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -44,9 +54,22 @@ def calendar_object(
     event.add("organizer", _address(organiser, role=None))
     event.add("attendee", _address(attendee, role="REQ-PARTICIPANT"))
     cal.add_component(event)
-    cal.add_missing_timezones()
     data: bytes = cal.to_ical()
-    return data
+    # Where icalendar's add_missing_timezones() puts it: before the first component.
+    at = data.index(_EVENT_BEGINS)
+    tz = timezone_block(local(meeting.starts_at).year, local(meeting.ends_at).year)
+    return data[:at] + tz + data[at:]
+
+
+@lru_cache(maxsize=64)
+def timezone_block(first_year: int, last_year: int) -> bytes:
+    """The VTIMEZONE of Copenhagen from 1 January of ``first_year`` to the end of
+    ``last_year``, as icalendar writes it (cached: a handful of year ranges per process)."""
+    tz = Timezone.from_tzid(
+        TZID, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+    block: bytes = tz.to_ical()
+    return block
 
 
 def _address(person: Person, role: str | None) -> vCalAddress:

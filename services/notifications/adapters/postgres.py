@@ -1,9 +1,13 @@
 """The notifications database: the view of meetings and registrations, the reminder
-schedule, the ``deliveries`` outbox and the notification feed projection."""
+schedule, the ``deliveries`` outbox and the notification feed projection.
+
+Every write takes many rows in one statement (``unnest`` of arrays), so a batch of source
+events or of deliveries costs a few statements, whatever its size.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +17,7 @@ import asyncpg
 
 from contracts.notifications import NotificationFailed, NotificationQueued, NotificationSent
 from services.kernel.db import Migration
+from services.kernel.eventstore import Append, EventStore
 from services.kernel.privacy import ERASED, SealError, Vault
 from services.notifications.domain.model import (
     AgendaItem,
@@ -22,6 +27,10 @@ from services.notifications.domain.model import (
     Registration,
     RegistrationStatus,
 )
+from services.notifications.service_layer.ports import FeedEntry, NewDelivery, ReminderChange
+
+DELIVERIES_CHANNEL = "notifications_deliveries"
+"""NOTIFY'd by a transaction that queues mail, so the delivery workers wake at once."""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -122,93 +131,199 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-# --- the view of meetings and registrations -------------------------------------------
+# --- the store the use cases see (one transaction) ----------------------------------------
 
 
-async def load_meeting(
-    conn: asyncpg.Connection, meeting_id: str, *, for_update: bool = False
-) -> Meeting | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM meetings WHERE meeting_id = $1" + (" FOR UPDATE" if for_update else ""),
-        meeting_id,
-    )
-    return None if row is None else _meeting(row)
+class PostgresNotificationStore:
+    """:class:`~services.notifications.service_layer.ports.NotificationStore` on one
+    connection, inside the caller's transaction. ``rows_read`` counts the rows of the view
+    it has read (meetings and registrations), for tests and diagnostics."""
 
+    def __init__(self, conn: asyncpg.Connection, events: EventStore) -> None:
+        self.conn = conn
+        self.events = events
+        self.rows_read = 0
 
-async def save_meeting(conn: asyncpg.Connection, meeting: Meeting) -> None:
-    await conn.execute(
-        """INSERT INTO meetings (meeting_id, title, description, starts_at, ends_at, venue_name,
-                                 venue_address, status, program)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (meeting_id) DO UPDATE SET
-               title = excluded.title, description = excluded.description,
-               starts_at = excluded.starts_at, ends_at = excluded.ends_at,
-               venue_name = excluded.venue_name, venue_address = excluded.venue_address,
-               status = excluded.status, program = excluded.program""",
-        meeting.meeting_id,
-        meeting.title,
-        meeting.description,
-        meeting.starts_at,
-        meeting.ends_at,
-        meeting.venue_name,
-        meeting.venue_address,
-        meeting.status.value,
-        [
-            {"starts_at": i.starts_at.isoformat(), "title": i.title, "speaker": i.speaker}
-            for i in meeting.program
-        ],
-    )
+    async def meetings(
+        self, meeting_ids: Collection[str], *, lock: bool = False
+    ) -> dict[str, Meeting]:
+        if not meeting_ids:
+            return {}
+        rows = await self.conn.fetch(
+            "SELECT * FROM meetings WHERE meeting_id = ANY($1::text[]) ORDER BY meeting_id"
+            + (" FOR UPDATE" if lock else ""),
+            list(meeting_ids),
+        )
+        self.rows_read += len(rows)
+        return {r["meeting_id"]: _meeting(r) for r in rows}
 
+    async def registrations(
+        self, registration_ids: Collection[str], *, of_meetings: Collection[str] = ()
+    ) -> list[Registration]:
+        if not registration_ids and not of_meetings:
+            return []
+        rows = await self.conn.fetch(
+            """SELECT * FROM registrations
+               WHERE registration_id = ANY($1::text[]) OR meeting_id = ANY($2::text[])
+               ORDER BY registration_id""",
+            list(registration_ids),
+            list(of_meetings),
+        )
+        self.rows_read += len(rows)
+        return [_registration(r) for r in rows]
 
-async def load_registrations(conn: asyncpg.Connection, meeting_id: str) -> list[Registration]:
-    rows = await conn.fetch(
-        "SELECT * FROM registrations WHERE meeting_id = $1 ORDER BY registration_id", meeting_id
-    )
-    return [_registration(r) for r in rows]
+    async def network_names(self, slugs: Collection[str]) -> dict[str, str]:
+        if not slugs:
+            return {}
+        rows = await self.conn.fetch(
+            "SELECT slug, name FROM networks WHERE slug = ANY($1::text[])", list(slugs)
+        )
+        return {r["slug"]: r["name"] for r in rows}
 
+    async def save_meetings(self, meetings: Sequence[Meeting]) -> None:
+        if not meetings:
+            return
+        await self.conn.executemany(
+            """INSERT INTO meetings (meeting_id, title, description, starts_at, ends_at,
+                                     venue_name, venue_address, status, program)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (meeting_id) DO UPDATE SET
+                   title = excluded.title, description = excluded.description,
+                   starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+                   venue_name = excluded.venue_name, venue_address = excluded.venue_address,
+                   status = excluded.status, program = excluded.program""",
+            [
+                (
+                    m.meeting_id,
+                    m.title,
+                    m.description,
+                    m.starts_at,
+                    m.ends_at,
+                    m.venue_name,
+                    m.venue_address,
+                    m.status.value,
+                    [
+                        {
+                            "starts_at": i.starts_at.isoformat(),
+                            "title": i.title,
+                            "speaker": i.speaker,
+                        }
+                        for i in m.program
+                    ],
+                )
+                for m in meetings
+            ],
+        )
 
-async def save_registrations(
-    conn: asyncpg.Connection, registrations: Sequence[Registration]
-) -> None:
-    if not registrations:
-        return
-    await conn.executemany(
-        """INSERT INTO registrations (registration_id, meeting_id, name, email, municipality_code,
-                                      status, position, calendar_sequence, person_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (registration_id) DO UPDATE SET
-               name = excluded.name, email = excluded.email, person_id = excluded.person_id,
-               municipality_code = excluded.municipality_code, status = excluded.status,
-               position = excluded.position, calendar_sequence = excluded.calendar_sequence""",
-        [
-            (
-                r.registration_id,
-                r.meeting_id,
-                r.participant.name,
-                r.participant.email or None,
-                r.municipality_code,
-                r.status.value,
-                r.position,
-                r.calendar_sequence,
-                r.participant.person_id,
+    async def save_registrations(self, registrations: Sequence[Registration]) -> None:
+        if not registrations:
+            return
+        await self.conn.execute(
+            """INSERT INTO registrations (registration_id, meeting_id, name, email,
+                   municipality_code, status, position, calendar_sequence, person_id)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                    $6::text[], $7::int[], $8::int[], $9::text[])
+               ON CONFLICT (registration_id) DO UPDATE SET
+                   name = excluded.name, email = excluded.email, person_id = excluded.person_id,
+                   municipality_code = excluded.municipality_code, status = excluded.status,
+                   position = excluded.position, calendar_sequence = excluded.calendar_sequence""",
+            [r.registration_id for r in registrations],
+            [r.meeting_id for r in registrations],
+            [r.participant.name for r in registrations],
+            [r.participant.email or None for r in registrations],
+            [r.municipality_code for r in registrations],
+            [r.status.value for r in registrations],
+            [r.position for r in registrations],
+            [r.calendar_sequence for r in registrations],
+            [r.participant.person_id for r in registrations],
+        )
+
+    async def change_reminders(self, changes: Sequence[ReminderChange]) -> None:
+        for change in changes:  # rare (a meeting scheduled, moved or cancelled): in order
+            if change.due_at is None:
+                await self.conn.execute(
+                    "DELETE FROM reminders WHERE meeting_id = $1", change.meeting_id
+                )
+                continue
+            # A meeting that moved gets a fresh, unfired reminder.
+            await self.conn.execute(
+                """INSERT INTO reminders (meeting_id, starts_at, due_at) VALUES ($1, $2, $3)
+                   ON CONFLICT (meeting_id) DO UPDATE SET
+                       due_at = excluded.due_at, starts_at = excluded.starts_at,
+                       fired_at = CASE WHEN reminders.starts_at = excluded.starts_at
+                                       THEN reminders.fired_at END""",
+                change.meeting_id,
+                change.starts_at,
+                change.due_at,
             )
-            for r in registrations
-        ],
-    )
 
+    async def claim_due_reminder(self, now: datetime) -> tuple[str, datetime] | None:
+        row = await self.conn.fetchrow(
+            """SELECT meeting_id, starts_at FROM reminders
+               WHERE fired_at IS NULL AND due_at <= $1
+               ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED""",
+            now,
+        )
+        return None if row is None else (row["meeting_id"], row["starts_at"])
 
-async def save_network(conn: asyncpg.Connection, slug: str, name: str) -> None:
-    await conn.execute(
-        """INSERT INTO networks (slug, name) VALUES ($1, $2)
-           ON CONFLICT (slug) DO UPDATE SET name = excluded.name""",
-        slug,
-        name,
-    )
+    async def mark_reminder_fired(self, meeting_id: str, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE reminders SET fired_at = $2 WHERE meeting_id = $1", meeting_id, now
+        )
 
+    async def queue(self, deliveries: Sequence[NewDelivery], now: datetime) -> set[UUID]:
+        if not deliveries:
+            return set()
+        d = deliveries
+        rows = await self.conn.fetch(
+            """INSERT INTO deliveries (notification_id, dedupe_key, kind, recipient_email,
+                   recipient_name, municipality_code, meeting_id, registration_id,
+                   source_event_id, subject, body_text, body_html, ics, calendar_method,
+                   person_id, recipient_sealed, next_attempt_at, created_at)
+               SELECT q.*, $17::timestamptz, $17::timestamptz
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                           $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                           $11::text[], $12::text[], $13::bytea[], $14::text[], $15::text[],
+                           $16::text[]) AS q
+               ON CONFLICT DO NOTHING RETURNING notification_id""",
+            [x.notification_id for x in d],
+            [x.dedupe_key for x in d],
+            [x.kind for x in d],
+            [x.recipient_email for x in d],
+            [x.recipient_name for x in d],
+            [x.municipality_code for x in d],
+            [x.meeting_id for x in d],
+            [x.registration_id for x in d],
+            [x.source_event_id for x in d],
+            [x.subject for x in d],
+            [x.body_text for x in d],
+            [x.body_html for x in d],
+            [x.ics for x in d],
+            [x.calendar_method for x in d],
+            [x.person_id for x in d],
+            [x.recipient_sealed for x in d],
+            now,
+        )
+        if rows:
+            await self.conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
+        return {r["notification_id"] for r in rows}
 
-async def network_name(conn: asyncpg.Connection, slug: str) -> str | None:
-    name: str | None = await conn.fetchval("SELECT name FROM networks WHERE slug = $1", slug)
-    return name
+    async def append(self, appends: Sequence[Append]) -> None:
+        await self.events.append_many(self.conn, appends)
+
+    async def add_to_feed(self, entries: Sequence[FeedEntry]) -> None:
+        await add_to_feed(self.conn, entries)
+
+    async def save_network(self, slug: str, name: str) -> None:
+        await self.conn.execute(
+            """INSERT INTO networks (slug, name) VALUES ($1, $2)
+               ON CONFLICT (slug) DO UPDATE SET name = excluded.name""",
+            slug,
+            name,
+        )
+
+    async def scrub_person(self, person_id: str) -> None:
+        await scrub_person(self.conn, person_id)
 
 
 def _meeting(row: asyncpg.Record) -> Meeting:
@@ -240,155 +355,90 @@ def _registration(row: asyncpg.Record) -> Registration:
     )
 
 
-# --- the reminder schedule --------------------------------------------------------------
-
-
-async def schedule_reminder(
-    conn: asyncpg.Connection, meeting_id: str, starts_at: datetime, due_at: datetime
-) -> None:
-    """Set the meeting's reminder; a meeting that moved gets a fresh, unfired one."""
-    await conn.execute(
-        """INSERT INTO reminders (meeting_id, starts_at, due_at) VALUES ($1, $2, $3)
-           ON CONFLICT (meeting_id) DO UPDATE SET
-               due_at = excluded.due_at, starts_at = excluded.starts_at,
-               fired_at = CASE WHEN reminders.starts_at = excluded.starts_at
-                               THEN reminders.fired_at END""",
-        meeting_id,
-        starts_at,
-        due_at,
-    )
-
-
-async def drop_reminder(conn: asyncpg.Connection, meeting_id: str) -> None:
-    await conn.execute("DELETE FROM reminders WHERE meeting_id = $1", meeting_id)
-
-
-async def claim_due_reminder(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
-    """Lock one due, unfired reminder (others skip it); None when none is due."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        """SELECT meeting_id, starts_at, due_at FROM reminders
-           WHERE fired_at IS NULL AND due_at <= $1
-           ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED""",
-        now,
-    )
-    return row
-
-
-async def mark_reminder_fired(conn: asyncpg.Connection, meeting_id: str, now: datetime) -> None:
-    await conn.execute("UPDATE reminders SET fired_at = $2 WHERE meeting_id = $1", meeting_id, now)
-
-
 # --- the deliveries outbox ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NewDelivery:
-    notification_id: UUID
-    dedupe_key: str
-    kind: str
-    recipient_email: str
-    recipient_name: str | None
-    municipality_code: str | None
-    meeting_id: str | None
-    registration_id: str | None
-    source_event_id: str | None
-    subject: str
-    body_text: str
-    body_html: str
-    ics: bytes | None
-    calendar_method: str | None
-    person_id: str | None = None
-    recipient_sealed: str | None = None
-
-
-async def insert_delivery(conn: asyncpg.Connection, d: NewDelivery, now: datetime) -> bool:
-    """Queue a delivery; False if one with the same dedupe key exists (nothing written)."""
-    inserted = await conn.fetchval(
-        """INSERT INTO deliveries (notification_id, dedupe_key, kind, recipient_email,
-               recipient_name, municipality_code, meeting_id, registration_id, source_event_id,
-               subject, body_text, body_html, ics, calendar_method, next_attempt_at, created_at,
-               person_id, recipient_sealed)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15,
-                   $16, $17)
-           ON CONFLICT DO NOTHING RETURNING true""",
-        d.notification_id,
-        d.dedupe_key,
-        d.kind,
-        d.recipient_email,
-        d.recipient_name,
-        d.municipality_code,
-        d.meeting_id,
-        d.registration_id,
-        d.source_event_id,
-        d.subject,
-        d.body_text,
-        d.body_html,
-        d.ics,
-        d.calendar_method,
-        now,
-        d.person_id,
-        d.recipient_sealed,
-    )
-    return bool(inserted)
-
-
-async def claim_due_delivery(conn: asyncpg.Connection, now: datetime) -> asyncpg.Record | None:
-    """Lock one queued delivery that is due (other workers skip it)."""
-    row: asyncpg.Record | None = await conn.fetchrow(
+async def claim_due_deliveries(
+    conn: asyncpg.Connection, now: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """Lock up to ``limit`` queued deliveries that are due (other workers skip them)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT * FROM deliveries WHERE status = 'queued' AND next_attempt_at <= $1
-           ORDER BY next_attempt_at, created_at LIMIT 1 FOR UPDATE SKIP LOCKED""",
+           ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
         now,
+        limit,
     )
-    return row
+    return rows
 
 
-async def record_sent(
-    conn: asyncpg.Connection, notification_id: UUID, attempts: int, message_id: str, now: datetime
-) -> None:
-    await conn.execute(
-        """UPDATE deliveries SET status = 'sent', attempts = $2, message_id = $3,
-               finished_at = $4, last_error = NULL WHERE notification_id = $1""",
-        notification_id,
-        attempts,
-        message_id,
-        now,
-    )
+@dataclass(frozen=True)
+class Sent:
+    notification_id: UUID
+    attempts: int
+    message_id: str
 
 
-async def record_retry(
+@dataclass(frozen=True)
+class Retry:
+    notification_id: UUID
+    attempts: int
+    error: str
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class Failed:
+    notification_id: UUID
+    attempts: int
+    error: str
+    permanent: bool
+
+
+async def record_outcomes(
     conn: asyncpg.Connection,
-    notification_id: UUID,
-    attempts: int,
-    error: str,
-    next_attempt_at: datetime,
-) -> None:
-    await conn.execute(
-        """UPDATE deliveries SET attempts = $2, last_error = $3, next_attempt_at = $4
-           WHERE notification_id = $1""",
-        notification_id,
-        attempts,
-        error,
-        next_attempt_at,
-    )
-
-
-async def record_failed(
-    conn: asyncpg.Connection,
-    notification_id: UUID,
-    attempts: int,
-    error: str,
-    permanent: bool,
+    sent: Sequence[Sent],
+    retries: Sequence[Retry],
+    failures: Sequence[Failed],
     now: datetime,
 ) -> None:
-    await conn.execute(
-        """UPDATE deliveries SET status = 'failed', attempts = $2, last_error = $3,
-               permanent = $4, finished_at = $5 WHERE notification_id = $1""",
-        notification_id,
-        attempts,
-        error,
-        permanent,
-        now,
-    )
+    """Mark delivered, to-be-retried and failed deliveries, one statement each."""
+    if sent:
+        await conn.execute(
+            """UPDATE deliveries d SET status = 'sent', attempts = u.attempts,
+                   message_id = u.message_id, finished_at = $4, last_error = NULL
+               FROM unnest($1::uuid[], $2::int[], $3::text[])
+                    AS u(notification_id, attempts, message_id)
+               WHERE d.notification_id = u.notification_id""",
+            [s.notification_id for s in sent],
+            [s.attempts for s in sent],
+            [s.message_id for s in sent],
+            now,
+        )
+    if retries:
+        await conn.execute(
+            """UPDATE deliveries d SET attempts = u.attempts, last_error = u.error,
+                   next_attempt_at = u.next_attempt_at
+               FROM unnest($1::uuid[], $2::int[], $3::text[], $4::timestamptz[])
+                    AS u(notification_id, attempts, error, next_attempt_at)
+               WHERE d.notification_id = u.notification_id""",
+            [r.notification_id for r in retries],
+            [r.attempts for r in retries],
+            [r.error for r in retries],
+            [r.next_attempt_at for r in retries],
+        )
+    if failures:
+        await conn.execute(
+            """UPDATE deliveries d SET status = 'failed', attempts = u.attempts,
+                   last_error = u.error, permanent = u.permanent, finished_at = $5
+               FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bool[])
+                    AS u(notification_id, attempts, error, permanent)
+               WHERE d.notification_id = u.notification_id""",
+            [f.notification_id for f in failures],
+            [f.attempts for f in failures],
+            [f.error for f in failures],
+            [f.permanent for f in failures],
+            now,
+        )
 
 
 # --- the feed projection -------------------------------------------------------------------
@@ -400,10 +450,61 @@ FEED_STATUS = {
 }
 
 
+async def add_to_feed(conn: asyncpg.Connection, entries: Sequence[FeedEntry]) -> None:
+    """Queued notifications into the feed (one that is there already stays as it is)."""
+    if not entries:
+        return
+    await conn.execute(
+        """INSERT INTO notification_feed (notification_id, kind, recipient_email,
+               municipality_code, meeting_id, registration_id, subject, status,
+               queued_at, updated_at, recipient_person_id)
+           SELECT f.notification_id, f.kind, f.recipient_email, f.municipality_code,
+                  f.meeting_id, f.registration_id, f.subject, 'queued', f.queued_at,
+                  f.queued_at, f.recipient_person_id
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::timestamptz[], $9::text[])
+                AS f(notification_id, kind, recipient_email, municipality_code, meeting_id,
+                     registration_id, subject, queued_at, recipient_person_id)
+           ON CONFLICT (notification_id) DO NOTHING""",
+        [e.notification_id for e in entries],
+        [e.kind for e in entries],
+        [e.recipient_email for e in entries],
+        [e.municipality_code for e in entries],
+        [e.meeting_id for e in entries],
+        [e.registration_id for e in entries],
+        [e.subject for e in entries],
+        [e.queued_at for e in entries],
+        [e.recipient_person_id for e in entries],
+    )
+
+
+async def update_feed(
+    conn: asyncpg.Connection, events: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Sent and failed notifications (event type, data) onto their feed rows."""
+    updates = [(FEED_STATUS[t], d) for t, d in events if FEED_STATUS.get(t) in ("sent", "failed")]
+    if not updates:
+        return
+    await conn.execute(
+        """UPDATE notification_feed f SET status = u.status, attempts = u.attempts,
+               reason = u.reason, permanent = u.permanent, updated_at = u.updated_at
+           FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::bool[],
+                       $6::timestamptz[])
+                AS u(notification_id, status, attempts, reason, permanent, updated_at)
+           WHERE f.notification_id = u.notification_id""",
+        [UUID(d["notification_id"]) for _, d in updates],
+        [status for status, _ in updates],
+        [d.get("attempts", 0) for _, d in updates],
+        [d.get("reason") for _, d in updates],
+        [d.get("permanent") for _, d in updates],
+        [datetime.fromisoformat(d["occurred_at"]) for _, d in updates],
+    )
+
+
 async def apply_to_feed(
     conn: asyncpg.Connection, event_type: str, data: dict[str, Any], vault: Vault | None
 ) -> None:
-    """Project one notification event into the feed (used inline and for a rebuild).
+    """Project one notification event into the feed (a rebuild replays them).
 
     A queued notification's sealed recipient is opened with ``vault`` (needed for
     ``queued`` events only); an erased recipient shows as null.
@@ -411,41 +512,17 @@ async def apply_to_feed(
     status = FEED_STATUS.get(event_type)
     if status is None:
         return
-    occurred = datetime.fromisoformat(data["occurred_at"])
-    if status == "queued":
-        if vault is None:
-            raise ValueError("a queued notification needs the vault to open its recipient")
-        person_id = data["recipient_person_id"]
-        try:
-            opened = await vault.open(person_id, data["recipient_sealed"])
-        except SealError:
-            opened = None
-        await conn.execute(
-            """INSERT INTO notification_feed (notification_id, kind, recipient_email,
-                   municipality_code, meeting_id, registration_id, subject, status,
-                   queued_at, updated_at, recipient_person_id)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8, $9)
-               ON CONFLICT (notification_id) DO NOTHING""",
-            UUID(data["notification_id"]),
-            data["kind"],
-            None if opened is None else opened["email"],
-            data.get("municipality_code"),
-            data.get("meeting_id"),
-            data.get("registration_id"),
-            data["subject"],
-            occurred,
-            person_id,
-        )
+    if status != "queued":
+        await update_feed(conn, [(event_type, data)])
         return
-    await conn.execute(
-        """UPDATE notification_feed SET status = $2, attempts = $3, reason = $4,
-               permanent = $5, updated_at = $6 WHERE notification_id = $1""",
-        UUID(data["notification_id"]),
-        status,
-        data.get("attempts", 0),
-        data.get("reason"),
-        data.get("permanent"),
-        occurred,
+    if vault is None:
+        raise ValueError("a queued notification needs the vault to open its recipient")
+    try:
+        opened = await vault.open(data["recipient_person_id"], data["recipient_sealed"])
+    except SealError:
+        opened = None
+    await add_to_feed(
+        conn, [FeedEntry.of_queued(data, None if opened is None else opened["email"])]
     )
 
 

@@ -1,9 +1,10 @@
 """Who is told what: pure decisions from a source event and the service's view.
 
 Input: a domain event, the meeting as known before it, and the meeting's registrations as
-known before it. Output: the notifications to send (intents), and the view after the event
-(:func:`evolve_meeting`, :func:`evolve_registrations`). Nothing here reads a clock or a
-database; the service layer supplies both.
+known before it (for a registration event its own registration is enough, see
+:func:`needs_every_registration`). Output: the notifications to send (intents), and the
+view after the event (:func:`evolve_meeting`, :func:`evolve_registrations`). Nothing here
+reads a clock or a database; the service layer supplies both.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from services.notifications.domain.events import (
     MeetingRescheduled,
     MeetingScheduled,
     MembershipStarted,
-    RegistrationCancelled,
     RegistrationConfirmed,
+    RegistrationEvent,
     RegistrationPromoted,
     RegistrationWaitlisted,
 )
@@ -162,6 +163,23 @@ def decide(
     ]
 
 
+def meeting_of(event: MeetingEvent) -> str:
+    """The id of the meeting an event is about."""
+    return event.meeting.meeting_id if isinstance(event, MeetingScheduled) else event.meeting_id
+
+
+def registration_of(event: MeetingEvent) -> str | None:
+    """The id of the registration a registration event is about (None for others)."""
+    return event.registration_id if isinstance(event, RegistrationEvent) else None
+
+
+def needs_every_registration(event: MeetingEvent) -> bool:
+    """Whether :func:`decide` needs every registration of the meeting (a meeting-wide
+    change tells everyone); a registration event needs its own registration only, so the
+    work per event does not grow with the size of the meeting."""
+    return isinstance(event, MeetingRescheduled | MeetingProgramChanged | MeetingCancelled)
+
+
 def decide_welcome(event: MembershipStarted) -> list[NotificationIntent]:
     """A joined or renewed membership: welcome its contact person."""
     return [
@@ -220,13 +238,7 @@ def evolve_meeting(meeting: Meeting | None, event: MeetingEvent) -> Meeting | No
     return meeting
 
 
-def evolve_registration(
-    known: Registration | None,
-    event: RegistrationConfirmed
-    | RegistrationWaitlisted
-    | RegistrationPromoted
-    | RegistrationCancelled,
-) -> Registration:
+def evolve_registration(known: Registration | None, event: RegistrationEvent) -> Registration:
     """One registration after a registration event."""
     if isinstance(event, RegistrationConfirmed | RegistrationPromoted):
         status, position = RegistrationStatus.SEAT, None
@@ -253,13 +265,7 @@ def evolve_registrations(
     """The registrations the event (and the calendar objects sent for it) changed."""
     by_id = {r.registration_id: r for r in registrations}
     changed: dict[str, Registration] = {}
-    if isinstance(
-        event,
-        RegistrationConfirmed
-        | RegistrationWaitlisted
-        | RegistrationPromoted
-        | RegistrationCancelled,
-    ):
+    if isinstance(event, RegistrationEvent):
         changed[event.registration_id] = evolve_registration(
             by_id.get(event.registration_id), event
         )

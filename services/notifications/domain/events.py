@@ -86,6 +86,11 @@ class MembershipStarted:
     renewed: bool
 
 
+RegistrationEvent = (
+    RegistrationConfirmed | RegistrationWaitlisted | RegistrationPromoted | RegistrationCancelled
+)
+"""An event about one registration (its own registration is all it needs of the view)."""
+
 MeetingEvent = (
     MeetingScheduled
     | MeetingRescheduled

@@ -1,8 +1,15 @@
-"""The subscription to membership and meeting events (one consumer group)."""
+"""The subscription to membership, meeting, network and privacy events (one consumer group).
+
+Consumed in batches (``batch_size`` records, one transaction and one offset commit each):
+the wire payloads become what :meth:`Notifier.apply` takes, in order; the notifier opens
+the sealed persons, decides and queues for the whole batch. If a batch fails, the kernel
+applies its events one by one (each a batch of one), so only a poison event goes to the
+dead-letter topic.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import asyncpg
 
@@ -13,9 +20,7 @@ from contracts.meetings import MEETING_TOPIC
 from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC
 from contracts.privacy import PRIVACY_TOPIC, PersonErased
 from services.kernel.kafka import KafkaSettings
-from services.kernel.privacy import SealError, Vault
 from services.kernel.subscriber import Handler, InboundEvent, PoisonMessageError, Subscription
-from services.notifications.adapters import postgres as db
 from services.notifications.adapters.translate import (
     MEETING_PAYLOADS,
     REGISTRATION_PAYLOADS,
@@ -23,9 +28,24 @@ from services.notifications.adapters.translate import (
     membership_started,
 )
 from services.notifications.domain.decisions import UnknownMeetingError
-from services.notifications.service_layer.notifying import Notifier
+from services.notifications.service_layer.notifying import (
+    Erasure,
+    Inbound,
+    NetworkNamed,
+    Notifier,
+    SourceEvent,
+    UnreadableEventError,
+)
 
 TOPICS = (MEETING_TOPIC, MEMBERSHIP_TOPIC, NETWORK_TOPIC, PRIVACY_TOPIC)
+
+MEMBERSHIP_STARTED = (wire_membership.MembershipJoined, wire_membership.MembershipRenewed)
+HANDLED: tuple[type[EventPayload], ...] = (
+    *MEETING_PAYLOADS,
+    *MEMBERSHIP_STARTED,
+    wire_membership.NetworkCreated,
+    PersonErased,
+)
 
 
 def build_subscription(
@@ -34,61 +54,69 @@ def build_subscription(
     name: str,
     pool: Callable[[], asyncpg.Pool],
     kafka: KafkaSettings,
-    vault: Vault,
+    batch_size: int = 200,
 ) -> Subscription:
     """Handlers for the events that lead to notifications; others are recorded and ignored.
 
-    A registration's sealed participant is opened here, at the edge; an erased person's
-    cannot be opened and reaches the domain as the erased marker (and is never mailed).
+    A registration's sealed participant (a membership's contact) is opened by the notifier
+    when it applies the event; an erased person's cannot be opened and reaches the domain
+    as the erased marker (and is never mailed).
     """
 
-    async def on_meeting_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        payload = event.payload
-        person = None
-        if isinstance(payload, REGISTRATION_PAYLOADS):
-            p = payload.participant
-            try:
-                person = await vault.open(p.person_id, p.sealed)
-            except SealError as exc:
-                raise PoisonMessageError("the sealed participant does not open") from exc
+    async def on_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
         try:
-            await notifier.apply_meeting_event(
-                conn, meeting_event(payload, person), str(event.envelope.id)
-            )
+            await notifier.apply(notifier.store(conn), [inbound(e) for e in events])
         except UnknownMeetingError as exc:
             raise PoisonMessageError(f"meeting {exc} was never scheduled") from exc
+        except UnreadableEventError as exc:
+            raise PoisonMessageError("the sealed participant or contact does not open") from exc
 
-    async def on_membership_started(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        payload = event.payload
-        assert isinstance(
-            payload, wire_membership.MembershipJoined | wire_membership.MembershipRenewed
-        )
-        name = await db.network_name(conn, payload.network_slug)
-        try:
-            contact = await vault.open(payload.contact_person_id, payload.contact_sealed)
-        except SealError as exc:
-            raise PoisonMessageError("the sealed contact does not open") from exc
-        await notifier.apply_membership_started(
-            conn, membership_started(payload, name, contact), str(event.envelope.id)
-        )
+    async def on_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        await on_events(conn, [event])
 
-    async def on_network_created(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        payload = event.payload
-        assert isinstance(payload, wire_membership.NetworkCreated)
-        await db.save_network(conn, payload.slug, payload.name)
-
-    handlers: dict[type[EventPayload], Handler] = {m: on_meeting_event for m in MEETING_PAYLOADS}
-    handlers[wire_membership.MembershipJoined] = on_membership_started
-    handlers[wire_membership.MembershipRenewed] = on_membership_started
-    handlers[wire_membership.NetworkCreated] = on_network_created
-
-    async def on_person_erased(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        payload = event.payload
-        assert isinstance(payload, PersonErased)
-        vault.forget(payload.person_id)
-        await db.scrub_person(conn, payload.person_id)
-
-    handlers[PersonErased] = on_person_erased
+    handlers: dict[type[EventPayload], Handler] = dict.fromkeys(HANDLED, on_event)
     return Subscription(
-        name=name, topics=TOPICS, handlers=handlers, registry=registry, pool=pool, kafka=kafka
+        name=name,
+        topics=TOPICS,
+        handlers=handlers,
+        registry=registry,
+        pool=pool,
+        kafka=kafka,
+        # A rush confirms hundreds of registrations a second: one transaction and one
+        # offset commit per batch, and the batch's work done in bulk, keeps the mail pace.
+        batch_size=batch_size,
+        batch_handler=on_events,
     )
+
+
+def inbound(event: InboundEvent) -> Inbound:
+    """A consumed event as the notifier takes it (the wire stays at this edge)."""
+    payload = event.payload
+    event_id, correlation_id = str(event.envelope.id), event.envelope.correlation_id
+    if isinstance(payload, PersonErased):
+        return Erasure(payload.person_id)
+    if isinstance(payload, wire_membership.NetworkCreated):
+        return NetworkNamed(payload.slug, payload.name)
+    if isinstance(payload, MEMBERSHIP_STARTED):
+        started = payload
+        return SourceEvent(
+            event_id,
+            lambda opened: membership_started(started, None, opened[0]),
+            sealed=((started.contact_person_id, started.contact_sealed),),
+            correlation_id=correlation_id,
+        )
+    if isinstance(payload, REGISTRATION_PAYLOADS):
+        registration = payload
+        participant = registration.participant
+        return SourceEvent(
+            event_id,
+            lambda opened: meeting_event(registration, opened[0]),
+            sealed=((participant.person_id, participant.sealed),),
+            correlation_id=correlation_id,
+        )
+    if isinstance(payload, MEETING_PAYLOADS):
+        meeting = payload
+        return SourceEvent(
+            event_id, lambda _: meeting_event(meeting), correlation_id=correlation_id
+        )
+    raise TypeError(f"no handler for {type(payload).__name__}")

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from typing import Protocol
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from services.kernel.eventstore import Append
+from services.kernel.privacy import PersonKey
+from services.notifications.domain.model import Meeting, Registration
+
+# --- sending mail ---------------------------------------------------------------------------
 
 
 class DeliveryError(Exception):
@@ -26,7 +35,152 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
+@dataclass(frozen=True)
+class OutgoingMail:
+    """One message as the SMTP server gets it: the envelope and the message's bytes."""
+
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+
+
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: OutgoingMail) -> None:
         """Hand the message to the mail server; raise a :class:`DeliveryError` if refused."""
         ...
+
+    async def close(self) -> None:
+        """Let go of whatever the mailer keeps open (connections); it may be used again."""
+        ...
+
+
+# --- the view, the deliveries and the feed, inside one transaction ------------------------
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A message to queue (a ``deliveries`` row)."""
+
+    notification_id: UUID
+    dedupe_key: str
+    kind: str
+    recipient_email: str
+    recipient_name: str | None
+    municipality_code: str | None
+    meeting_id: str | None
+    registration_id: str | None
+    source_event_id: str | None
+    subject: str
+    body_text: str
+    body_html: str
+    ics: bytes | None
+    calendar_method: str | None
+    person_id: str | None = None
+    recipient_sealed: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """A queued notification as the feed shows it (the recipient's address in clear)."""
+
+    notification_id: UUID
+    kind: str
+    recipient_email: str | None
+    recipient_person_id: str | None
+    municipality_code: str | None
+    meeting_id: str | None
+    registration_id: str | None
+    subject: str
+    queued_at: datetime
+
+    @classmethod
+    def of_queued(cls, data: dict[str, Any], recipient_email: str | None) -> FeedEntry:
+        """The entry of a ``NotificationQueued`` event's data, with the opened address."""
+        return cls(
+            notification_id=UUID(data["notification_id"]),
+            kind=data["kind"],
+            recipient_email=recipient_email,
+            recipient_person_id=data["recipient_person_id"],
+            municipality_code=data.get("municipality_code"),
+            meeting_id=data.get("meeting_id"),
+            registration_id=data.get("registration_id"),
+            subject=data["subject"],
+            queued_at=datetime.fromisoformat(data["occurred_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class ReminderChange:
+    """Set a meeting's reminder (``due_at``), or drop it (``due_at`` None)."""
+
+    meeting_id: str
+    starts_at: datetime | None = None
+    due_at: datetime | None = None
+
+
+class NotificationStore(Protocol):
+    """The service's database as the use cases see it, inside the caller's transaction.
+
+    Every method works on many rows at once, so a batch of events costs a handful of
+    statements, not a handful per event.
+    """
+
+    async def meetings(
+        self, meeting_ids: Collection[str], *, lock: bool = False
+    ) -> dict[str, Meeting]:
+        """The known meetings among ``meeting_ids``; ``lock``: until the transaction ends."""
+        ...
+
+    async def registrations(
+        self, registration_ids: Collection[str], *, of_meetings: Collection[str] = ()
+    ) -> list[Registration]:
+        """The registrations with these ids, and every registration of ``of_meetings``."""
+        ...
+
+    async def network_names(self, slugs: Collection[str]) -> dict[str, str]: ...
+
+    async def save_meetings(self, meetings: Sequence[Meeting]) -> None: ...
+
+    async def save_registrations(self, registrations: Sequence[Registration]) -> None: ...
+
+    async def change_reminders(self, changes: Sequence[ReminderChange]) -> None:
+        """Apply the changes in order (a meeting that moved gets a fresh, unfired one)."""
+        ...
+
+    async def claim_due_reminder(self, now: datetime) -> tuple[str, datetime] | None:
+        """Lock one due, unfired reminder (others skip it): (meeting id, the start it is
+        for); None when none is due."""
+        ...
+
+    async def mark_reminder_fired(self, meeting_id: str, now: datetime) -> None: ...
+
+    async def queue(self, deliveries: Sequence[NewDelivery], now: datetime) -> set[UUID]:
+        """Insert the deliveries; the ids of those inserted (a known dedupe key: skipped)."""
+        ...
+
+    async def append(self, appends: Sequence[Append]) -> None:
+        """Append to the event store (and its outbox), all streams at once."""
+        ...
+
+    async def add_to_feed(self, entries: Sequence[FeedEntry]) -> None: ...
+
+    async def save_network(self, slug: str, name: str) -> None: ...
+
+    async def scrub_person(self, person_id: str) -> None:
+        """Forget an erased person in the view, the deliveries and the feed."""
+        ...
+
+
+class KeyVault(Protocol):
+    """What the use cases need of the key vault (:class:`services.kernel.privacy.Vault`)."""
+
+    async def open_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """Open (person id, sealed) pairs; None for an erased person; ``SealError`` if a
+        text does not open."""
+        ...
+
+    async def keys(self, person_ids: Iterable[str]) -> dict[str, bytes | None]: ...
+
+    async def persons_for(self, emails: Sequence[str]) -> list[PersonKey]: ...
+
+    def forget(self, person_id: str) -> None: ...

@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 from typing import Any
-from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -31,6 +30,7 @@ from services.kernel.eventstore import EventStore
 from services.kernel.privacy import ERASED, PrivacySettings, Vault
 from tests.support import auth
 from tests.support.kafka import read_topic
+from tests.support.privacy_scan import found_in, scan_database
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.system import SERVICES, VAULT, System
 from tests.support.waiting import wait_until
@@ -64,39 +64,6 @@ def secrets_of(person: dict[str, Any]) -> list[str]:
     """What must not be found of a person, lower case: name, e-mail, its local part, note."""
     email = person["email"].lower()
     return [person["name"].lower(), email, email.split("@")[0], person["note"].lower()]
-
-
-def forms(secret: str) -> set[str]:
-    """A secret as it may be written: as is, JSON-escaped, URL-encoded."""
-    return {secret, json.dumps(secret)[1:-1], quote(secret), quote(secret, safe="")}
-
-
-def found_in(text: str, secrets: list[str]) -> list[str]:
-    low = text.lower()
-    return [s for s in secrets if any(f.lower() in low for f in forms(s))]
-
-
-async def scan_database(dsn: str, secrets: list[str]) -> list[str]:
-    """Every row of every table, every column (text, JSON, bytes): where a secret is."""
-    conn = await asyncpg.connect(dsn)
-    hits: list[str] = []
-    try:
-        tables = [
-            r["tablename"]
-            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        ]
-        assert tables, f"no tables in {dsn}"
-        for table in tables:
-            for row in await conn.fetch(f'SELECT * FROM "{table}"'):
-                for column, value in row.items():
-                    if isinstance(value, bytes | bytearray | memoryview):
-                        text = bytes(value).decode("utf-8", errors="replace")
-                    else:
-                        text = str(value)
-                    hits += [f"{table}.{column}: {s}" for s in found_in(text, secrets)]
-    finally:
-        await conn.close()
-    return hits
 
 
 async def read_all_topics(prefix: str) -> list[bytes]:

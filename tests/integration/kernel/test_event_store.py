@@ -7,13 +7,16 @@ import asyncio
 import asyncpg
 import pytest
 
+from contracts.envelope import decode
 from services.kernel.eventstore import (
+    Append,
     Cursor,
     EventStore,
     NewEvent,
     RecordedEvent,
     StreamVersionConflictError,
 )
+from services.kernel.logging import correlation
 from tests.integration.kernel.conftest import TOPIC, Incremented
 from tests.support.waiting import wait_until
 
@@ -148,3 +151,100 @@ async def test_read_stream_returns_versions_in_order_with_data(
     assert [e.version for e in events] == [3, 4, 5]
     assert [e.data["n"] for e in events] == [3, 4, 5]
     assert all(e.type == "dk.kl.test.counter.incremented.v1" for e in events)
+
+
+async def test_append_many_writes_many_streams_in_order_with_their_own_causes(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    async with pool.acquire() as conn:
+        await store.append(
+            conn, stream_id="m-1", expected_version=0, events=[inc("m-1", 1)], topic=TOPIC
+        )
+        with correlation("the-request"):
+            recorded = await store.append_many(
+                conn,
+                [
+                    Append("m-1", 1, [inc("m-1", 2), inc("m-1", 3)], TOPIC, causation_id="a"),
+                    Append("m-2", 0, [inc("m-2", 1)], TOPIC, causation_id="b"),
+                    Append("m-3", 0, [], TOPIC),
+                    Append("m-4", 0, [inc("m-4", 1)], "kernel.other", correlation_id="own"),
+                ],
+            )
+    assert [[(e.stream_id, e.version) for e in r] for r in recorded] == [
+        [("m-1", 2), ("m-1", 3)],
+        [("m-2", 1)],
+        [],
+        [("m-4", 1)],
+    ]
+    positions = [e.position for r in recorded for e in r]
+    assert positions == sorted(positions), "positions follow the order of the appends"
+    assert [(e.metadata["causation_id"], e.metadata["correlation_id"]) for r in recorded
+            for e in r] == [("a", "the-request"), ("a", "the-request"), ("b", "the-request"),
+                            (None, "own")]  # fmt: skip
+    outbox = await pool.fetch("SELECT event_id, topic, key, headers, value FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in outbox[1:]] == [e.id for r in recorded for e in r]
+    assert [r["topic"] for r in outbox[1:]] == [TOPIC, TOPIC, TOPIC, "kernel.other"]
+    wire = [
+        decode(r["key"], [(k, v.encode()) for k, v in r["headers"].items()], r["value"])
+        for r in outbox[1:]
+    ]
+    assert [(w.subject, w.causation_id, w.correlation_id) for w in wire] == [
+        ("m-1", "a", "the-request"),
+        ("m-1", "a", "the-request"),
+        ("m-2", "b", "the-request"),
+        ("m-4", None, "own"),
+    ]
+    assert await store.stream_versions(pool, ["m-1", "m-2", "m-3", "m-4"]) == {
+        "m-1": 3,
+        "m-2": 1,
+        "m-3": 0,
+        "m-4": 1,
+    }
+
+
+async def test_append_many_with_one_stale_stream_writes_nothing_and_names_that_stream(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    async with pool.acquire() as conn:
+        await store.append(
+            conn, stream_id="s, 1", expected_version=0, events=[inc("s", 1)], topic=TOPIC
+        )
+        with pytest.raises(StreamVersionConflictError) as conflict:
+            await store.append_many(
+                conn,
+                [
+                    Append("fresh-1", 0, [inc("fresh-1", 1)], TOPIC),
+                    Append("s, 1", 0, [inc("s", 1)], TOPIC),  # it is at version 1
+                    Append("fresh-2", 0, [inc("fresh-2", 1)], TOPIC),
+                ],
+            )
+    assert (conflict.value.stream_id, conflict.value.expected_version) == ("s, 1", 0)
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_two_batches_racing_for_the_same_new_stream_exactly_one_wins(
+    pool: asyncpg.Pool, store: EventStore
+) -> None:
+    barrier = asyncio.Barrier(2)
+
+    async def batch(own: str) -> str:
+        async with pool.acquire() as conn, conn.transaction():
+            await barrier.wait()
+            try:
+                await store.append_many(
+                    conn,
+                    [
+                        Append(own, 0, [inc(own, 1)], TOPIC),
+                        Append("shared", 0, [inc("shared", 1)], TOPIC),
+                    ],
+                )
+            except StreamVersionConflictError as exc:
+                return f"conflict on {exc.stream_id}"
+            return "won"
+
+    results = sorted(await asyncio.gather(batch("own-a"), batch("own-b")))
+    assert results == ["conflict on shared", "won"]
+    streams = {r[0] for r in await pool.fetch("SELECT stream_id FROM events")}
+    assert streams in ({"own-a", "shared"}, {"own-b", "shared"}), "the loser wrote nothing"
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 2

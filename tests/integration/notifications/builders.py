@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from uuid import UUID, uuid4
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from contracts import meetings as m
 from contracts import membership as ms
 from contracts.base import EventPayload
 from contracts.envelope import Envelope, WireMessage, encode
+from contracts.privacy import PersonErased
 from services.kernel.privacy import PrivacySettings, Vault, seal
 from tests.support.stack import KAFKA_BOOTSTRAP
 
@@ -85,14 +87,20 @@ def promoted(registration_id: str, who: m.Participant) -> m.RegistrationPromoted
     )
 
 
-def cancelled_by_participant(registration_id: str, who: m.Participant) -> m.RegistrationCancelledV1:
+def cancelled_by_participant(
+    registration_id: str,
+    who: m.Participant,
+    *,
+    by: Literal["participant", "municipality", "operator"] = "participant",
+    had_seat: bool = True,
+) -> m.RegistrationCancelledV1:
     return m.RegistrationCancelledV1(
         meeting_id=MEETING_ID,
         occurred_at=NOW,
         registration_id=registration_id,
         participant=who,
-        cancelled_by="participant",
-        had_seat=True,
+        cancelled_by=by,
+        had_seat=had_seat,
     )
 
 
@@ -106,6 +114,14 @@ def rescheduled(start: datetime) -> m.MeetingRescheduled:
         venue_name="KL-huset",
         venue_address="Weidekampsgade 10, 2300 København S",
     )
+
+
+def cancelled_by_operator(registration_id: str, who: m.Participant) -> m.RegistrationCancelledV1:
+    return cancelled_by_participant(registration_id, who, by="operator", had_seat=False)
+
+
+def erased(person_id: str) -> PersonErased:
+    return PersonErased(person_id=person_id, reason="request", occurred_at=NOW)
 
 
 def meeting_cancelled(reason: str = "For få tilmeldte") -> m.MeetingCancelled:
@@ -193,6 +209,27 @@ class Publisher:
         header = message.header("ce_id")
         assert header is not None
         return UUID(header.decode())
+
+    async def record(
+        self, payload: EventPayload, *, offset: int = 0
+    ) -> ConsumerRecord[bytes, bytes]:
+        """The record a consumer would get for ``payload``, sealed but not published: to
+        hand a batch in an order of the test's choosing straight to a subscription (Kafka
+        keeps order within a partition only, and a batch mixes topics)."""
+        message = wire(await sealed(payload, self.vault))
+        return ConsumerRecord(
+            topic=self.prefix + payload.topic,
+            partition=0,
+            offset=offset,
+            timestamp=0,
+            timestamp_type=0,
+            key=message.key,
+            value=message.value,
+            checksum=None,
+            serialized_key_size=len(message.key or b""),
+            serialized_value_size=len(message.value),
+            headers=list(message.headers),
+        )
 
     async def raw(self, topic: str, message: WireMessage) -> None:
         await self.producer.send_and_wait(

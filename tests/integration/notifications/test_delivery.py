@@ -17,6 +17,7 @@ from services.notifications.bootstrap import NotificationsService
 from services.notifications.domain.events import RegistrationPromoted
 from services.notifications.domain.model import Person
 from services.notifications.service_layer.delivery import DeliveryWorker
+from services.notifications.service_layer.notifying import SourceEvent
 from tests.integration.notifications.builders import (
     ANNE,
     BO,
@@ -108,11 +109,11 @@ async def test_a_promotion_delivered_twice_sends_exactly_one_place_mail(
     assert len(smtp_sink.to("netvaerk@kl.dk")) == 1, "the organiser hears of it once"
     # Belt and braces: the same source event applied again, past the subscriber's dedupe,
     # meets the deliveries' unique key and queues nothing.
+    promotion_again = RegistrationPromoted(MEETING_ID, "reg-2", Person("Bo Holm", BO.email), "461")
     async with pool.acquire() as conn, conn.transaction():
-        again = await service.notifier.apply_meeting_event(
-            conn,
-            RegistrationPromoted(MEETING_ID, "reg-2", Person("Bo Holm", BO.email), "461"),
-            str(promotion),
+        notifier = service.notifier
+        again = await notifier.apply(
+            notifier.store(conn), [SourceEvent(str(promotion), lambda _: promotion_again)]
         )
     assert again == 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from email.message import EmailMessage
 
 import asyncpg
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.bootstrap import NotificationsService
 from services.notifications.service_layer.feed import rebuild_feed
-from services.notifications.service_layer.ports import TemporaryDeliveryError
+from services.notifications.service_layer.ports import OutgoingMail, TemporaryDeliveryError
 from tests.integration.notifications.builders import BO, Publisher, confirmed, scheduled, waitlisted
 from tests.integration.notifications.conftest import processed
 
@@ -44,9 +43,8 @@ async def test_a_refused_connection_is_a_temporary_failure() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
-    message = EmailMessage()
-    message["From"] = "noreply@netvaerk.kl.dk"
-    message["To"] = "anne.jensen@aarhus.dk"
-    message.set_content("hej")
+    mail = OutgoingMail(
+        "noreply@netvaerk.kl.dk", "anne.jensen@aarhus.dk", b"Subject: hej\r\n\r\nhej"
+    )
     with pytest.raises(TemporaryDeliveryError):
-        await SmtpMailer("127.0.0.1", port, timeout=2).send(message)
+        await SmtpMailer("127.0.0.1", port, timeout=2).send(mail)

@@ -13,5 +13,7 @@ async def test_every_piece_runs_and_is_timed() -> None:
         "CloudEvents encode (SDK)",
         "seal personal fields",
         "open sealed fields",
+        "mail: calendar object (.ics)",
+        "mail: compose one (texts, .ics, MIME)",
     }
     assert all(micros > 0 for micros in timings.values())

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.notifications.domain.decisions import (
     Policy,
@@ -15,6 +17,7 @@ from services.notifications.domain.decisions import (
     decide_welcome,
     evolve_meeting,
     evolve_registrations,
+    needs_every_registration,
     reminder_due_at,
 )
 from services.notifications.domain.events import (
@@ -239,3 +242,51 @@ def test_a_meeting_cancellation_cancels_every_registration_in_the_view() -> None
     after = evolve_meeting(MEETING, event)
     assert after is not None
     assert after.status is MeetingStatus.CANCELLED
+
+
+REGISTRATION_EVENTS = st.sampled_from(["confirmed", "waitlisted", "promoted", "cancelled"])
+
+
+@settings(max_examples=200)
+@given(
+    others=st.lists(
+        st.tuples(st.sampled_from(list(RegistrationStatus)), st.none() | st.integers(0, 3)),
+        max_size=8,
+    ),
+    own=st.none() | st.tuples(st.sampled_from(list(RegistrationStatus)), st.integers(0, 3)),
+    what=REGISTRATION_EVENTS,
+    had_seat=st.booleans(),
+)
+def test_a_registration_event_needs_only_its_own_registration(
+    others: list[tuple[RegistrationStatus, int | None]],
+    own: tuple[RegistrationStatus, int] | None,
+    what: str,
+    had_seat: bool,
+) -> None:
+    """Why the service loads one registration for a registration event, not the meeting's."""
+    everyone = [
+        reg(f"reg-other-{n}", Person(f"P{n}", f"p{n}@kk.dk"), status, sequence=seq)
+        for n, (status, seq) in enumerate(others)
+    ]
+    mine = None if own is None else reg("reg-mine", ANNE, own[0], sequence=own[1])
+    if mine is not None:
+        everyone.insert(len(everyone) // 2, mine)
+    event = {
+        "confirmed": RegistrationConfirmed(
+            MEETING.meeting_id, "reg-mine", ANNE, "751", basis="member", price_dkk=0
+        ),
+        "waitlisted": RegistrationWaitlisted(
+            MEETING.meeting_id, "reg-mine", ANNE, "751", position=2, basis="member", price_dkk=0
+        ),
+        "promoted": RegistrationPromoted(MEETING.meeting_id, "reg-mine", ANNE, "751"),
+        "cancelled": RegistrationCancelled(
+            MEETING.meeting_id, "reg-mine", ANNE, "751", cancelled_by="operator", had_seat=had_seat
+        ),
+    }[what]
+    assert not needs_every_registration(event)
+    alone = [] if mine is None else [mine]
+    assert decide(event, MEETING, everyone, POLICY) == decide(event, MEETING, alone, POLICY)
+    intents = decide(event, MEETING, everyone, POLICY)
+    assert evolve_registrations(everyone, event, intents) == evolve_registrations(
+        alone, event, intents
+    )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from icalendar import Calendar
+from icalendar import Calendar, Component
 
 from services.notifications.adapters.calendar import calendar_object
-from services.notifications.adapters.email import MailContent, compose
+from services.notifications.adapters.email import MailContent, compose, mail_bytes
 from services.notifications.adapters.smtp import classify
 from services.notifications.adapters.texts import render
 from services.notifications.domain.decisions import decide
@@ -148,6 +151,114 @@ def test_the_mail_carries_text_html_and_the_ics_as_text_calendar_with_its_method
     [cal_part] = [p for p in parsed.walk() if p.get_content_type() == "text/calendar"]
     assert cal_part.get_param("method") == "REQUEST"
     assert Calendar.from_ical(cal_part.get_payload(decode=True))["METHOD"] == "REQUEST"
+
+
+def parsed(raw: bytes) -> EmailMessage:
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def test_what_a_mail_client_shows_danish_subject_names_text_html_and_the_invitation() -> None:
+    event = RegistrationConfirmed(
+        MEETING.meeting_id, "reg-1", ANNE, "751", basis="member", price_dkk=0
+    )
+    [intent] = decide(event, MEETING, [], POLICY)
+    assert intent.calendar is not None
+    text = render(intent)
+    ics = calendar_object(intent.calendar, MEETING, ANNE, ORGANISER, STAMP)
+    nid = uuid4()
+    raw = mail_bytes(
+        compose(
+            MailContent(nid, ANNE.email, "Åse Ødegård", text.subject, text.text, text.html, ics,
+                        "REQUEST"),
+            sender="KL Netværk <noreply@netvaerk.kl.dk>",
+            domain="netvaerk.kl.dk",
+            now=STAMP,
+        )
+    )  # fmt: skip
+    assert b"\r\n" in raw
+    assert b"\n" not in raw.replace(b"\r\n", b""), "SMTP's line ends, CRLF only"
+    assert raw.isascii(), "7-bit clean: any relay takes it"
+    mail = parsed(raw)
+    assert mail["Subject"] == "Tilmelding bekræftet: 3. netværksmøde 2021"
+    assert mail["From"] == "KL Netværk <noreply@netvaerk.kl.dk>"
+    assert mail["To"].addresses[0].display_name == "Åse Ødegård"
+    assert mail["To"].addresses[0].addr_spec == ANNE.email
+    assert mail["Message-ID"] == f"<{nid}@netvaerk.kl.dk>"
+    assert mail["Date"].datetime == STAMP
+    assert (mail["Content-Language"], mail["Auto-Submitted"]) == ("da", "auto-generated")
+    assert mail.get_content_type() == "multipart/mixed"
+    plain, html = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert plain is not None
+    assert html is not None
+    # MIME's canonical line break is CRLF; a mail client shows the same lines.
+    assert plain.get_content().replace("\r\n", "\n") == text.text
+    assert html.get_content().replace("\r\n", "\n") == text.html
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_filename() == "invitation.ics"
+    assert attachment.get_param("method") == "REQUEST"
+    assert attachment.get_payload(decode=True) == ics
+
+
+def test_a_mail_without_a_calendar_is_text_and_html_alternatives_only() -> None:
+    content = MailContent(uuid4(), BO.email, None, "Velkommen", "tekst æøå", "<p>æøå</p>", None,
+                          None)  # fmt: skip
+    mail = parsed(
+        mail_bytes(compose(content, sender="noreply@netvaerk.kl.dk", domain="d", now=STAMP))
+    )
+    assert mail.get_content_type() == "multipart/alternative"
+    assert mail["To"] == BO.email
+    assert mail["Subject"] == "Velkommen"
+    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
+    plain = mail.get_body(("plain",))
+    assert plain is not None
+    assert plain.get_content().rstrip() == "tekst æøå"
+
+
+def test_a_calendar_cancel_is_attached_as_a_cancellation() -> None:
+    action = CalendarAction("CANCEL", "reg-1@netvaerk.kl.dk", 1)
+    ics = calendar_object(action, MEETING, ANNE, ORGANISER, STAMP)
+    content = MailContent(uuid4(), ANNE.email, ANNE.name, "Afmeldt", "t", "<p>h</p>", ics,
+                          "CANCEL")  # fmt: skip
+    mail = parsed(mail_bytes(compose(content, sender="noreply@kl.dk", domain="d", now=STAMP)))
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_filename() == "cancellation.ics"
+    assert attachment.get_param("method") == "CANCEL"
+
+
+def transition_years(tz: Component) -> set[int]:
+    """The years of the time zone's onsets (DTSTART and RDATE of its observances)."""
+    return {int(y) for y in re.findall(rb"(?:DTSTART|RDATE)[:;,\w]*?(\d{4})\d{4}T", tz.to_ical())}
+
+
+def test_the_time_zone_covers_the_meetings_years_only_as_icalendar_itself_writes_it() -> None:
+    action = CalendarAction("REQUEST", "reg-1@netvaerk.kl.dk", 0)
+    ics = calendar_object(action, MEETING, ANNE, ORGANISER, STAMP)
+    cal = Calendar.from_ical(ics)
+    [tz] = cal.walk("VTIMEZONE")
+    assert str(tz["TZID"]) == "Europe/Copenhagen"
+    assert transition_years(tz) == {2021}
+    # The same bytes as icalendar's own add_missing_timezones() for those years.
+    reference = Calendar.from_ical(ics)
+    reference.subcomponents = [c for c in reference.subcomponents if c.name != "VTIMEZONE"]
+    reference.add_missing_timezones(first_date=date(2021, 1, 1), last_date=date(2022, 1, 1))
+    assert reference.to_ical() == ics
+    # A meeting over new year carries both years; a later one its own.
+    new_year = replace(MEETING, starts_at=datetime(2021, 12, 31, 20, tzinfo=UTC),
+                       ends_at=datetime(2022, 1, 1, 2, tzinfo=UTC))  # fmt: skip
+    [tz] = Calendar.from_ical(calendar_object(action, new_year, ANNE, ORGANISER, STAMP)).walk(
+        "VTIMEZONE"
+    )
+    assert transition_years(tz) == {2021, 2022}
+    summer = replace(MEETING, starts_at=datetime(2030, 6, 5, 7, tzinfo=UTC),
+                     ends_at=datetime(2030, 6, 5, 12, tzinfo=UTC))  # fmt: skip
+    event = Calendar.from_ical(calendar_object(action, summer, ANNE, ORGANISER, STAMP)).walk(
+        "VEVENT"
+    )[0]
+    assert event.decoded("DTSTART") == summer.starts_at
+    assert event.decoded("DTSTART").astimezone(ZoneInfo("Europe/Copenhagen")).hour == 9
 
 
 def test_smtp_5xx_is_permanent_and_4xx_is_worth_another_try() -> None:
