@@ -69,10 +69,10 @@ KAFKA_PID="$RUN_DIR/$KAFKA_INSTANCE.pid"
 KAFKA_LOG="$LOG_DIR/$KAFKA_INSTANCE.log"       # console: WARN and above, JVM errors
 KAFKA_LOG_DIR="$LOG_DIR/$KAFKA_INSTANCE"       # server.log: INFO
 
-PG_DIR="$VAR/pg"
-PG_DATA="$PG_DIR/data"
-PG_SOCKET_DIR="$PG_DIR/run"
-PG_LOG="$LOG_DIR/postgres.log"
+# The private cluster's folder (data/, run/): var/pg, or elsewhere when its user cannot reach
+# var/ (see pg_locate, which sets PG_DIR, PG_DATA, PG_SOCKET_DIR and PG_LOG).
+PG_HOME="${STACK_PG_HOME:-/var/lib/kl-stack}" # as root: clusters of checkouts kldev cannot reach
+PG_LOCATION="$VAR/pg.location"                # where the cluster is, when not in var/pg
 PG_SUPERUSER="postgres"
 
 MAIL_DIR="$VAR/mail"
@@ -540,15 +540,63 @@ need_pg_server() {
 # as_pg CMD...: run CMD as the cluster owner (postgres refuses to run as root).
 as_pg() {
     if ((EUID == 0)); then
-        runuser -u "$STACK_PG_USER" -- "$@"
+        # From /: the checkout may be a folder the user cannot enter (see pg_locate).
+        (cd / && runuser -u "$STACK_PG_USER" -- "$@")
     else
         "$@"
     fi
 }
 
+# searchable_by_others DIR: every folder from DIR (or its first existing parent) up to / lets
+# other users pass (o+x), as the system user that runs postgres for root needs.
+searchable_by_others() {
+    local dir="$1" mode
+    while [[ ! -e "$dir" ]]; do dir="$(dirname "$dir")"; done
+    while :; do
+        mode="$(stat -c %a "$dir")" || return 1
+        (((8#$mode & 1) == 1)) || return 1
+        [[ "$dir" == / ]] && return 0
+        dir="$(dirname "$dir")"
+    done
+}
+
+# pg_locate: where the private cluster lives. In var/pg, unless
+#   - STACK_PG_DIR names the folder, or var/pg.location does (written when the cluster was
+#     made elsewhere, so it is found again however the folders' modes change later), or
+#   - we are root, there is no var/pg/data yet, and the checkout lies in a folder other users
+#     cannot pass (root's home, a folder of mode 0700): postgres runs as STACK_PG_USER, who
+#     could not reach var/pg, so the cluster goes to $PG_HOME/<checkout>-<hash>/pg.
+# The server log is in var/log/postgres.log, or beside the cluster when it is elsewhere.
+pg_locate() {
+    local checkout
+    if [[ -n "${STACK_PG_DIR:-}" ]]; then
+        PG_DIR="$STACK_PG_DIR"
+    elif [[ -s "$PG_LOCATION" ]]; then
+        PG_DIR="$(<"$PG_LOCATION")"
+    elif ((EUID == 0)) && [[ ! -e "$VAR/pg/data" ]] && ! searchable_by_others "$VAR"; then
+        checkout="$(basename "$ROOT")-$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)"
+        PG_DIR="$PG_HOME/$checkout/pg"
+    else
+        PG_DIR="$VAR/pg"
+    fi
+    PG_DATA="$PG_DIR/data"
+    PG_SOCKET_DIR="$PG_DIR/run"
+    if [[ "$PG_DIR" == "$VAR/pg" ]]; then
+        PG_LOG="$LOG_DIR/postgres.log"
+    else
+        PG_LOG="$PG_DIR/postgres.log"
+    fi
+}
+
+# pg_where: the cluster's folder for messages (relative to the checkout when inside it).
+pg_where() { printf '%s' "${PG_DIR#"$ROOT"/}"; }
+
 # pg_owner_setup: folders for the cluster; as root, a system user that owns and runs it.
 pg_owner_setup() {
     mkdir -p "$PG_DIR" "$PG_SOCKET_DIR"
+    if [[ "$PG_DIR" != "$VAR/pg" ]]; then
+        echo "$PG_DIR" >"$PG_LOCATION"
+    fi
     touch "$PG_LOG"
     ((EUID == 0)) || return 0
     if ! id -u "$STACK_PG_USER" >/dev/null 2>&1; then
@@ -559,7 +607,7 @@ pg_owner_setup() {
     chown -R "$STACK_PG_USER:" "$PG_DIR" "$PG_LOG"
     # shellcheck disable=SC2016 # $1 expands in the inner shell
     as_pg "$BASH" -c '[[ -w "$1" && -x "$1" ]]' _ "$PG_DIR" ||
-        die "user $STACK_PG_USER cannot reach ${PG_DIR}: every folder above it must be searchable (chmod o+x), or move the repository"
+        die "user $STACK_PG_USER cannot reach ${PG_DIR}: every folder above it must be searchable (chmod o+x), or choose another folder for the cluster with STACK_PG_DIR"
 }
 
 # pg_running: the postmaster named by postmaster.pid is alive. (Not `pg_ctl status`: a
@@ -582,6 +630,9 @@ pg_check_datadir() {
 pg_init() {
     [[ -f "$PG_DATA/PG_VERSION" ]] && return 0
     say "postgres: creating the cluster in ${PG_DATA#"$ROOT"/} (once) ..."
+    if [[ "$PG_DIR" != "$VAR/pg" && -z "${STACK_PG_DIR:-}" ]]; then
+        say "postgres: (not in var/pg: user $STACK_PG_USER, who runs it, cannot pass the folders above ${VAR}; ${PG_LOCATION#"$ROOT"/} says where it is)"
+    fi
     local init_log="$LOG_DIR/postgres-initdb.log"
     mkdir -p "$PG_DATA"
     ((EUID == 0)) && chown "$STACK_PG_USER:" "$PG_DATA"
@@ -665,7 +716,7 @@ pg_wait() {
     url="$(pg_url)"
     while :; do
         if out="$("$PG_ISREADY" -t 2 -d "$url" 2>&1)" && out="$(PGCONNECT_TIMEOUT=5 pg_query)" && [[ "$out" == "1" ]]; then
-            say "postgres: up on $(pg_safe_url)"
+            say "postgres: up on $(pg_safe_url)$(pg_external || echo ", data in $(pg_where)/data")"
             return 0
         fi
         if ! pg_external && ! pg_running; then
@@ -702,11 +753,15 @@ pg_status() {
     local out
     need_pg_client
     if ! pg_external && ! pg_running; then
-        say "postgres  down  127.0.0.1:$PG_PORT$(port_open "$PG_PORT" && echo " (port in use by another process)")"
+        say "postgres  down  127.0.0.1:$PG_PORT  data $(pg_where)/data$(port_open "$PG_PORT" && echo " (port in use by another process)")"
         return 1
     fi
     if out="$("$PG_ISREADY" -t 3 -d "$(pg_url)" 2>&1)" && out="$(PGCONNECT_TIMEOUT=3 pg_query)" && [[ "$out" == "1" ]]; then
-        say "postgres  up    $(pg_safe_url)$(pg_external && echo "  (external, DATABASE_URL)")"
+        if pg_external; then
+            say "postgres  up    $(pg_safe_url)  (external, DATABASE_URL)"
+        else
+            say "postgres  up    $(pg_safe_url)  data $(pg_where)/data$( ((EUID == 0)) && echo " (run as $STACK_PG_USER)")"
+        fi
     else
         say "postgres  down  $(pg_safe_url) does not answer${out:+: $out}"
         return 1
@@ -940,6 +995,7 @@ main() {
     [[ $# -ge 1 ]] || set -- "${COMPONENTS[@]}"
     local c
     for c in "$@"; do fn_name "$c" >/dev/null; done
+    pg_locate
     case "$cmd" in
         up) cmd_up "$@" ;;
         down) cmd_down "$@" ;;
