@@ -52,7 +52,10 @@ def vault_database() -> str:
 
 def stack_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """What ``deploy/local/stack.sh env`` exports for the stack that ``environ`` names
-    (its port variables: KAFKA_PORT, PG_PORT, SMTP_PORT, ISSUER_PORT ...)."""
+    (its port variables: KAFKA_PORT, PG_PORT, SMTP_PORT, ISSUER_PORT ...); nothing where
+    the script is not (an installed package without ``deploy/``)."""
+    if not STACK.is_file():
+        return {}
     result = subprocess.run(  # noqa: S603 - our own script
         [str(STACK), "env"],
         env=dict(environ),
