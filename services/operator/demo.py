@@ -238,17 +238,22 @@ async def _registrations(client: httpx.AsyncClient, events_url: str, report: Dem
 
 
 async def seed(
-    membership_url: str, events_url: str, token: str, *, meeting_created: bool = False
+    membership_url: str,
+    events_url: str,
+    token: str,
+    *,
+    meeting_created: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> DemoReport:
     """Load what is missing of the demo as an operator (``token``); report the state.
 
     The demo meeting itself is scheduled beforehand, in the events database
     (``services.events.operations.seed_database``); ``meeting_created`` says whether that
-    made it now.
+    made it now. ``transport``: the services in-process (tests).
     """
     report = DemoReport()
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+    async with httpx.AsyncClient(timeout=10, headers=headers, transport=transport) as client:
         try:
             await _memberships(client, membership_url, report)
             if await _meeting(client, events_url, report, meeting_created):
