@@ -315,7 +315,7 @@ def seed(
     operator = mint(issuer_url, "operator")
     report = asyncio.run(demo.seed(membership_url, events_url, operator, meeting_created=created))
     for line in report.lines():
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if report.problems:
         raise typer.Exit(1)
 
@@ -328,7 +328,9 @@ def _port_in_use(port: int) -> bool:
 
 def _say(line: str) -> None:
     """A line of the supervisor's log: the time, then what happened."""
-    console.print(f"{time.strftime('%H:%M:%S')} {line}", markup=False, highlight=False)
+    console.print(
+        f"{time.strftime('%H:%M:%S')} {line}", markup=False, highlight=False, soft_wrap=True
+    )
 
 
 def _reset_plan() -> ResetPlan:
@@ -416,7 +418,7 @@ def run(
         process.env = env
     if reset_demo:
         plan = _reset_plan()
-        console.print(plan.describe(), markup=False, highlight=False)
+        console.print(plan.describe(), markup=False, highlight=False, soft_wrap=True)
         asyncio.run(demo.reset(plan))
         console.print("reset: done")
     meeting_created = asyncio.run(seed_database()) if with_demo else False
@@ -452,7 +454,7 @@ def run(
                     )
                 )
                 for line in report.lines():
-                    console.print("  " + line, markup=False, highlight=False)
+                    console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
             else:
                 console.print("  demo not looked at: the membership or events service is not ready")
         membership, events, notifications, web = (p.url for p in processes.values())
@@ -470,7 +472,8 @@ def run(
             f"  Tokens:        python -m services.operator token --role operator"
             f" --issuer-url {issuer_url}\n"
             "A service that exits is started again. "
-            "Ctrl-C stops the services (the stack keeps running: make stack-down)."
+            "Ctrl-C stops the services (the stack keeps running: make stack-down).",
+            soft_wrap=True,
         )
         while supervisor.watching:
             supervisor.check()
