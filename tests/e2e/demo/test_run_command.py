@@ -7,7 +7,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.demo.conftest import EVENTS, MEETING, MEMBERSHIP, OFFSET, running
+from tests.e2e.demo.conftest import EVENTS, MEETING, MEMBERSHIP, OFFSET, Running, running
 from tests.support.waiting import wait_until
 
 
@@ -70,16 +70,22 @@ async def settled_at(http: httpx.AsyncClient, state: State) -> None:
     await wait_until(arrived, timeout=30, what=f"the demo in the state {state}")
 
 
-async def test_a_second_run_starts_and_keeps_the_demo_as_it_was_changed(
-    demo_env: dict[str, str],
-) -> None:
+async def run_and_change(env: dict[str, str]) -> Running:
+    """A first run, in which the demo is loaded and then changed; stopped again."""
     async with (
-        running(demo_env) as first,
-        httpx.AsyncClient(headers=first.operator, timeout=10) as http,
+        running(env) as run,
+        httpx.AsyncClient(headers=run.operator, timeout=10) as http,
     ):
         await settled_at(http, SEEDED)
         await change_the_demo(http)
         await settled_at(http, CHANGED)
+    return run
+
+
+async def test_a_second_run_starts_and_keeps_the_demo_as_it_was_changed(
+    demo_env: dict[str, str],
+) -> None:
+    first = await run_and_change(demo_env)
     assert "registration from 851: confirmed" in first.text
     assert "demo loaded: 5 memberships, 1 meeting, 4 registrations" in first.text
     after_first = await event_counts(demo_env)
@@ -105,13 +111,7 @@ async def test_a_second_run_starts_and_keeps_the_demo_as_it_was_changed(
 async def test_reset_demo_says_what_it_deletes_then_brings_back_the_seeds_state(
     demo_env: dict[str, str], unique: str
 ) -> None:
-    async with (
-        running(demo_env) as first,
-        httpx.AsyncClient(headers=first.operator, timeout=10) as http,
-    ):
-        await settled_at(http, SEEDED)
-        await change_the_demo(http)
-
+    await run_and_change(demo_env)
     async with (
         running(demo_env, "--reset-demo") as reset,
         httpx.AsyncClient(headers=reset.operator, timeout=10) as http,

@@ -14,7 +14,6 @@ import sys
 import textwrap
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
 from services.kernel.eventstore import EventStore, NewEvent
@@ -22,6 +21,7 @@ from services.kernel.kafka import KafkaSettings, ensure_topics
 from services.kernel.outbox import OutboxRelay
 from services.kernel.subscriber import Subscription
 from tests.integration.kernel.conftest import TOPIC, Incremented, apply_incremented, test_registry
+from tests.support.kafka import group_members
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
 
@@ -50,13 +50,7 @@ CRASHING_MEMBER = textwrap.dedent(
 
 async def members(group: str) -> list[str]:
     """The member ids of the group (a static member's begins with its group instance id)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
-    await admin.start()
-    try:
-        responses = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    return [member[0] for r in responses for described in r.groups for member in described[5]]
+    return [member[0] for member in await group_members(group)]
 
 
 async def test_a_killed_subscriber_restarted_with_its_instance_id_rejoins_at_once(

@@ -23,6 +23,21 @@ def free_port() -> int:
         return port
 
 
+def supervised(
+    folder: Path, name: str, command: str
+) -> tuple[ServiceProcess, Supervisor, list[str]]:
+    """``python -m services.operator <command>`` under a supervisor with a fast policy."""
+    process = ServiceProcess(
+        name,
+        free_port(),
+        log_path=folder / f"{name}.log",
+        module="services.operator",
+        args=(command,),
+    )
+    said: list[str] = []
+    return process, Supervisor([process], FAST, say=said.append), said
+
+
 async def supervise_until(
     supervisor: Supervisor, said: list[str], done: str, timeout: float = 60
 ) -> None:
@@ -36,15 +51,7 @@ async def supervise_until(
 
 
 async def test_a_killed_process_is_started_again_and_answers_again(tmp_path: Path) -> None:
-    issuer = ServiceProcess(
-        "issuer",
-        free_port(),
-        log_path=tmp_path / "issuer.log",
-        module="services.operator",
-        args=("dev-issuer",),
-    )
-    said: list[str] = []
-    supervisor = Supervisor([issuer], FAST, say=said.append)
+    issuer, supervisor, said = supervised(tmp_path, "issuer", "dev-issuer")
     try:
         supervisor.start()
         await supervise_until(supervisor, said, "issuer: ready at")
@@ -64,15 +71,8 @@ async def test_a_killed_process_is_started_again_and_answers_again(tmp_path: Pat
 
 
 async def test_a_process_that_keeps_exiting_is_given_up(tmp_path: Path) -> None:
-    broken = ServiceProcess(
-        "broken",
-        free_port(),
-        log_path=tmp_path / "broken.log",
-        module="services.operator",
-        args=("no-such-command",),  # the command line refuses it: exit status 2
-    )
-    said: list[str] = []
-    supervisor = Supervisor([broken], FAST, say=said.append)
+    # The command line refuses an unknown command: exit status 2, at once, every time.
+    broken, supervisor, said = supervised(tmp_path, "broken", "no-such-command")
     try:
         supervisor.start()
         await supervise_until(supervisor, said, "giving up")

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.stack.test_stack_script import REPO, free_port
+from tests.integration.stack.test_stack_script import REPO, free_port, run_stack
 
 
 @pytest.fixture
@@ -43,28 +42,14 @@ def cluster_home() -> Iterator[Path]:
 
 
 def stack(checkout: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["/bin/bash", str(checkout / "deploy" / "local" / "stack.sh"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_stack(checkout, *args, timeout=120, **env)
 
 
 def test_postgres_starts_from_a_private_folder_and_status_says_where_its_data_is(
     private_checkout: Path, cluster_home: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "STACK_PYTHON": sys.executable,
-        "PG_PORT": str(free_port()),
-        "STACK_PG_HOME": str(cluster_home),
-        "STACK_TIMEOUT": "60",
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("STACK_PG_DIR", None)
+    # run_stack: free ports, this Python, no DATABASE_URL; the same PG_PORT every time.
+    env = {"PG_PORT": str(free_port()), "STACK_PG_HOME": str(cluster_home), "STACK_TIMEOUT": "60"}
     try:
         up = stack(private_checkout, env, "up", "postgres")
         assert up.returncode == 0, up.stdout + up.stderr
