@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -421,7 +422,15 @@ def run(
         console.print(plan.describe(), markup=False, highlight=False, soft_wrap=True)
         asyncio.run(demo.reset(plan))
         console.print("reset: done")
-    meeting_created = asyncio.run(seed_database()) if with_demo else False
+    try:
+        meeting_created = asyncio.run(seed_database()) if with_demo else False
+    except (OSError, asyncpg.PostgresError) as exc:
+        console.print(
+            f"[red]PostgreSQL did not answer[/] ({type(exc).__name__}: {exc}); "
+            "is the stack up? make stack-up, or deploy/local/stack.sh status",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from exc
     supervised: list[ServiceProcess] = []
     if not answers(issuer_url):  # the stack's issuer is not up: run one beside the services
         supervised.append(
