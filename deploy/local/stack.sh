@@ -127,6 +127,29 @@ port_owner() {
     printf 'pid %s (%s)' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)"
 }
 
+# wait_self_connection PORT NAME: a client that retries against a stopped server on a port of
+# the ephemeral range (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default) can
+# get that very port as its own end and connect to itself; the connection then holds the
+# port (for 60 s in TIME-WAIT after it closes) and the server cannot listen on it.
+# self_connected PORT: such a connection exists. wait_self_connection PORT NAME: wait until
+# it is gone, saying so.
+self_connected() {
+    command -v ss >/dev/null 2>&1 || return 1
+    [[ -n "$(ss -Htan "( sport = :$1 and dport = :$1 )" 2>/dev/null)" ]]
+}
+
+wait_self_connection() {
+    local port="$1" name="$2" deadline=$(($(now) + 65)) said=""
+    while self_connected "$port"; do
+        if [[ -z "$said" ]]; then
+            say "$name: port $port is held by a connection to itself (a client retried against it while it was stopped; the port lies in the ephemeral range); waiting until it is released (at most 60 s)"
+            said=1
+        fi
+        (($(now) < deadline)) || die "port $port is still held by a connection to itself; choose a port below 32768 for $name"
+        sleep 1
+    done
+}
+
 # require_port_free PORT VARNAME: fail at once when a foreign process holds the port.
 require_port_free() {
     local port="$1" var="$2" owner
@@ -406,6 +429,13 @@ kafka_preflight() {
     kafka_check_storage
 }
 
+kafka_launch() {
+    wait_self_connection "$KAFKA_PORT" kafka
+    wait_self_connection "$KAFKA_CONTROLLER_PORT" kafka
+    mark_log "$KAFKA_LOG_DIR/server.log"
+    launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
+}
+
 # kafka_start: returns at once; kafka_wait checks that it answers.
 kafka_start() {
     if kafka_running; then
@@ -418,8 +448,7 @@ kafka_start() {
     if kafka_scram; then kafka_tls; fi
     kafka_properties
     kafka_format
-    mark_log "$KAFKA_LOG_DIR/server.log"
-    launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
+    kafka_launch
     STARTED+=(kafka)
     say "kafka: starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT$(kafka_scram && echo " (SASL_PLAINTEXT), $KAFKA_SSL_PORT (SASL_SSL)")"
 }
@@ -439,9 +468,19 @@ kafka_probe() {
 }
 
 kafka_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
+    local deadline=$(($(now) + STACK_TIMEOUT)) out="" relaunched=0
     while :; do
         kafka_running || {
+            # A client took the port as its own end while Kafka started (see
+            # wait_self_connection): start it again once that connection is gone.
+            if ((relaunched < 3)) && [[ -n "${KAFKA_CMD+set}" ]] &&
+                { self_connected "$KAFKA_PORT" || self_connected "$KAFKA_CONTROLLER_PORT"; }; then
+                relaunched=$((relaunched + 1))
+                say "kafka: could not listen, its port was held by a connection to itself; starting it again"
+                kafka_launch
+                deadline=$(($(now) + STACK_TIMEOUT))
+                continue
+            fi
             show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
             die "kafka exited during start-up (logs above: ${KAFKA_LOG#"$ROOT"/}, ${KAFKA_LOG_DIR#"$ROOT"/}/server.log)"
         }
@@ -692,6 +731,7 @@ pg_start() {
     pg_init
     pg_config
     pg_wait_stale_postmaster
+    wait_self_connection "$PG_PORT" postgres
     mark_log "$PG_LOG"
     printf '\n==== %s start ====\n' "$(date '+%F %T')" >>"$PG_LOG"
     say "postgres: starting on 127.0.0.1:$PG_PORT"
