@@ -32,8 +32,10 @@ stack-down: ## stop the local stack (and the SCRAM Kafka, if one runs)
 stack-status:
 	$(STACK) status
 
-run: stack-up ## the whole system with the seed's demo data, in the foreground
-	$(PY) -m services.operator run
+RUN_ARGS ?=
+
+run: stack-up ## the whole system with the seed's demo data, in the foreground (RUN_ARGS=--reset-demo: from the seed's state)
+	$(PY) -m services.operator run $(RUN_ARGS)
 
 lint: install
 	.venv/bin/ruff format --check services contracts tests bench deploy

@@ -69,10 +69,10 @@ KAFKA_PID="$RUN_DIR/$KAFKA_INSTANCE.pid"
 KAFKA_LOG="$LOG_DIR/$KAFKA_INSTANCE.log"       # console: WARN and above, JVM errors
 KAFKA_LOG_DIR="$LOG_DIR/$KAFKA_INSTANCE"       # server.log: INFO
 
-PG_DIR="$VAR/pg"
-PG_DATA="$PG_DIR/data"
-PG_SOCKET_DIR="$PG_DIR/run"
-PG_LOG="$LOG_DIR/postgres.log"
+# The private cluster's folder (data/, run/): var/pg, or elsewhere when its user cannot reach
+# var/ (see pg_locate, which sets PG_DIR, PG_DATA, PG_SOCKET_DIR and PG_LOG).
+PG_HOME="${STACK_PG_HOME:-/var/lib/kl-stack}" # as root: clusters of checkouts kldev cannot reach
+PG_LOCATION="$VAR/pg.location"                # where the cluster is, when not in var/pg
 PG_SUPERUSER="postgres"
 
 MAIL_DIR="$VAR/mail"
@@ -125,6 +125,29 @@ port_owner() {
     pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line")"
     [[ -n "$pid" ]] || return 0
     printf 'pid %s (%s)' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)"
+}
+
+# wait_self_connection PORT NAME: a client that retries against a stopped server on a port of
+# the ephemeral range (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default) can
+# get that very port as its own end and connect to itself; the connection then holds the
+# port (for 60 s in TIME-WAIT after it closes) and the server cannot listen on it.
+# self_connected PORT: such a connection exists. wait_self_connection PORT NAME: wait until
+# it is gone, saying so.
+self_connected() {
+    command -v ss >/dev/null 2>&1 || return 1
+    [[ -n "$(ss -Htan "( sport = :$1 and dport = :$1 )" 2>/dev/null)" ]]
+}
+
+wait_self_connection() {
+    local port="$1" name="$2" deadline=$(($(now) + 65)) said=""
+    while self_connected "$port"; do
+        if [[ -z "$said" ]]; then
+            say "$name: port $port is held by a connection to itself (a client retried against it while it was stopped; the port lies in the ephemeral range); waiting until it is released (at most 60 s)"
+            said=1
+        fi
+        (($(now) < deadline)) || die "port $port is still held by a connection to itself; choose a port below 32768 for $name"
+        sleep 1
+    done
 }
 
 # require_port_free PORT VARNAME: fail at once when a foreign process holds the port.
@@ -406,6 +429,13 @@ kafka_preflight() {
     kafka_check_storage
 }
 
+kafka_launch() {
+    wait_self_connection "$KAFKA_PORT" kafka
+    wait_self_connection "$KAFKA_CONTROLLER_PORT" kafka
+    mark_log "$KAFKA_LOG_DIR/server.log"
+    launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
+}
+
 # kafka_start: returns at once; kafka_wait checks that it answers.
 kafka_start() {
     if kafka_running; then
@@ -418,8 +448,7 @@ kafka_start() {
     if kafka_scram; then kafka_tls; fi
     kafka_properties
     kafka_format
-    mark_log "$KAFKA_LOG_DIR/server.log"
-    launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
+    kafka_launch
     STARTED+=(kafka)
     say "kafka: starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT$(kafka_scram && echo " (SASL_PLAINTEXT), $KAFKA_SSL_PORT (SASL_SSL)")"
 }
@@ -439,9 +468,19 @@ kafka_probe() {
 }
 
 kafka_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
+    local deadline=$(($(now) + STACK_TIMEOUT)) out="" relaunched=0
     while :; do
         kafka_running || {
+            # A client took the port as its own end while Kafka started (see
+            # wait_self_connection): start it again once that connection is gone.
+            if ((relaunched < 3)) && [[ -n "${KAFKA_CMD+set}" ]] &&
+                { self_connected "$KAFKA_PORT" || self_connected "$KAFKA_CONTROLLER_PORT"; }; then
+                relaunched=$((relaunched + 1))
+                say "kafka: could not listen, its port was held by a connection to itself; starting it again"
+                kafka_launch
+                deadline=$(($(now) + STACK_TIMEOUT))
+                continue
+            fi
             show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
             die "kafka exited during start-up (logs above: ${KAFKA_LOG#"$ROOT"/}, ${KAFKA_LOG_DIR#"$ROOT"/}/server.log)"
         }
@@ -540,15 +579,63 @@ need_pg_server() {
 # as_pg CMD...: run CMD as the cluster owner (postgres refuses to run as root).
 as_pg() {
     if ((EUID == 0)); then
-        runuser -u "$STACK_PG_USER" -- "$@"
+        # From /: the checkout may be a folder the user cannot enter (see pg_locate).
+        (cd / && runuser -u "$STACK_PG_USER" -- "$@")
     else
         "$@"
     fi
 }
 
+# searchable_by_others DIR: every folder from DIR (or its first existing parent) up to / lets
+# other users pass (o+x), as the system user that runs postgres for root needs.
+searchable_by_others() {
+    local dir="$1" mode
+    while [[ ! -e "$dir" ]]; do dir="$(dirname "$dir")"; done
+    while :; do
+        mode="$(stat -c %a "$dir")" || return 1
+        (((8#$mode & 1) == 1)) || return 1
+        [[ "$dir" == / ]] && return 0
+        dir="$(dirname "$dir")"
+    done
+}
+
+# pg_locate: where the private cluster lives. In var/pg, unless
+#   - STACK_PG_DIR names the folder, or var/pg.location does (written when the cluster was
+#     made elsewhere, so it is found again however the folders' modes change later), or
+#   - we are root, there is no var/pg/data yet, and the checkout lies in a folder other users
+#     cannot pass (root's home, a folder of mode 0700): postgres runs as STACK_PG_USER, who
+#     could not reach var/pg, so the cluster goes to $PG_HOME/<checkout>-<hash>/pg.
+# The server log is in var/log/postgres.log, or beside the cluster when it is elsewhere.
+pg_locate() {
+    local checkout
+    if [[ -n "${STACK_PG_DIR:-}" ]]; then
+        PG_DIR="$STACK_PG_DIR"
+    elif [[ -s "$PG_LOCATION" ]]; then
+        PG_DIR="$(<"$PG_LOCATION")"
+    elif ((EUID == 0)) && [[ ! -e "$VAR/pg/data" ]] && ! searchable_by_others "$VAR"; then
+        checkout="$(basename "$ROOT")-$(printf '%s' "$ROOT" | sha256sum | cut -c1-8)"
+        PG_DIR="$PG_HOME/$checkout/pg"
+    else
+        PG_DIR="$VAR/pg"
+    fi
+    PG_DATA="$PG_DIR/data"
+    PG_SOCKET_DIR="$PG_DIR/run"
+    if [[ "$PG_DIR" == "$VAR/pg" ]]; then
+        PG_LOG="$LOG_DIR/postgres.log"
+    else
+        PG_LOG="$PG_DIR/postgres.log"
+    fi
+}
+
+# pg_where: the cluster's folder for messages (relative to the checkout when inside it).
+pg_where() { printf '%s' "${PG_DIR#"$ROOT"/}"; }
+
 # pg_owner_setup: folders for the cluster; as root, a system user that owns and runs it.
 pg_owner_setup() {
     mkdir -p "$PG_DIR" "$PG_SOCKET_DIR"
+    if [[ "$PG_DIR" != "$VAR/pg" ]]; then
+        echo "$PG_DIR" >"$PG_LOCATION"
+    fi
     touch "$PG_LOG"
     ((EUID == 0)) || return 0
     if ! id -u "$STACK_PG_USER" >/dev/null 2>&1; then
@@ -559,7 +646,7 @@ pg_owner_setup() {
     chown -R "$STACK_PG_USER:" "$PG_DIR" "$PG_LOG"
     # shellcheck disable=SC2016 # $1 expands in the inner shell
     as_pg "$BASH" -c '[[ -w "$1" && -x "$1" ]]' _ "$PG_DIR" ||
-        die "user $STACK_PG_USER cannot reach ${PG_DIR}: every folder above it must be searchable (chmod o+x), or move the repository"
+        die "user $STACK_PG_USER cannot reach ${PG_DIR}: every folder above it must be searchable (chmod o+x), or choose another folder for the cluster with STACK_PG_DIR"
 }
 
 # pg_running: the postmaster named by postmaster.pid is alive. (Not `pg_ctl status`: a
@@ -582,6 +669,9 @@ pg_check_datadir() {
 pg_init() {
     [[ -f "$PG_DATA/PG_VERSION" ]] && return 0
     say "postgres: creating the cluster in ${PG_DATA#"$ROOT"/} (once) ..."
+    if [[ "$PG_DIR" != "$VAR/pg" && -z "${STACK_PG_DIR:-}" ]]; then
+        say "postgres: (not in var/pg: user $STACK_PG_USER, who runs it, cannot pass the folders above ${VAR}; ${PG_LOCATION#"$ROOT"/} says where it is)"
+    fi
     local init_log="$LOG_DIR/postgres-initdb.log"
     mkdir -p "$PG_DATA"
     ((EUID == 0)) && chown "$STACK_PG_USER:" "$PG_DATA"
@@ -641,6 +731,7 @@ pg_start() {
     pg_init
     pg_config
     pg_wait_stale_postmaster
+    wait_self_connection "$PG_PORT" postgres
     mark_log "$PG_LOG"
     printf '\n==== %s start ====\n' "$(date '+%F %T')" >>"$PG_LOG"
     say "postgres: starting on 127.0.0.1:$PG_PORT"
@@ -665,7 +756,7 @@ pg_wait() {
     url="$(pg_url)"
     while :; do
         if out="$("$PG_ISREADY" -t 2 -d "$url" 2>&1)" && out="$(PGCONNECT_TIMEOUT=5 pg_query)" && [[ "$out" == "1" ]]; then
-            say "postgres: up on $(pg_safe_url)"
+            say "postgres: up on $(pg_safe_url)$(pg_external || echo ", data in $(pg_where)/data")"
             return 0
         fi
         if ! pg_external && ! pg_running; then
@@ -702,11 +793,15 @@ pg_status() {
     local out
     need_pg_client
     if ! pg_external && ! pg_running; then
-        say "postgres  down  127.0.0.1:$PG_PORT$(port_open "$PG_PORT" && echo " (port in use by another process)")"
+        say "postgres  down  127.0.0.1:$PG_PORT  data $(pg_where)/data$(port_open "$PG_PORT" && echo " (port in use by another process)")"
         return 1
     fi
     if out="$("$PG_ISREADY" -t 3 -d "$(pg_url)" 2>&1)" && out="$(PGCONNECT_TIMEOUT=3 pg_query)" && [[ "$out" == "1" ]]; then
-        say "postgres  up    $(pg_safe_url)$(pg_external && echo "  (external, DATABASE_URL)")"
+        if pg_external; then
+            say "postgres  up    $(pg_safe_url)  (external, DATABASE_URL)"
+        else
+            say "postgres  up    $(pg_safe_url)  data $(pg_where)/data$( ((EUID == 0)) && echo " (run as $STACK_PG_USER)")"
+        fi
     else
         say "postgres  down  $(pg_safe_url) does not answer${out:+: $out}"
         return 1
@@ -940,6 +1035,7 @@ main() {
     [[ $# -ge 1 ]] || set -- "${COMPONENTS[@]}"
     local c
     for c in "$@"; do fn_name "$c" >/dev/null; done
+    pg_locate
     case "$cmd" in
         up) cmd_up "$@" ;;
         down) cmd_down "$@" ;;

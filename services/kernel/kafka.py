@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -44,6 +45,28 @@ class KafkaSettings(BaseModel):
     sasl_password: str | None = None
     ssl_cafile: str | None = None
     topic_prefix: str = Field(default="", description="Prefix for every topic (tests, tenants).")
+    static_membership: bool = Field(
+        default=True,
+        description="Join consumer groups as a static member (KIP-345): a restarted instance "
+        "takes its partitions back at once instead of waiting for a rebalance.",
+    )
+    group_instance_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="This instance's name in its consumer groups; must differ between the "
+        "instances of a service that run at the same time, and stay the same when one "
+        "restarts. Default: '<host name>-<HTTP port>'.",
+    )
+    session_timeout_ms: int = Field(
+        default=6000,
+        ge=1000,
+        description="How long a consumer group waits for a silent member (a crashed "
+        "instance, or a static one stopped for good) before it gives its partitions to "
+        "the others. Kafka accepts 6000 and more by default (group.min.session.timeout.ms).",
+    )
+    heartbeat_interval_ms: int = Field(
+        default=2000, ge=100, description="Heartbeats to the group: a third of the session."
+    )
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for aiokafka producers, consumers and admin clients."""
@@ -76,6 +99,21 @@ class KafkaSettings(BaseModel):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    def instance_id(self, port: int | None) -> str | None:
+        """The group instance id of the process serving on ``port`` (None: dynamic member).
+
+        The host name and the port tell apart the instances of one service, on one machine
+        or many (a pod's host name is its own), and a restart on the same port is the same
+        instance again.
+        """
+        if not self.static_membership:
+            return None
+        if self.group_instance_id:
+            return self.group_instance_id
+        if port is None:
+            return None
+        return f"{socket.gethostname()}-{port}"
 
 
 def kafka_settings_from_env(

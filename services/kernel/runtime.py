@@ -51,6 +51,9 @@ class ServiceRuntime:
     topics: dict[str, int] = field(default_factory=dict)
     run_relay: bool = True
     pool_size: int = 20
+    port: int | None = None
+    """The HTTP port: with the host name it names this instance in its consumer groups
+    (``KafkaSettings.instance_id``)."""
     broker: KafkaBroker = field(init=False)
     relay: OutboxRelay = field(init=False)
     subscriptions: list[Subscription] = field(default_factory=list, init=False)
@@ -86,7 +89,7 @@ class ServiceRuntime:
     def subscribe(self, subscription: Subscription) -> None:
         """Attach a subscription to this service's broker (before start)."""
         self.subscriptions.append(subscription)
-        subscription.attach(self.broker)
+        subscription.attach(self.broker, instance_id=self.kafka.instance_id(self.port))
 
     def document(self, models: Sequence[type[EventPayload]]) -> None:
         """Declare what this service publishes, for the AsyncAPI document.

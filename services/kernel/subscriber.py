@@ -130,16 +130,24 @@ class Subscription:
     track_positions: bool = False
     last_handled_at: float = field(default=0.0, init=False)
 
-    def attach(self, broker: KafkaBroker) -> None:
-        """Register this subscription on a FastStream broker."""
+    def attach(self, broker: KafkaBroker, *, instance_id: str | None = None) -> None:
+        """Register this subscription on a FastStream broker.
+
+        With ``instance_id`` the consumer is a static member of its group: restarted with
+        the same id, it gets its partitions back at once, without waiting for the group to
+        notice the old process is gone (``session_timeout_ms``) and rebalance.
+        """
         topics = [self.kafka.topic(t) for t in self.topics]
         if self.batch_size > 1:
-            self._attach_batch(broker, topics)
+            self._attach_batch(broker, topics, instance_id)
             return
 
         @broker.subscriber(
             *topics,
             group_id=self.name,
+            group_instance_id=instance_id,
+            session_timeout_ms=self.kafka.session_timeout_ms,
+            heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             title=f"{self.name}:subscriber",
@@ -160,10 +168,15 @@ class Subscription:
                 return
             await message.ack()
 
-    def _attach_batch(self, broker: KafkaBroker, topics: list[str]) -> None:
+    def _attach_batch(
+        self, broker: KafkaBroker, topics: list[str], instance_id: str | None
+    ) -> None:
         @broker.subscriber(
             *topics,
             group_id=self.name,
+            group_instance_id=instance_id,
+            session_timeout_ms=self.kafka.session_timeout_ms,
+            heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             batch=True,

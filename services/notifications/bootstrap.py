@@ -149,6 +149,7 @@ def bootstrap(
         kafka=settings.kafka,
         migrations=MIGRATIONS,
         topics={NOTIFICATION_TOPIC: 3},
+        port=settings.port,
     )
     store = EventStore(source=SOURCE)
     vault = vault or Vault(settings.privacy)

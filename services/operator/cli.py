@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import asyncpg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -22,9 +24,12 @@ from services.kernel.kafka import KafkaSettings, dead_letter_topic, kafka_settin
 from services.kernel.privacy import PrivacySettings
 from services.operator import kafka_tools
 
+if TYPE_CHECKING:
+    from services.operator.demo import ResetPlan
+
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack.sh"
-ISSUER_PORT = 9400
+DEFAULT_ISSUER_PORT = "9400"
 
 app = typer.Typer(help="Operate KL's network services.", no_args_is_help=True)
 stack_app = typer.Typer(help="The local stack: Kafka, PostgreSQL, SMTP sink.")
@@ -301,16 +306,45 @@ def seed(
     events_url: str = "http://127.0.0.1:8002",
     issuer_url: IssuerOpt = DEV_ISSUER,
 ) -> None:
-    """Load the demo of the seed text (idempotent; the services and the issuer must run)."""
+    """Load what is missing of the seed's demo; what exists is left as it is (the services
+    and the issuer must run)."""
     from services.events.adapters.demo import seed_database
     from services.operator import demo
     from services.operator.dev_issuer import mint
 
     created = asyncio.run(seed_database())
-    console.print("demo meeting " + ("scheduled" if created else "already there"))
     operator = mint(issuer_url, "operator")
-    for line in asyncio.run(demo.seed(membership_url, events_url, operator)):
-        console.print(line)
+    report = asyncio.run(demo.seed(membership_url, events_url, operator, meeting_created=created))
+    for line in report.lines():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _say(line: str) -> None:
+    """A line of the supervisor's log: the time, then what happened."""
+    console.print(
+        f"{time.strftime('%H:%M:%S')} {line}", markup=False, highlight=False, soft_wrap=True
+    )
+
+
+def _reset_plan() -> ResetPlan:
+    """The services' databases and topics as the services will see them (their settings)."""
+    from services.events.config import Settings as EventsSettings
+    from services.membership.config import Settings as MembershipSettings
+    from services.notifications.config import Settings as NotificationsSettings
+    from services.operator.demo import ResetPlan
+
+    every = (MembershipSettings(), EventsSettings(), NotificationsSettings())
+    databases = [s.database_url for s in every] + [s.privacy.database_url for s in every]
+    kafka = every[1].kafka
+    return ResetPlan(databases=databases, kafka=kafka, topic_prefix=kafka.topic_prefix)
 
 
 @app.command()
@@ -318,18 +352,61 @@ def run(
     as_of: Annotated[
         str, typer.Option(help="Run the services' clocks as of this moment ('' for now)")
     ] = "2021-11-19T09:00:00+01:00",
-    with_demo: Annotated[bool, typer.Option(help="Load the seed's demo data")] = True,
+    with_demo: Annotated[
+        bool, typer.Option(help="Load what is missing of the seed's demo data")
+    ] = True,
+    reset_demo: Annotated[
+        bool,
+        typer.Option(
+            help="Start from the seed's state: delete the services' databases and Kafka topics "
+            "first (everything in them is lost), then load the demo fresh"
+        ),
+    ] = False,
     port_offset: Annotated[
-        int, typer.Option(help="Add this to the ports 8001-8003 (a second system beside one)")
+        int, typer.Option(help="Add this to the ports 8000-8003 (a second system beside one)")
     ] = 0,
 ) -> None:
-    """Start the three services with the demo data and keep them running until Ctrl-C."""
-    from services.operator.dev_issuer import answers, mint
-    from services.operator.processes import DEFAULT_PORT, ENV_PREFIX, ServiceProcess
+    """Start the services and the web pages with the demo data, restart any that exits,
+    and keep them running until Ctrl-C (or SIGTERM).
 
-    issuer_port = ISSUER_PORT + port_offset
+    Uses the local stack that ``deploy/local/stack.sh`` runs with the same port variables
+    (KAFKA_PORT, PG_PORT, SMTP_PORT, ISSUER_PORT); a service setting given in the
+    environment wins.
+    """
+    from services.events.adapters.demo import seed_database
+    from services.operator import demo
+    from services.operator.dev_issuer import answers, mint
+    from services.operator.processes import (
+        DEFAULT_PORT,
+        ENV_PREFIX,
+        ServiceProcess,
+        service_environment,
+        stack_environment,
+    )
+    from services.operator.supervisor import State, Supervisor
+
+    stack = stack_environment(os.environ)
+    for name, value in service_environment(stack).items():
+        os.environ.setdefault(name, value)
+    processes = {
+        name: ServiceProcess(name, DEFAULT_PORT[name] + port_offset) for name in ENV_PREFIX
+    }
+    issuer_port = int(os.environ.get("ISSUER_PORT", DEFAULT_ISSUER_PORT)) + port_offset
     issuer_url = f"http://127.0.0.1:{issuer_port}"
-    env: dict[str, str] = {"WEB_ISSUER_URL": issuer_url}
+    busy = [f"{p.port} ({p.service})" for p in processes.values() if _port_in_use(p.port)]
+    if busy:
+        console.print(
+            f"[red]port {', '.join(busy)} already in use[/]: is the system running in another "
+            "terminal? Stop it (Ctrl-C there), or run a second one beside it with --port-offset."
+        )
+        raise typer.Exit(2)
+    env: dict[str, str] = {
+        "WEB_ISSUER_URL": issuer_url,
+        "EVENTS_MEMBERSHIP_URL": processes["membership"].url,
+        "WEB_MEMBERSHIP_URL": processes["membership"].url,
+        "WEB_EVENTS_URL": processes["events"].url,
+        "WEB_NOTIFICATIONS_URL": processes["notifications"].url,
+    }
     for prefix in ENV_PREFIX.values():
         if as_of:
             env[f"{prefix}_CLOCK_AS_OF"] = as_of
@@ -338,16 +415,31 @@ def run(
         env[f"{prefix}_AUTH__JWKS_URL"] = f"{issuer_url}/jwks.json"
         os.environ.pop(f"{prefix}_AUTH__JWKS", None)
     os.environ.update(env)
-    if with_demo:
-        from services.events.adapters.demo import seed_database
-
-        asyncio.run(seed_database())
-    processes = [ServiceProcess(name, DEFAULT_PORT[name] + port_offset, env) for name in ENV_PREFIX]
-    issuer: ServiceProcess | None = None
-    if not answers(issuer_url):  # the stack's issuer is not up: run one beside the services
-        issuer = ServiceProcess(
-            "issuer", issuer_port, {}, module="services.operator", args=("dev-issuer",)
+    for process in processes.values():
+        process.env = env
+    if reset_demo:
+        plan = _reset_plan()
+        console.print(plan.describe(), markup=False, highlight=False, soft_wrap=True)
+        asyncio.run(demo.reset(plan))
+        console.print("reset: done")
+    try:
+        meeting_created = asyncio.run(seed_database()) if with_demo else False
+    except (OSError, asyncpg.PostgresError) as exc:
+        console.print(
+            f"[red]PostgreSQL did not answer[/] ({type(exc).__name__}: {exc}); "
+            "is the stack up? make stack-up, or deploy/local/stack.sh status",
+            soft_wrap=True,
         )
+        raise typer.Exit(1) from exc
+    supervised: list[ServiceProcess] = []
+    if not answers(issuer_url):  # the stack's issuer is not up: run one beside the services
+        supervised.append(
+            ServiceProcess(
+                "issuer", issuer_port, {}, module="services.operator", args=("dev-issuer",)
+            )
+        )
+    supervised.extend(processes.values())
+    supervisor = Supervisor(supervised, say=_say)
 
     def interrupted(signum: int, _: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -356,22 +448,25 @@ def run(
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
     try:
-        if issuer is not None:
-            issuer.start()
-            issuer.wait_ready()
-            console.print(f"[green]development issuer[/] ready at {issuer_url}")
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.wait_ready()
-            console.print(f"[green]{process.service}[/] ready at {process.url}")
+        supervisor.start()
+        while not supervisor.settled:
+            supervisor.check()
+            time.sleep(0.2)  # wait-ok: the supervisor's round, until every service is up
         if with_demo:
-            from services.operator import demo
-
-            operator = mint(issuer_url, "operator")
-            for line in asyncio.run(demo.seed(processes[0].url, processes[1].url, operator)):
-                console.print("  " + line)
-        membership, events, notifications, web = (p.url for p in processes)
+            if all(supervisor.state(s) is State.READY for s in ("membership", "events")):
+                report = asyncio.run(
+                    demo.seed(
+                        processes["membership"].url,
+                        processes["events"].url,
+                        mint(issuer_url, "operator"),
+                        meeting_created=meeting_created,
+                    )
+                )
+                for line in report.lines():
+                    console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
+            else:
+                console.print("  demo not looked at: the membership or events service is not ready")
+        membership, events, notifications, web = (p.url for p in processes.values())
         console.print(
             "\n[bold]Where to look[/]\n"
             f"  Web pages:     {web}/moeder/meeting-knub-2021-3  {web}/kommuner/851"
@@ -380,25 +475,24 @@ def run(
             f"  Availability:  {events}/meetings/meeting-knub-2021-3/availability\n"
             f"  Live seats:    {events}/meetings/meeting-knub-2021-3/availability/stream\n"
             f"  Roster 2021:   {membership}/networks/knub/roster/2021\n"
-            f"  Mails sent:    {ROOT / 'var' / 'mail'} (Maildir of the SMTP sink)\n"
+            f"  Mails sent:    {stack.get('MAIL_DIR', ROOT / 'var' / 'mail')}"
+            " (Maildir of the SMTP sink)\n"
             f"  Service logs:  {ROOT / 'var' / 'log'}\n"
             f"  Tokens:        python -m services.operator token --role operator"
             f" --issuer-url {issuer_url}\n"
-            "Ctrl-C stops the services (the stack keeps running: make stack-down)."
+            "A service that exits is started again. "
+            "Ctrl-C stops the services (the stack keeps running: make stack-down).",
+            soft_wrap=True,
         )
-        while all(p.process is not None and p.process.poll() is None for p in processes):
-            time.sleep(1)  # wait-ok: the foreground loop of `run`, until Ctrl-C
-        for p in processes:
-            if p.process is not None and p.process.poll() is not None:
-                console.print(f"[red]{p.service} exited[/]:\n{p.log_tail()}")
+        while supervisor.watching:
+            supervisor.check()
+            time.sleep(0.2)  # wait-ok: the supervisor's round, until Ctrl-C
+        console.print("[red]every service was given up[/]: see the messages above")
         raise typer.Exit(1)
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
-        for process in processes:
-            process.stop()
-        if issuer is not None:
-            issuer.stop()
+        supervisor.stop()
 
 
 @app.command()

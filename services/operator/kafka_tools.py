@@ -11,7 +11,14 @@ from contracts.envelope import EnvelopeError, decode
 from services.kernel.kafka import KafkaSettings
 from services.kernel.metrics import GroupLag, consumer_lag
 
-__all__ = ["GroupLag", "consumer_lag", "delete_topics_with_prefix", "describe", "topics_with_ends"]
+__all__ = [
+    "GroupLag",
+    "consumer_lag",
+    "delete_topics_with_prefix",
+    "describe",
+    "topics_with_ends",
+    "topics_with_prefix",
+]
 
 
 async def topics_with_ends(settings: KafkaSettings) -> dict[str, int]:
@@ -62,5 +69,15 @@ async def delete_topics_with_prefix(settings: KafkaSettings, prefix: str) -> lis
         if mine:
             await admin.delete_topics(mine)
         return mine
+    finally:
+        await admin.close()
+
+
+async def topics_with_prefix(settings: KafkaSettings, prefix: str) -> list[str]:
+    """The topics whose name starts with ``prefix`` (including those being deleted)."""
+    admin = AIOKafkaAdminClient(**settings.client_options())
+    await admin.start()
+    try:
+        return sorted(t for t in await admin.list_topics() if t.startswith(prefix))
     finally:
         await admin.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -75,3 +76,16 @@ async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
 async def delete_topics(prefix: str) -> None:
     """Delete the topics a test made: every topic Kafka holds slows its start a little."""
     await delete_topics_with_prefix(KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP), prefix)
+
+
+async def group_members(group: str) -> list[tuple[Any, ...]]:
+    """The members of a consumer group as Kafka describes them (DescribeGroups v0-v3):
+    (member_id, client_id, client_host, metadata, assignment); a static member's id begins
+    with its group instance id."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    return [tuple(member) for r in responses for described in r.groups for member in described[5]]

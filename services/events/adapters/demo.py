@@ -20,6 +20,7 @@ from services.kernel.clock import Clock
 
 CPH = ZoneInfo("Europe/Copenhagen")
 DEMO_MEETING_ID = "meeting-knub-2021-3"
+DEMO_SEATS = 80
 
 
 def _at(hour: int, minute: int = 0) -> datetime:
@@ -68,7 +69,7 @@ def demo_schedule(at: datetime) -> c.ScheduleMeeting:
         ends_at=_at(15, 30),
         venue_name="KL-huset",
         venue_address="Weidekampsgade 10, 2300 København S",
-        seats=80,
+        seats=DEMO_SEATS,
         registration_deadline=datetime(2021, 12, 3, 12, 0, tzinfo=CPH),
         per_municipality_cap=3,
         guest_price_dkk=None,

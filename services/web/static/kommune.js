@@ -1,5 +1,8 @@
-/* The municipality page (coordinator): memberships by year, staff registrations, joining a
-   network for next year, and the offer for this year's last meeting where it applies. */
+/* The municipality page. Public, without a sign-in: the name, whether it is a member this
+   year and next (the membership service's public status), the offer for this year's last
+   meeting where it applies, and the upcoming meetings. For the municipality's coordinator
+   (or KL staff), after signing in: the memberships with contact and EAN, the staff's
+   registrations, and joining a network. Anyone else is asked to sign in for that part. */
 "use strict";
 
 (() => {
@@ -14,6 +17,7 @@
   let meetings = [];
 
   const STATUS = { active: "Aktivt", cancelled: "Opsagt" };
+  const PUBLIC_STATUS = { active: "Medlem", cancelled: "Medlemskabet er opsagt", none: "Ikke medlem" };
   const REG_STATUS = { confirmed: "Bekræftet", waitlisted: "Venteliste", cancelled: "Afmeldt" };
   const FIELD_MESSAGES = {
     contact_name: "Skriv kontaktpersonens navn (højst 200 tegn).",
@@ -145,6 +149,8 @@
         `Netværk: ${networkName(m.network_slug)}. Kontingent: ${KL.kroner(m.fee_dkk)}, faktureres til EAN ${m.ean}.`,
         `Velkomsten sendes til ${m.contact_email}.`));
       renderMemberships();
+      const fresh = await publicMemberships();
+      if (!fresh.failed) renderStatus(fresh.rows);
       renderOffer();
     } else if (result.status === 422 && Array.isArray(result.body.errors)) {
       const errs = result.body.errors.map((e) => ({ field: e.field.split(".").pop(), message: FIELD_MESSAGES[e.field.split(".").pop()] })).filter((e) => e.message);
@@ -157,36 +163,112 @@
     if (box.firstChild) box.focus();
   });
 
-  async function load() {
-    const [list, context, mResult, nResult, rResult, meetingsResult] = await Promise.all([
-      KL.municipalities(), KL.context(),
+  /** Member this year and next, per network: from the public status (no personal data). */
+  async function publicMemberships() {
+    const years = [ctx.year, ctx.year + 1];
+    const asks = networks.flatMap((n) => years.map((year) => ({ slug: n.slug, year })));
+    const answers = await Promise.all(asks.map((a) =>
+      api(`/api/membership/networks/${encodeURIComponent(a.slug)}/memberships/${a.year}/${encodeURIComponent(code)}`)));
+    const failed = answers.find((r) => !r.ok && r.status !== 404);
+    if (failed) return { failed: failed.body };
+    return {
+      rows: asks.map((a, i) => ({ network_slug: a.slug, year: a.year, status: answers[i].ok ? answers[i].body.status : "none" })),
+    };
+  }
+
+  function renderStatus(rows) {
+    const box = clear($("membership-status"));
+    box.append(table(`${municipality.name}s medlemskab`, ["Netværk", "År", "Status"],
+      rows.map((r) => [networkName(r.network_slug), String(r.year),
+        el("span", { class: `tag ${r.status === "active" ? "ok" : (r.status === "cancelled" ? "danger" : "")}`.trim(), text: PUBLIC_STATUS[r.status] || r.status })])));
+  }
+
+  function renderUpcoming() {
+    const box = clear($("upcoming"));
+    if (meetings.length === 0) {
+      box.append(el("p", { text: "Der er ingen kommende møder lige nu." }));
+      return;
+    }
+    box.append(el("ul", {}, meetings.map((m) => el("li", {},
+      el("a", { href: `/moeder/${m.meeting_id}` }, m.title), ` – ${KL.dateTime(m.starts_at)}, ${m.venue_name}. `,
+      el("span", { class: "muted" }, `${networkName(m.network_slug)}. ${m.free} ledige pladser af ${m.seats}.`)))));
+  }
+
+  /** The part behind the sign-in: shown to those who may see it, else what to do. */
+  function askToSignIn(reason) {
+    const how = ctx.dev_signin
+      ? "Brug udviklings-login øverst på siden: vælg Kommunal koordinator med kommunens kode eller KL-medarbejder."
+      : "Log ind med dit login fra kommunen eller KL.";
+    clear($("sign-in-text")).append(
+      el("p", { text: reason }),
+      el("p", { text: "Som kommunens koordinator (eller KL-medarbejder) ser du medlemskabernes kontaktperson, EAN-nummer og kontingent og medarbejdernes tilmeldinger, og du kan melde kommunen ind." }),
+      el("p", { text: how }));
+    $("sign-in").hidden = false;
+  }
+
+  async function loadPrivate() {
+    const signedIn = KL.session();
+    if (!signedIn) {
+      askToSignIn("Du er ikke logget ind.");
+      return;
+    }
+    const [mResult, rResult] = await Promise.all([
       api(`/api/membership/municipalities/${encodeURIComponent(code)}/memberships`),
-      api("/api/membership/networks"),
       api(`/api/events/municipalities/${encodeURIComponent(code)}/registrations`),
-      api("/api/events/meetings"),
     ]);
-    $("page-loading").hidden = true;
+    if (mResult.status === 401 || mResult.status === 403) {
+      askToSignIn(mResult.status === 401
+        ? "Dit login gælder ikke længere. Log ind igen."
+        : `Du er logget ind, men ikke som ${municipality.name}s koordinator eller som KL-medarbejder.`);
+      return;
+    }
+    if (!mResult.ok) {
+      KL.showProblem(clear($("memberships")), mResult.body, "Medlemskaberne kan ikke vises");
+      $("private").hidden = false;
+      return;
+    }
+    memberships = mResult.body.items;
+    renderMemberships();
+    renderRegistrations(rResult);
+    renderOffer();
+    fillForm();
+    $("private").hidden = false;
+    $("join-panel").hidden = false;
+  }
+
+  async function load() {
+    const [list, context, nResult, meetingsResult] = await Promise.all([
+      KL.municipalities(), KL.context(), api("/api/membership/networks"), api("/api/events/meetings"),
+    ]);
     ctx = context;
-    if (!mResult.ok || !nResult.ok) {
-      const problem = mResult.ok ? nResult.body : mResult.body;
-      if (mResult.status === 404 || mResult.status === 422) {
-        KL.pageError($("page-error"), "Ukendt kommune", `Der findes ingen kommune med koden ${code}. Brug kommunens tre-cifrede kode, fx 101 for København.`);
-      } else {
-        KL.pageError($("page-error"), problem.title || "Kommunen kan ikke vises", problem.detail);
-      }
+    if (list && !list.some((m) => m.code === code)) {
+      $("page-loading").hidden = true;
+      KL.pageError($("page-error"), "Ukendt kommune", `Der findes ingen kommune med koden ${code}. Brug kommunens tre-cifrede kode, fx 101 for København.`);
+      return;
+    }
+    if (!nResult.ok) {
+      $("page-loading").hidden = true;
+      KL.pageError($("page-error"), nResult.body.title || "Kommunen kan ikke vises", nResult.body.detail);
       return;
     }
     municipality = (list || []).find((m) => m.code === code) || { code, name: `Kommune ${code}` };
     document.title = `${municipality.name} · KL`;
     $("municipality-title").textContent = `${municipality.name} (${code})`;
-    memberships = mResult.body.items;
     networks = nResult.body.items;
     meetings = meetingsResult.ok ? meetingsResult.body : [];
-    renderMemberships();
-    renderRegistrations(rResult);
-    renderOffer();
-    fillForm();
+    const status = await publicMemberships();
+    $("page-loading").hidden = true;
+    if (status.failed) {
+      KL.showProblem($("membership-status"), status.failed, "Medlemskabet kan ikke vises");
+    } else {
+      memberships = status.rows.filter((r) => r.status !== "none");
+      renderStatus(status.rows);
+      renderOffer();
+    }
+    if (meetingsResult.ok) renderUpcoming();
+    else KL.showProblem($("upcoming"), meetingsResult.body, "Møderne kan ikke vises");
     $("municipality").hidden = false;
+    await loadPrivate();
   }
 
   load();

@@ -1,70 +1,17 @@
-"""The README's run command: the whole system with the seed's demo, and a second run adds
-nothing to it."""
+"""The README's run command: the whole system with the seed's demo. A second run leaves the
+demo as the first run and its users left it; ``--reset-demo`` brings back the seed's state."""
 
 from __future__ import annotations
-
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
 
-from services.kernel.db import drop_database, ensure_database, with_database
-from tests.support import auth
-from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
-
-SERVICES = {"membership": "MEMBERSHIP", "events": "EVENTS", "notifications": "NOTIFICATIONS"}
-OFFSET = 300  # ports 8301-8303, beside a system a developer may be running
+from tests.e2e.demo.conftest import EVENTS, MEETING, MEMBERSHIP, OFFSET, Running, running
+from tests.support.waiting import wait_until
 
 
-@pytest.fixture
-async def demo_env(unique: str, topic_prefix: str) -> AsyncIterator[dict[str, str]]:
-    env = {**os.environ, "COLUMNS": "200"}
-    for service, prefix in SERVICES.items():
-        dsn = with_database(ADMIN_DSN, f"t_{unique}_{service}")
-        await ensure_database(dsn)
-        env[f"{prefix}_DATABASE_URL"] = dsn
-        env[f"{prefix}_KAFKA__BOOTSTRAP_SERVERS"] = KAFKA_BOOTSTRAP
-        env[f"{prefix}_KAFKA__TOPIC_PREFIX"] = topic_prefix
-    env["EVENTS_MEMBERSHIP_URL"] = f"http://127.0.0.1:{8001 + OFFSET}"
-    try:
-        yield env
-    finally:
-        for service in SERVICES:
-            await drop_database(with_database(ADMIN_DSN, f"t_{unique}_{service}"))
-
-
-def run_until_ready(env: dict[str, str]) -> str:
-    """Start the run command, wait for its "Where to look", then stop it with SIGTERM."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.operator", "run", "--port-offset", str(OFFSET)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    output: list[str] = []
-    deadline = time.monotonic() + 120
-    try:
-        for line in process.stdout:
-            output.append(line)
-            if "Ctrl-C stops the services" in line or time.monotonic() > deadline:
-                break
-    finally:
-        process.send_signal(signal.SIGTERM)
-        rest, _ = process.communicate(timeout=60)
-        output.append(rest)
-    return "".join(output)
-
-
-async def counts(env: dict[str, str]) -> tuple[int, int]:
+async def event_counts(env: dict[str, str]) -> tuple[int, int]:
     membership = await asyncpg.connect(env["MEMBERSHIP_DATABASE_URL"])
     events = await asyncpg.connect(env["EVENTS_DATABASE_URL"])
     try:
@@ -77,19 +24,102 @@ async def counts(env: dict[str, str]) -> tuple[int, int]:
         await events.close()
 
 
-async def test_the_run_command_starts_the_demo_and_a_second_run_duplicates_nothing(
+State = tuple[str, int, dict[str, str]]
+CHANGED: State = (
+    "cancelled",
+    60,
+    {"751": "confirmed", "101": "confirmed", "461": "cancelled", "851": "confirmed"},
+)
+SEEDED: State = (
+    "active",
+    80,
+    {"751": "confirmed", "101": "confirmed", "461": "confirmed", "851": "confirmed"},
+)
+
+
+async def demo_state(http: httpx.AsyncClient) -> State:
+    """Odense's 2021 membership status, the meeting's seats, registration status by code."""
+    status = (await http.get(f"{MEMBERSHIP}/networks/knub/memberships/2021/461")).json()
+    meeting = (await http.get(f"{EVENTS}/meetings/{MEETING}")).json()
+    rows = (await http.get(f"{EVENTS}/meetings/{MEETING}/registrations")).json()
+    return status["status"], meeting["seats"], {r["municipality_code"]: r["status"] for r in rows}
+
+
+async def change_the_demo(http: httpx.AsyncClient) -> None:
+    """What a person trying the system does: Odense leaves, its participant cancels, and
+    the meeting moves to a smaller room."""
+    r = await http.post(
+        f"{MEMBERSHIP}/memberships/membership-knub-2021-461/cancel",
+        json={"reason": "Kommunen udtræder"},
+    )
+    assert r.status_code == 200, r.text
+    rows = (await http.get(f"{EVENTS}/meetings/{MEETING}/registrations")).json()
+    odense = next(r["registration_id"] for r in rows if r["municipality_code"] == "461")
+    r = await http.post(f"{EVENTS}/meetings/{MEETING}/registrations/{odense}/cancel", json={})
+    assert r.status_code == 200, r.text
+    r = await http.post(f"{EVENTS}/meetings/{MEETING}/seats", json={"seats": 60})
+    assert r.status_code == 200, r.text
+
+
+async def settled_at(http: httpx.AsyncClient, state: State) -> None:
+    """Wait until the demo is in ``state`` (the participant list is a projection)."""
+
+    async def arrived() -> bool:
+        return await demo_state(http) == state
+
+    await wait_until(arrived, timeout=30, what=f"the demo in the state {state}")
+
+
+async def run_and_change(env: dict[str, str]) -> Running:
+    """A first run, in which the demo is loaded and then changed; stopped again."""
+    async with (
+        running(env) as run,
+        httpx.AsyncClient(headers=run.operator, timeout=10) as http,
+    ):
+        await settled_at(http, SEEDED)
+        await change_the_demo(http)
+        await settled_at(http, CHANGED)
+    return run
+
+
+async def test_a_second_run_starts_and_keeps_the_demo_as_it_was_changed(
     demo_env: dict[str, str],
 ) -> None:
-    first = await asyncio.to_thread(run_until_ready, demo_env)
-    assert "Where to look" in first, first
-    assert "registration from 851: confirmed" in first
-    after_first = await counts(demo_env)
+    first = await run_and_change(demo_env)
+    assert "registration from 851: confirmed" in first.text
+    assert "demo loaded: 5 memberships, 1 meeting, 4 registrations" in first.text
+    after_first = await event_counts(demo_env)
 
-    second = await asyncio.to_thread(run_until_ready, demo_env)
-    assert "Where to look" in second, second
-    assert "already there" in second
-    assert await counts(demo_env) == after_first, "the second run wrote no new events"
-    async with httpx.AsyncClient(headers=auth.OPERATOR, timeout=1) as client:
-        for port in (8001 + OFFSET, 8002 + OFFSET, 8003 + OFFSET):
+    async with (
+        running(demo_env) as second,
+        httpx.AsyncClient(headers=second.operator, timeout=10) as http,
+    ):
+        assert await demo_state(http) == CHANGED
+    assert "Traceback" not in second.text, second.text
+    assert (
+        "demo present: 5 memberships, 1 meeting, 4 registrations; left as it is; changed "
+        "since the seed: membership 461 for 2021 cancelled, seats 80 -> 60, "
+        "registration from 461 cancelled"
+    ) in second.text
+    assert await event_counts(demo_env) == after_first, "the second run wrote no events"
+    async with httpx.AsyncClient(timeout=1) as client:
+        for port in (8000 + OFFSET, 8001 + OFFSET, 8002 + OFFSET, 8003 + OFFSET):
             with pytest.raises(httpx.TransportError):  # stopped with the command
                 await client.get(f"http://127.0.0.1:{port}/healthz")
+
+
+async def test_reset_demo_says_what_it_deletes_then_brings_back_the_seeds_state(
+    demo_env: dict[str, str], unique: str
+) -> None:
+    await run_and_change(demo_env)
+    async with (
+        running(demo_env, "--reset-demo") as reset,
+        httpx.AsyncClient(headers=reset.operator, timeout=10) as http,
+    ):
+        await settled_at(http, SEEDED)
+    said = reset.text.index("--reset-demo: deleting the databases")
+    assert said < reset.text.index("ready at"), "said before it is done"
+    for name in ("membership", "events", "notifications", "privacy"):
+        assert f"t_{unique}_{name}" in reset.text[said:]
+    assert "Everything in them is lost" in reset.text
+    assert "demo loaded: 5 memberships, 1 meeting, 4 registrations" in reset.text

@@ -19,7 +19,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from contracts import meetings as wire
@@ -34,8 +33,9 @@ from services.membership.adapters import roster
 from services.membership.adapters.streams import SOURCE as MEMBERSHIP_SOURCE
 from services.membership.domain.municipalities import MUNICIPALITIES
 from services.notifications.service_layer.feed import rebuild_feed
+from tests.support.kafka import group_members
 from tests.support.notifications_smtp_sink import SmtpSink
-from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
+from tests.support.stack import ADMIN_DSN
 from tests.support.system import VAULT, System
 from tests.support.waiting import wait_until
 
@@ -468,16 +468,8 @@ def running_pids(system: System) -> list[int]:
 
 async def group_assignments(group: str) -> list[dict[str, list[int]]]:
     """Per member of a Kafka consumer group: topic -> the partitions it owns."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
-    await admin.start()
-    try:
-        responses = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
     members: list[dict[str, list[int]]] = []
-    for response in responses:
-        for described in response.groups:
-            for member in described[5]:
-                assignment = ConsumerProtocolMemberAssignment.decode(member[-1])
-                members.append({topic: sorted(parts) for topic, parts in assignment.assignment})
+    for member in await group_members(group):
+        assignment = ConsumerProtocolMemberAssignment.decode(member[-1])
+        members.append({topic: sorted(parts) for topic, parts in assignment.assignment})
     return members

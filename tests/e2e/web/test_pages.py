@@ -251,6 +251,59 @@ def test_municipality_page_shows_memberships_registrations_and_the_offer_until_i
     expect(page.locator("#memberships")).to_contain_text("Aktivt")
 
 
+def test_a_municipalitys_page_shows_its_public_part_without_a_sign_in_and_asks_for_the_rest(
+    anonymous_context: BrowserContext, browser: Browser, stack: Stack
+) -> None:
+    meeting_id = stack.schedule(seats=30, offer=True, title="Årets sidste møde for alle")
+    page = anonymous_context.new_page()
+    page.goto(f"{stack.web_url}/kommuner/{MEMBER_2022_ONLY}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aalborg (851)")
+    status = page.locator("#membership-status")
+    expect(status.locator("tr", has_text="2021").locator(".tag")).to_have_text("Ikke medlem")
+    expect(status.locator("tr", has_text="2022").locator(".tag")).to_have_text("Medlem")
+    offer = page.locator("#offer")
+    expect(offer).to_contain_text("Kommunen er meldt ind i")
+    expect(offer).to_contain_text("kan derfor deltage gratis i Årets sidste møde for alle")
+    upcoming = page.locator("#upcoming")
+    expect(upcoming.get_by_role("link", name="Årets sidste møde for alle")).to_have_attribute(
+        "href", f"/moeder/{meeting_id}"
+    )
+    expect(upcoming).to_contain_text("30 ledige pladser af 30")
+    sign_in = page.locator("#sign-in")
+    expect(sign_in.get_by_role("heading", level=2)).to_have_text("Resten kræver login")
+    expect(sign_in).to_contain_text("Du er ikke logget ind.")
+    expect(sign_in).to_contain_text("udviklings-login øverst på siden")
+    expect(page.locator("#private")).to_be_hidden()
+    expect(page.locator("#join-form")).to_be_hidden()
+    # Nothing personal shows without a sign-in: no contact person, no EAN.
+    text = page.locator("main").inner_text()
+    assert f"kontakt{MEMBER_2022_ONLY}@" not in text
+    assert "5798000000001" not in text
+
+    # Signed in for another municipality: the public part, and why the rest is not shown.
+    other = browser.new_context(viewport=DESKTOP, locale="da-DK")
+    signed_in(other, stack, "coordinator", code=OTHER_MEMBER_2021)
+    try:
+        foreign = other.new_page()
+        foreign.goto(f"{stack.web_url}/kommuner/{MEMBER_2022_ONLY}")
+        expect(foreign.locator("#sign-in")).to_contain_text(
+            "Du er logget ind, men ikke som Aalborgs koordinator eller som KL-medarbejder."
+        )
+        expect(foreign.locator("#membership-status")).to_contain_text("Medlem")
+        expect(foreign.locator("#private")).to_be_hidden()
+    finally:
+        other.close()
+
+    # The municipality's own coordinator signs in on the page and sees the rest.
+    page.locator("header summary", has_text="Udviklings-login").click()
+    page.get_by_label("Rolle").select_option("coordinator")
+    page.get_by_label("Kode (tre cifre)").fill(MEMBER_2022_ONLY)
+    page.get_by_role("button", name="Log ind (udvikling)").click()
+    expect(page.locator("#memberships")).to_contain_text("Aktivt")
+    expect(page.locator("#sign-in")).to_be_hidden()
+    expect(page.get_by_role("button", name="Meld kommunen ind")).to_be_visible()
+
+
 def test_dashboard_shows_deliveries_and_dead_letters(page: Page, stack: Stack) -> None:
     meeting_id = stack.schedule(seats=10)
     stack.register(meeting_id, "Mette Holm", MEMBER_2021)
@@ -278,14 +331,18 @@ PAGES = {
     "forside": "/",
     "moede": "/moeder/{meeting_id}",
     "kommune": f"/kommuner/{MEMBER_2022_ONLY}",
+    "kommune-offentlig": f"/kommuner/{MEMBER_2022_ONLY}",
     "drift": "/drift",
 }
 READY = {
     "forside": "#meetings ul",
     "moede": "#meeting",
-    "kommune": "#municipality",
+    "kommune": "#join-panel",
+    "kommune-offentlig": "#sign-in",
     "drift": "#meetings table",
 }
+ANONYMOUS = {"kommune-offentlig"}
+"""Pages checked as a visitor who has not signed in; the others as KL staff."""
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +364,8 @@ def test_every_page_has_no_serious_accessibility_violations_on_desktop_and_phone
     if viewport == "phone":
         options.update(is_mobile=True, has_touch=True, device_scale_factor=2)
     context = browser.new_context(**options)
-    signed_in(context, stack)
+    if name not in ANONYMOUS:
+        signed_in(context, stack)
     try:
         page = context.new_page()
         page.goto(stack.web_url + PAGES[name].format(meeting_id=showcase))
@@ -365,10 +423,10 @@ def test_public_pages_need_no_sign_in_and_a_participant_signs_in_to_register_the
         page, name="Sara Lund", email="sara.lund@aarhus.example.dk", municipality=MEMBER_2021
     )
     expect(page.locator("#register-result")).to_contain_text("Tilmelding kræver login")
-    # A municipality's page holds personal data: without a sign-in it says so.
+    # A municipality's page shows its public part, and asks to sign in for the rest.
     other = anonymous_context.new_page()
     other.goto(f"{stack.web_url}/kommuner/{MEMBER_2021}")
-    expect(other.locator("#page-error")).to_contain_text("Ikke logget ind")
+    expect(other.locator("#sign-in")).to_contain_text("Du er ikke logget ind")
     other.close()
 
     page.get_by_text("Udviklings-login").click()

@@ -40,7 +40,9 @@ def free_port() -> int:
         return port
 
 
-def run_stack(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_stack(
+    repo: Path, *args: str, timeout: float = 30, **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {
         **os.environ,
         "STACK_PYTHON": sys.executable,
@@ -56,7 +58,7 @@ def run_stack(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess
         env=environment,
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=timeout,
         check=False,
     )
 

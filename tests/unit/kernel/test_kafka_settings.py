@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from faststream.security import BaseSecurity, SASLScram512
 
 from services.kernel.kafka import KafkaSettings, kafka_settings_from_env
@@ -61,3 +63,15 @@ def test_the_operators_tools_read_the_stacks_env_names() -> None:
         ssl_cafile="/etc/kl/ca.pem",
     )
     assert kafka_settings_from_env({}) == KafkaSettings()
+
+
+def test_an_instance_is_named_by_its_host_and_port_in_its_consumer_groups() -> None:
+    settings = KafkaSettings()
+    assert settings.instance_id(8002) == f"{socket.gethostname()}-8002"
+    assert settings.instance_id(8002) != settings.instance_id(8012), "two instances, two ids"
+
+
+def test_an_operator_may_name_the_instance_or_turn_static_membership_off() -> None:
+    assert KafkaSettings(group_instance_id="events-a").instance_id(8002) == "events-a"
+    assert KafkaSettings(static_membership=False).instance_id(8002) is None
+    assert KafkaSettings().instance_id(None) is None, "no port, no stable name: dynamic"
