@@ -220,6 +220,18 @@ def _system(r: dict[str, Any]) -> list[str]:
         f"| mail: answer → in the Maildir, p50 / p95 / p99 / max | {_f(mlat['50'], 2)} / "
         f"{_f(mlat['95'], 2)} / {_f(mlat['99'], 2)} / {_f(mlat['100'], 2)} s | p99 < 5 s: "
         f"{_verdict(mlat['99'] < TARGETS['mail_p99_s'])} |",
+        *(
+            [
+                f"| … of which: event committed → applied by notifications / delivery queued → "
+                f"taken by the SMTP server, p50 / p99 | "
+                f"{_f(mail['stages']['event_to_applied_s']['50'], 2)} / "
+                f"{_f(mail['stages']['event_to_applied_s']['99'], 2)} s; "
+                f"{_f(mail['stages']['queued_to_sent_s']['50'], 2)} / "
+                f"{_f(mail['stages']['queued_to_sent_s']['99'], 2)} s | |"
+            ]
+            if "stages" in mail
+            else []
+        ),
         f"| last mail after the last answer | {_f(mail['last_mail_after_last_answer_s'], 2)} s"
         f"{' (timed out waiting)' if mail['timed_out'] else ''} | ≤ 5 s: "
         f"{_verdict(mail['last_mail_after_last_answer_s'] <= TARGETS['last_mail_s'])} |",

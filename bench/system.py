@@ -462,6 +462,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
                     "statuses": statuses,
                     "membership_lookups": await _lookups(http, membership_url) - before,
                 }
+        stages = await _mail_stages(conn, dsns["notifications"], meetings[0])
         checks = await _check(
             conn,
             [
@@ -523,7 +524,12 @@ async def run(quick: bool = False) -> dict[str, Any]:
         "by_kind": by_kind,
         "membership_lookups": lookups,
         "paths": paths,
-        "mail": {**mail, "timed_out": mail_timed_out, "wait_after_load_s": mail_wait_s},
+        "mail": {
+            **mail,
+            "timed_out": mail_timed_out,
+            "wait_after_load_s": mail_wait_s,
+            "stages": stages,
+        },
         "cpu_s": {
             **cpu,
             "postgres": stack["postgres"],
@@ -541,6 +547,41 @@ class _SeatsSpec:
 
     seats_per_meeting: int
     meetings: int = 1
+
+
+async def _mail_stages(
+    events: asyncpg.Connection, notifications_dsn: str, meeting_id: str
+) -> dict[str, dict[str, float]]:
+    """Where a rush mail's time goes: from the registration event's commit until the
+    notifications service has applied it (relay, Kafka, consumer: database clock, both
+    sides), and from its delivery being queued until the SMTP server took it (the
+    service's clock, both sides)."""
+    recorded = {
+        r["event_id"]: r["recorded_at"]
+        for r in await events.fetch(
+            "SELECT event_id, recorded_at FROM events WHERE stream_id = $1", meeting_id
+        )
+    }
+    conn = await asyncpg.connect(notifications_dsn)
+    try:
+        applied = await conn.fetch(
+            "SELECT event_id, processed_at FROM processed_events WHERE event_id = ANY($1)",
+            list(recorded),
+        )
+        sent = await conn.fetch(
+            """SELECT extract(epoch FROM finished_at - created_at) AS s FROM deliveries
+               WHERE meeting_id = $1 AND status = 'sent'""",
+            meeting_id,
+        )
+    finally:
+        await conn.close()
+    consumed = [(r["processed_at"] - recorded[r["event_id"]]).total_seconds() for r in applied]
+    delivered = [float(r["s"]) for r in sent]
+
+    def spread(values: list[float]) -> dict[str, float]:
+        return {p: percentile(values, float(p)) for p in ("50", "99", "100")}
+
+    return {"event_to_applied_s": spread(consumed), "queued_to_sent_s": spread(delivered)}
 
 
 def _mail_checks(
