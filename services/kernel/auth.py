@@ -31,6 +31,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from services.kernel.emails import same_email
 from services.kernel.http import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -101,12 +102,13 @@ class Principal:
         )
 
     def is_person(self, email: str | None) -> bool:
-        """A participant whose token names this e-mail (compared case-insensitively)."""
+        """A participant whose token names this e-mail (the one comparison of
+        :mod:`services.kernel.emails`: the vault's and the feed's)."""
         return (
             self.role == "participant"
             and email is not None
             and self.email is not None
-            and self.email.casefold() == email.casefold()
+            and same_email(self.email, email)
         )
 
     def __repr__(self) -> str:  # never the e-mail in a log line or a traceback

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from services.kernel.db import Migration, create_pool
+from services.kernel.emails import normalise_email
 
 log = structlog.get_logger(__name__)
 
@@ -168,11 +169,6 @@ class PersonKey:
 
     person_id: str
     key: bytes
-
-
-def normalise_email(email: str) -> str:
-    """One person, one e-mail: compared without case or surrounding blanks."""
-    return email.strip().lower()
 
 
 def new_person_id() -> str:

@@ -59,7 +59,10 @@ class NotificationsService:
 
     def __post_init__(self) -> None:
         self.app = create_app(
-            lambda: self.runtime.pool, self.runtime.readiness_checks(), lifespan=self.lifespan
+            lambda: self.runtime.pool,
+            self.runtime.readiness_checks(),
+            lifespan=self.lifespan,
+            vault=self.notifier.vault,
         )
         self.runtime.install_admin_routes(self.app)
         install_auth(self.app, self.settings.auth)

@@ -119,6 +119,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX feed_person ON notification_feed (recipient_person_id);
         """,
     ),
+    Migration(
+        # The feed of a recipient is found by person id (the vault compares the addresses),
+        # no longer by lower(recipient_email).
+        "notifications-0003-feed-by-person",
+        """
+        DROP INDEX IF EXISTS feed_recipient;
+        DROP INDEX IF EXISTS feed_person;
+        CREATE INDEX feed_person ON notification_feed (recipient_person_id, queued_at DESC);
+        """,
+    ),
 )
 
 

@@ -22,7 +22,9 @@ from services.kernel.auth import (
     install_auth,
     optional_principal,
 )
+from services.kernel.emails import normalise_email
 from services.kernel.http import install_problem_handlers
+from services.kernel.privacy import PrivacySettings, Vault
 from services.operator.dev_issuer import SigningKey, claims_for
 
 ISSUER = "https://issuer.test"
@@ -196,6 +198,20 @@ def test_a_principal_acts_for_its_own_municipality_and_is_its_own_person() -> No
     assert participant.is_person("anne@aarhus.DK")
     assert not participant.is_person("bo@aarhus.dk")
     assert not coordinator.is_person("anne@aarhus.dk")
+
+
+def test_strasse_and_strasse_with_a_sharp_s_are_two_people_to_tokens_and_the_vault() -> None:
+    """Case folding would make them one ("ß".casefold() == "ss"): one comparison, lower()."""
+    sharp = Principal("participant", "p", "751", "straße@aarhus.dk")
+    assert not sharp.is_person("strasse@aarhus.dk")
+    assert not Principal("participant", "p", "751", "strasse@aarhus.dk").is_person(
+        "straße@aarhus.dk"
+    )
+    assert sharp.is_person(" STRAßE@Aarhus.dk ")
+    assert normalise_email("straße@aarhus.dk") != normalise_email("strasse@aarhus.dk")
+    vault = Vault(PrivacySettings())
+    assert vault.digest("straße@aarhus.dk") != vault.digest("strasse@aarhus.dk")
+    assert vault.digest("Strasse@Aarhus.dk ") == vault.digest("strasse@aarhus.dk")
 
 
 def app_with(verifier: TokenVerifier) -> FastAPI:
