@@ -64,9 +64,16 @@ class AuthSettings(BaseModel):
     leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed.")
     fetch_timeout_s: float = Field(default=3.0, gt=0)
     refetch_interval_s: float = Field(
-        default=30.0,
+        default=60.0,
         ge=0,
-        description="At most one refetch of the JWKS per this many seconds (unknown kid).",
+        description="At most one fetch of the JWKS per this many seconds: for a token with "
+        "an unknown kid, and again after a failed fetch.",
+    )
+    max_age_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="The key set is fetched again once it is this old, so a key the issuer "
+        "withdrew stops verifying within this time (and the remembered tokens are forgotten).",
     )
     verified_tokens: int = Field(
         default=2_000,
@@ -168,8 +175,11 @@ KeyFetcher = Callable[[], Awaitable[dict[str, Any]]]
 class TokenVerifier:
     """Checks tokens against a JWKS that it fetches (async), caches and refetches on rotation.
 
-    ``now`` is the wall clock of token lifetimes (seconds since the epoch): real time even
-    when a service's domain clock runs as of a demo date.
+    The key set is fetched again when a token names an unknown ``kid`` (at most once per
+    ``refetch_interval_s``) and once it is ``max_age_s`` old, whatever the tokens say: a
+    key the issuer withdrew then stops verifying, and every remembered token is checked
+    again. ``now`` is the wall clock of token lifetimes and of the key set's age (seconds
+    since the epoch): real time even when a service's domain clock runs as of a demo date.
     """
 
     def __init__(
@@ -187,6 +197,9 @@ class TokenVerifier:
         self._keys: dict[str, Any] = {}
         self._loaded = False
         self._last_fetch: float | None = None
+        """When a fetch was last tried (the rate limit)."""
+        self._fetched_at: float | None = None
+        """When the key set in use was fetched (its age)."""
         self._lock = asyncio.Lock()
         # token text -> (principal, exp, nbf): a signature checked once for the same bytes.
         self._verified: dict[str, tuple[Principal, float, float | None]] = {}
@@ -205,12 +218,26 @@ class TokenVerifier:
             body: dict[str, Any] = response.json()
             return body
 
-    async def _refresh(self) -> None:
+    def _stale(self) -> bool:
+        """The fetched key set is older than ``max_age_s`` (an inline one never is)."""
+        return (
+            self._fetched_at is not None
+            and self._now() - self._fetched_at >= self.settings.max_age_s
+        )
+
+    async def _refresh(self, *, only_if_stale: bool = False) -> None:
         """Fetch the key set, at most once per ``refetch_interval_s`` (an unknown kid may
-        be a rotated key, or an attacker making us fetch: the limit stops the latter)."""
+        be a rotated key, or an attacker making us fetch: the limit stops the latter).
+
+        A failed fetch keeps the key set in use (an issuer outage must not sign everyone
+        out) and is tried again after ``refetch_interval_s``; with no key set at all it is
+        an outage (:class:`IssuerUnavailableError`).
+        """
         if self.settings.jwks is not None:
             return
         async with self._lock:
+            if only_if_stale and not self._stale():
+                return  # another request refreshed it while this one waited
             now = self._now()
             if (
                 self._last_fetch is not None
@@ -229,6 +256,7 @@ class TokenVerifier:
             self._verified.clear()  # a key may have been withdrawn
             self._keys = keys
             self._loaded = True
+            self._fetched_at = now
 
     async def _key_for(self, kid: str | None) -> Any:
         if not self._loaded:
@@ -247,6 +275,8 @@ class TokenVerifier:
         A token verified before (the very same text) is not checked again, only its
         lifetime: RS256 costs ≈ 0.1 ms, and a browser or a system sends one token many times.
         """
+        if self._stale():
+            await self._refresh(only_if_stale=True)
         remembered = self._verified.get(token)
         if remembered is not None:
             principal, exp, nbf = remembered
