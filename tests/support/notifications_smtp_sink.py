@@ -4,7 +4,8 @@ It runs on the test's event loop on a free port of 127.0.0.1, so tests read what
 without the shared sink of the local stack. Fault switches:
 
 * ``refuse_next_rcpts = n``: the next ``n`` RCPT commands get ``451 4.3.0`` (temporary);
-* a recipient whose local part starts with ``reject-`` gets ``550 5.1.1`` (permanent).
+* a recipient whose local part starts with ``reject-``, or who is in ``reject``, gets
+  ``550 5.1.1`` (permanent), in Postfix's words: the answer names the address.
 
 Every RCPT is counted in ``rcpt_attempts`` (address -> count), accepted or not.
 """
@@ -22,7 +23,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 REFUSE = "451 4.3.0 temporarily refusing (test)"
-REJECT = "550 5.1.1 mailbox unavailable"
+REJECT = "550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
+"""Postfix's answer to an unknown mailbox (``{address}``: the refused address)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class SmtpSink:
     messages: list[ReceivedMail] = field(default_factory=list)
     rcpt_attempts: Counter[str] = field(default_factory=Counter)
     refuse_next_rcpts: int = 0
+    reject: set[str] = field(default_factory=set)
+    """Addresses refused for good (besides ``reject-...``), compared in lower case."""
 
     def to(self, address: str) -> list[ReceivedMail]:
         return [m for m in self.messages if address in m.rcpt_tos]
@@ -65,8 +69,11 @@ class SmtpSink:
         if self.refuse_next_rcpts > 0:
             self.refuse_next_rcpts -= 1
             return REFUSE
-        if address.rsplit("@", 1)[0].lower().startswith("reject-"):
-            return REJECT
+        if (
+            address.rsplit("@", 1)[0].lower().startswith("reject-")
+            or address.lower() in self.reject
+        ):
+            return REJECT.format(address=address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -464,8 +464,12 @@ async def apply_to_feed(
 
 async def scrub_person(conn: asyncpg.Connection, person_id: str) -> None:
     """Forget an erased person here: the erased marker in the view of registrations, no
-    address, name, text or calendar in deliveries (a queued one is never sent), no address
-    in the feed. Statuses, kinds and counts stay."""
+    address, name, text, calendar or server answer in deliveries (a queued one is never
+    sent), no address or server answer in the feed. Statuses, kinds and counts stay.
+
+    A server's answer is redacted since it is recorded (adapters/smtp_reply.py); rows
+    recorded before that may name the address in ``last_error`` and ``reason``, so those
+    of the person's own mail are cleared here."""
     registrations = [
         r[0]
         for r in await conn.fetch(
@@ -485,7 +489,8 @@ async def scrub_person(conn: asyncpg.Connection, person_id: str) -> None:
                recipient_name = CASE WHEN person_id = $1 THEN NULL ELSE recipient_name END,
                body_text = $2, body_html = $2, ics = NULL,
                status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END,
-               last_error = CASE WHEN status = 'queued' THEN 'erased' ELSE last_error END,
+               last_error = CASE WHEN status = 'queued' THEN 'erased'
+                                 WHEN person_id = $1 THEN NULL ELSE last_error END,
                permanent = CASE WHEN status = 'queued' THEN true ELSE permanent END
            WHERE person_id = $1 OR registration_id = ANY($3::text[])""",
         person_id,
@@ -493,6 +498,7 @@ async def scrub_person(conn: asyncpg.Connection, person_id: str) -> None:
         registrations,
     )
     await conn.execute(
-        "UPDATE notification_feed SET recipient_email = NULL WHERE recipient_person_id = $1",
+        """UPDATE notification_feed SET recipient_email = NULL, reason = NULL
+           WHERE recipient_person_id = $1""",
         person_id,
     )

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from services.notifications.adapters.smtp_reply import SmtpReply, smtp_reply
 from services.notifications.service_layer.ports import (
     DeliveryError,
     PermanentDeliveryError,
@@ -34,6 +35,7 @@ class SmtpMailer:
         self.timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
+        recipient = str(message.get("To", "")) or None
         try:
             await aiosmtplib.send(
                 message,
@@ -46,18 +48,26 @@ class SmtpMailer:
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # One recipient per message: its answer decides.
-            refusals = list(exc.recipients)
-            codes = [r.code for r in refusals]
-            reason = "; ".join(f"{r.code} {r.message}" for r in refusals)
-            raise classify(min(codes) if codes else 451, reason) from exc
+            replies = [smtp_reply(r.code, r.message, r.recipient) for r in exc.recipients]
+            if not replies:
+                raise classify(smtp_reply(451, "recipient refused")) from exc
+            decisive = min(replies, key=lambda r: r.code or 451)
+            raise classify(decisive, "; ".join(r.reason for r in replies)) from exc
         except aiosmtplib.SMTPResponseException as exc:
-            raise classify(exc.code, f"{exc.code} {exc.message}") from exc
+            raise classify(smtp_reply(exc.code, exc.message, recipient)) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise TemporaryDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            reply = smtp_reply(None, f"{type(exc).__name__}: {exc}", recipient)
+            raise TemporaryDeliveryError(reply.reason) from exc
 
 
-def classify(code: int, reason: str) -> DeliveryError:
-    """5xx is permanent; anything else (4xx, odd codes) is worth another try."""
-    if 500 <= code < 600:
-        return PermanentDeliveryError(reason)
-    return TemporaryDeliveryError(reason)
+def classify(reply: SmtpReply, reason: str | None = None) -> DeliveryError:
+    """5xx is permanent; anything else (4xx, odd codes) is worth another try. The error
+    carries the reply's codes and its redacted words (``reason``: several replies')."""
+    error = (
+        PermanentDeliveryError
+        if reply.code is not None and 500 <= reply.code < 600
+        else (TemporaryDeliveryError)
+    )
+    return error(
+        reason or reply.reason, smtp_code=reply.code, enhanced_status=reply.enhanced_status
+    )

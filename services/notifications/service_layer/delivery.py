@@ -161,6 +161,8 @@ class DeliveryWorker:
                         "reason": exc.reason[:2000],
                         "permanent": exc.permanent,
                         "attempts": attempt,
+                        "smtp_code": exc.smtp_code,
+                        "enhanced_status": exc.enhanced_status,
                     }
                 ),
                 now,

@@ -13,6 +13,7 @@ from icalendar import Calendar
 from services.notifications.adapters.calendar import calendar_object
 from services.notifications.adapters.email import MailContent, compose
 from services.notifications.adapters.smtp import classify
+from services.notifications.adapters.smtp_reply import smtp_reply
 from services.notifications.adapters.texts import render
 from services.notifications.domain.decisions import decide
 from services.notifications.domain.events import (
@@ -151,8 +152,9 @@ def test_the_mail_carries_text_html_and_the_ics_as_text_calendar_with_its_method
 
 
 def test_smtp_5xx_is_permanent_and_4xx_is_worth_another_try() -> None:
-    assert isinstance(classify(550, "550 no such user"), PermanentDeliveryError)
-    assert isinstance(classify(451, "451 try later"), TemporaryDeliveryError)
+    assert isinstance(classify(smtp_reply(550, "no such user")), PermanentDeliveryError)
+    assert isinstance(classify(smtp_reply(451, "4.3.0 try later")), TemporaryDeliveryError)
+    assert isinstance(classify(smtp_reply(None, "TimeoutError")), TemporaryDeliveryError)
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
