@@ -307,10 +307,13 @@ class Vault:
 
         Calls that arrive while a round trip is running are gathered and answered by the
         next one: a rush of registrations costs one round trip per batch, not per request.
-        ``pending_until``: hold the person ("pending") at least until then, in the same
-        batch. A person made for a request that is then refused gets no other hold, and the
-        retention sweeper erases them once it has passed, instead of keeping their e-mail's
-        digest and a key for ever.
+        ``pending_until``: hold the person ("pending") until then, in the same batch, unless
+        they are held "pending" already. A person made for a request that is then refused
+        gets no other hold, and the retention sweeper erases them once it has passed,
+        instead of keeping their e-mail's digest and a key for ever. A later request never
+        moves the hold: the request is asked for before it is decided, and requests that
+        are refused again and again (probing whether an address is registered) must not
+        keep the person for ever.
         """
         future: asyncio.Future[PersonKey] = asyncio.get_running_loop().create_future()
         digest = self.digest(email)
@@ -355,10 +358,10 @@ class Vault:
     ) -> dict[bytes, PersonKey]:
         found = await self._find_or_make(digests)
         if pending:
-            # A later "pending" hold wins; an earlier one never shortens it.
+            # The first "pending" hold stays (see person_for): set once, never renewed.
             await self.hold(
                 [(found[d].person_id, "pending", until) for d, until in pending.items()],
-                extend_only=True,
+                keep_existing=True,
             )
         return found
 
@@ -524,22 +527,16 @@ class Vault:
         return bool(found)
 
     async def hold(
-        self, holds: Sequence[tuple[str, str, datetime | None]], *, extend_only: bool = False
+        self, holds: Sequence[tuple[str, str, datetime | None]], *, keep_existing: bool = False
     ) -> None:
         """Add or move holds: (person id, holder, until; None = until released).
 
-        Holds of persons the vault does not know (erased) are ignored. ``extend_only``: an
-        existing hold is only moved later, never earlier.
+        Holds of persons the vault does not know (erased) are ignored. ``keep_existing``:
+        add the holds that do not exist, never move one that does.
         """
         if not holds:
             return
-        until = (
-            # None (until released) is the latest of all.
-            "CASE WHEN holds.until IS NULL OR excluded.until IS NULL THEN NULL"
-            " ELSE greatest(holds.until, excluded.until) END"
-            if extend_only
-            else "excluded.until"
-        )
+        conflict = "DO NOTHING" if keep_existing else "DO UPDATE SET until = excluded.until"
         pool = await self.pool()
         self.round_trips += 1
         await pool.execute(
@@ -547,7 +544,7 @@ class Vault:
                SELECT h.* FROM unnest($1::text[], $2::text[], $3::timestamptz[])
                    AS h(person_id, holder, until)
                WHERE EXISTS (SELECT 1 FROM persons p WHERE p.person_id = h.person_id)
-               ON CONFLICT (person_id, holder) DO UPDATE SET until = {until}""",
+               ON CONFLICT (person_id, holder) {conflict}""",
             [h[0] for h in holds],
             [h[1] for h in holds],
             [h[2] for h in holds],

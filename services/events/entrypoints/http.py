@@ -201,7 +201,7 @@ def create_app(
     async def _refused(_: Request, exc: errors.MeetingError) -> JSONResponse:
         status = STATUS_OF.get(type(exc), 409)
         extra: dict[str, Any] = {}
-        if isinstance(exc, errors.DuplicateRegistrationError):
+        if isinstance(exc, errors.DuplicateRegistrationError) and exc.registration_id:
             extra["registration_id"] = exc.registration_id
         if isinstance(exc, errors.NotAMemberError):
             name = KNOWN_NETWORKS.get(exc.network_slug, exc.network_slug)
@@ -427,7 +427,8 @@ def create_app(
         standing = await eligibility.standing(header, body.municipality_code)
         # Sealed here, at the edge: the domain sees the person's id and municipality only.
         # Held "pending" for a while: if this request is refused, nothing else holds a
-        # person made for it, and the retention sweeper erases them afterwards.
+        # person made for it, and the retention sweeper erases them afterwards. The hold
+        # is set by the first request only: later ones (refused or not) never renew it.
         person = await vault.person_for(
             str(body.email),
             pending_until=clock.now() + timedelta(days=vault.settings.pending_days),
@@ -450,9 +451,17 @@ def create_app(
             standing=standing,
         )
         payload = body.model_dump(mode="json")
-        return await _command(
-            "register", meeting_id, idempotency_key, payload, command, _render_registration
-        )
+        try:
+            return await _command(
+                "register", meeting_id, idempotency_key, payload, command, _render_registration
+            )
+        except errors.DuplicateRegistrationError as exc:
+            # The existing registration's id is for KL, its municipality's coordinator and
+            # the person (a participant registers only themselves); not for a coordinator
+            # of another municipality probing whether an address is registered where.
+            if principal.role == "participant" or principal.acts_for(exc.municipality_code):
+                raise
+            raise exc.without_ids() from None
 
     @router.get(
         "/meetings/{meeting_id}/registrations",

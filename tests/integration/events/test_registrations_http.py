@@ -15,6 +15,7 @@ from tests.integration.events.conftest import (
     meeting_body,
     person,
 )
+from tests.support import auth
 
 PROBLEM = "application/problem+json"
 
@@ -176,6 +177,34 @@ async def test_an_idempotency_key_gives_the_first_answer_again_and_no_second_reg
     assert again.headers["idempotent-replayed"] == "true"
     other = await client.post(url, json=person(2), headers=headers)
     assert other.status_code == 422
+
+
+async def test_a_duplicate_shows_the_existing_registration_only_to_those_who_may_see_it(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client, seats=5)
+    await add_members(pool, 2021, "101", "147")
+    url = f"/meetings/{meeting}/registrations"
+    anne = person(1, "101", "anne@aarhus.dk")
+    first = await client.post(url, json=anne, headers=auth.headers("coordinator", "101"))
+    assert first.status_code == 201, first.text
+    existing = first.json()["registration_id"]
+
+    probe = {**anne, "municipality_code": "147"}
+    other = await client.post(url, json=probe, headers=auth.headers("coordinator", "147"))
+    assert other.status_code == 409
+    assert other.json()["type"] == "urn:kl:problem:already-registered"
+    assert existing not in other.text, "another municipality's id is not told"
+    assert "registration_id" not in other.json()
+
+    for headers in (
+        auth.OPERATOR,
+        auth.headers("coordinator", "101"),
+        auth.headers("participant", "101", "anne@aarhus.dk"),
+    ):
+        seen = await client.post(url, json=anne, headers=headers)
+        assert seen.status_code == 409
+        assert seen.json()["registration_id"] == existing
 
 
 async def test_cancel_promote_reschedule_program_offer_and_attendance(
