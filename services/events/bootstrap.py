@@ -83,6 +83,7 @@ def bootstrap(
         topics={meetings_wire.MEETING_TOPIC: 3, privacy_wire.PRIVACY_TOPIC: 3},
         pool_size=settings.pool_size,
         run_relay=settings.workers,
+        housekeeping=settings.housekeeping,
     )
     runtime.document(
         [

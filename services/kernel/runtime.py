@@ -21,9 +21,11 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from contracts.base import EventPayload
+from services.kernel.clock import Clock, SystemClock
 from services.kernel.db import Migration, create_pool
 from services.kernel.deadletters import install_dead_letter_routes
 from services.kernel.eventstore import MIGRATIONS as EVENT_STORE_MIGRATIONS
+from services.kernel.housekeeping import Housekeeping, HousekeepingSettings
 from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
 from services.kernel.kafka import (
     KafkaAuthenticationError,
@@ -51,6 +53,12 @@ class ServiceRuntime:
     topics: dict[str, int] = field(default_factory=dict)
     run_relay: bool = True
     pool_size: int = 20
+    housekeeping: HousekeepingSettings = field(default_factory=HousekeepingSettings)
+    """What the database keeps how long (idempotency records, published outbox rows,
+    processed event ids): swept in the background by every instance, one at a time."""
+    wall_clock: Clock = field(default_factory=SystemClock)
+    """Real time, for the housekeeping's horizons (a service's domain clock may run as of
+    a demo date, and the swept rows carry the database's timestamps)."""
     broker: KafkaBroker = field(init=False)
     relay: OutboxRelay = field(init=False)
     subscriptions: list[Subscription] = field(default_factory=list, init=False)
@@ -117,6 +125,13 @@ class ServiceRuntime:
             [*EVENT_STORE_MIGRATIONS, *IDEMPOTENCY_MIGRATIONS, *self.migrations],
             max_size=self.pool_size,
         )
+        housekeeping = Housekeeping(
+            lambda: self.pool,
+            self.housekeeping,
+            clock=self.wall_clock,
+            name=f"{self.name}-housekeeping",
+        )
+        self._tasks.append(asyncio.create_task(housekeeping.run(self._stop)))
         try:
             await self._start_kafka()
         except (KafkaError, OSError, TimeoutError) as exc:

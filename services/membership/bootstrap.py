@@ -52,6 +52,7 @@ def build_runtime(settings: Settings, vault: Vault | None = None) -> ServiceRunt
         migrations=roster.MIGRATIONS,
         topics={cm.MEMBERSHIP_TOPIC: 3, cm.NETWORK_TOPIC: 1},
         pool_size=settings.pool_size,
+        housekeeping=settings.housekeeping,
     )
     runtime.subscribe(roster_subscription(lambda: runtime.pool, settings.kafka))
     runtime.subscribe(privacy_subscription(lambda: runtime.pool, settings.kafka, vault))

@@ -128,6 +128,7 @@ def bootstrap(
         kafka=settings.kafka,
         migrations=MIGRATIONS,
         topics={NOTIFICATION_TOPIC: 3},
+        housekeeping=settings.housekeeping,
     )
     store = EventStore(source=SOURCE)
     vault = vault or Vault(settings.privacy)

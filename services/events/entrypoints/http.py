@@ -38,7 +38,8 @@ from services.events.service_layer.meetings import (
     stream_id_of,
 )
 from services.events.service_layer.ports import MembershipServiceUnavailableError
-from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
+from services.kernel import idempotency
+from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, Principal, allow
 from services.kernel.clock import Clock
 from services.kernel.http import (
     NO_OTEL,
@@ -50,7 +51,6 @@ from services.kernel.http import (
     no_control_characters,
     problem_response,
 )
-from services.kernel.idempotency import request_hash
 from services.kernel.privacy import Vault, seal
 from services.kernel.runtime import ServiceRuntime
 
@@ -254,10 +254,14 @@ def create_app(
 
     router = APIRouter(tags=["meetings"], responses={400: PROBLEM, 404: PROBLEM, 409: PROBLEM})
 
-    def idem(scope: str, key: str | None, payload: Any) -> IdempotencyRef | None:
+    def idem(
+        principal: Principal, scope: str, key: str | None, payload: Any
+    ) -> IdempotencyRef | None:
+        """The Idempotency-Key of this caller (the token's subject) for this command."""
         if key is None:
             return None
-        return IdempotencyRef(f"events:{scope}", key, request_hash(payload))
+        name = idempotency.scope(f"events:{scope}", principal.subject)
+        return IdempotencyRef(name, key, idempotency.request_hash(payload))
 
     @router.post(
         "/meetings",
@@ -266,7 +270,9 @@ def create_app(
         summary="Schedule a meeting",
     )
     async def schedule_meeting(
-        _: Operator, body: s.ScheduleMeetingRequest, idempotency_key: IdempotencyKey = None
+        principal: Operator,
+        body: s.ScheduleMeetingRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         meeting_id = stream_id_of(body.slug or str(uuid4()))
         command = c.ScheduleMeeting(
@@ -274,7 +280,7 @@ def create_app(
             at=clock.now(),
             **body.model_dump(exclude={"slug"}),
         )
-        ref = idem("schedule", idempotency_key, body.model_dump(mode="json"))
+        ref = idem(principal, "schedule", idempotency_key, body.model_dump(mode="json"))
         return _answer(await meetings.execute(command, _render_meeting(201), ref))
 
     @router.get("/meetings", response_model=list[s.UpcomingMeeting], summary="Upcoming meetings")
@@ -288,9 +294,14 @@ def create_app(
         return JSONResponse(meeting_body(meeting, version))
 
     async def _command(
-        scope: str, meeting_id: str, key: str | None, payload: Any, command: c.Command, r: Render
+        principal: Principal,
+        scope: str,
+        key: str | None,
+        payload: Any,
+        command: c.Command,
+        r: Render,
     ) -> JSONResponse:
-        ref = idem(f"{scope}:{command.meeting_id}", key, payload)
+        ref = idem(principal, f"{scope}:{command.meeting_id}", key, payload)
         return _answer(await meetings.execute(command, r, ref))
 
     @router.put(
@@ -299,7 +310,7 @@ def create_app(
         summary="Publish or change the program",
     )
     async def publish_program(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.ProgramRequest,
         idempotency_key: IdempotencyKey = None,
@@ -311,7 +322,7 @@ def create_app(
         )
         payload = body.model_dump(mode="json")
         return await _command(
-            "program", meeting_id, idempotency_key, payload, command, _render_meeting(200)
+            principal, "program", idempotency_key, payload, command, _render_meeting(200)
         )
 
     @router.post(
@@ -320,7 +331,7 @@ def create_app(
         summary="Move the meeting in time (or place)",
     )
     async def reschedule(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.RescheduleRequest,
         idempotency_key: IdempotencyKey = None,
@@ -330,7 +341,7 @@ def create_app(
         )
         payload = body.model_dump(mode="json")
         return await _command(
-            "reschedule", meeting_id, idempotency_key, payload, command, _render_meeting(200)
+            principal, "reschedule", idempotency_key, payload, command, _render_meeting(200)
         )
 
     @router.post(
@@ -339,7 +350,7 @@ def create_app(
         summary="Raise or lower the number of seats",
     )
     async def change_seats(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.SeatsRequest,
         idempotency_key: IdempotencyKey = None,
@@ -348,7 +359,7 @@ def create_app(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), seats=body.seats
         )
         return await _command(
-            "seats", meeting_id, idempotency_key, body.model_dump(), command, _render_seats
+            principal, "seats", idempotency_key, body.model_dump(), command, _render_seats
         )
 
     @router.post(
@@ -357,7 +368,7 @@ def create_app(
         summary='Mark or unmark the offer "next year\'s members attend free"',
     )
     async def change_offer(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.OfferRequest,
         idempotency_key: IdempotencyKey = None,
@@ -368,7 +379,7 @@ def create_app(
             next_year_members_free=body.next_year_members_free,
         )
         return await _command(
-            "offer", meeting_id, idempotency_key, body.model_dump(), command, _render_meeting(200)
+            principal, "offer", idempotency_key, body.model_dump(), command, _render_meeting(200)
         )
 
     @router.post(
@@ -377,7 +388,7 @@ def create_app(
         summary="Cancel the meeting",
     )
     async def cancel_meeting(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.CancelMeetingRequest,
         idempotency_key: IdempotencyKey = None,
@@ -386,7 +397,7 @@ def create_app(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), reason=body.reason
         )
         return await _command(
-            "cancel", meeting_id, idempotency_key, body.model_dump(), command, _render_meeting(200)
+            principal, "cancel", idempotency_key, body.model_dump(), command, _render_meeting(200)
         )
 
     @router.post(
@@ -453,7 +464,7 @@ def create_app(
         payload = body.model_dump(mode="json")
         try:
             return await _command(
-                "register", meeting_id, idempotency_key, payload, command, _render_registration
+                principal, "register", idempotency_key, payload, command, _render_registration
             )
         except errors.DuplicateRegistrationError as exc:
             # The existing registration's id is for KL, its municipality's coordinator and
@@ -512,8 +523,8 @@ def create_app(
         )
         payload = {"registration_id": registration_id, **body.model_dump()}
         return await _command(
+            principal,
             "cancel-registration",
-            meeting_id,
             idempotency_key,
             payload,
             command,
@@ -526,7 +537,7 @@ def create_app(
         summary="Record attendance after the meeting",
     )
     async def record_attendance(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         registration_id: RegistrationRef,
         body: s.AttendanceRequest,
@@ -540,7 +551,7 @@ def create_app(
         )
         payload = {"registration_id": registration_id, **body.model_dump()}
         return await _command(
-            "attendance", meeting_id, idempotency_key, payload, command, _render_attendance
+            principal, "attendance", idempotency_key, payload, command, _render_attendance
         )
 
     @router.get(

@@ -179,6 +179,30 @@ async def test_an_idempotency_key_gives_the_first_answer_again_and_no_second_reg
     assert other.status_code == 422
 
 
+async def test_each_caller_has_its_own_idempotency_keys_and_the_records_name_nobody(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client)
+    await add_members(pool, 2021, "101", "147")
+    url = f"/meetings/{meeting}/registrations"
+    key = {"Idempotency-Key": "tilmelding-1"}
+    kbh = {**auth.headers("coordinator", "101"), **key}
+    albertslund = {**auth.headers("coordinator", "147"), **key}
+    mine = await client.post(url, json=person(1, "101"), headers=kbh)
+    theirs = await client.post(url, json=person(2, "147"), headers=albertslund)
+    assert (mine.status_code, theirs.status_code) == (201, 201), theirs.text
+    assert theirs.json()["registration_id"] != mine.json()["registration_id"]
+    again = await client.post(url, json=person(1, "101"), headers=kbh)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (201, "true")
+    assert again.json() == mine.json()
+
+    stored = await pool.fetch("SELECT row_to_json(i)::text AS r FROM idempotency_keys i")
+    assert len(stored) == 2
+    for who in (person(1, "101"), person(2, "147")):
+        for personal in (who["name"], who["email"]):
+            assert all(str(personal).lower() not in r["r"].lower() for r in stored), personal
+
+
 async def test_a_duplicate_shows_the_existing_registration_only_to_those_who_may_see_it(
     client: httpx.AsyncClient, pool: asyncpg.Pool
 ) -> None:

@@ -1,0 +1,39 @@
+"""What every service's settings hold: Kafka, tokens, the key vault, housekeeping.
+
+Each service's ``config.py`` subclasses :class:`ServiceSettings` with its prefix
+(``EVENTS_``...) and its own fields; nested settings are read with ``__``
+(``EVENTS_KAFKA__BOOTSTRAP_SERVERS``, ``EVENTS_HOUSEKEEPING__IDEMPOTENCY_HOURS``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.kernel.auth import AuthSettings
+from services.kernel.housekeeping import HousekeepingSettings
+from services.kernel.kafka import KafkaSettings
+from services.kernel.privacy import PrivacySettings
+
+
+class ServiceSettings(BaseSettings):
+    """The settings the three services share; read once, at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        # Settings hold secrets (keys, passwords): an error names the field, not the value.
+        hide_input_in_errors=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    clock_as_of: datetime | None = Field(
+        default=None,
+        description="Run the clock as of this moment (the demo: 2021-11-19); None: now.",
+        examples=["2021-11-19T10:00:00+01:00"],
+    )
+    host: str = "127.0.0.1"
