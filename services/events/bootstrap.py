@@ -84,6 +84,7 @@ def bootstrap(
         pool_size=settings.pool_size,
         run_relay=settings.workers,
         housekeeping=settings.housekeeping,
+        metrics_interval_s=settings.metrics_interval_s,
     )
     runtime.document(
         [

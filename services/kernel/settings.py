@@ -1,4 +1,4 @@
-"""What every service's settings hold: Kafka, tokens, the key vault, housekeeping.
+"""What every service's settings hold: Kafka, tokens, the key vault, housekeeping, metrics.
 
 Each service's ``config.py`` subclasses :class:`ServiceSettings` with its prefix
 (``EVENTS_``...) and its own fields; nested settings are read with ``__``
@@ -31,6 +31,12 @@ class ServiceSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    metrics_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often the gauges of /metrics (relay and consumer lag) are computed.",
+    )
     clock_as_of: datetime | None = Field(
         default=None,
         description="Run the clock as of this moment (the demo: 2021-11-19); None: now.",

@@ -129,6 +129,7 @@ def bootstrap(
         migrations=MIGRATIONS,
         topics={NOTIFICATION_TOPIC: 3},
         housekeeping=settings.housekeeping,
+        metrics_interval_s=settings.metrics_interval_s,
     )
     store = EventStore(source=SOURCE)
     vault = vault or Vault(settings.privacy)

@@ -8,6 +8,7 @@ message the page can show, never an empty answer.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -44,6 +45,16 @@ RESPONSE_HEADERS = (
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
+NOT_PROXIED = frozenset({"metrics"})
+"""Service paths the pages never need and the public must not reach through the web app:
+``/metrics`` is for the cluster's Prometheus, which scrapes the services directly."""
+
+
+def _not_proxied(path: str) -> bool:
+    """``path`` (as the route got it) names a path of :data:`NOT_PROXIED`, however written
+    (``metrics/``, ``./metrics``, ``a/../Metrics``)."""
+    return posixpath.normpath("/" + path).strip("/").lower() in NOT_PROXIED
+
 
 @dataclass(frozen=True)
 class Upstream:
@@ -70,6 +81,14 @@ class ServiceProxy:
                 "Ukendt tjeneste",
                 f"Der findes ingen tjeneste '{service}' bag /api/.",
                 f"There is no service '{service}' behind /api/.",
+            )
+        if _not_proxied(path):
+            return problem_response(
+                404,
+                "not-proxied",
+                "Findes ikke her",
+                f"{upstream.name_da} viser ikke /{path.strip('/')} gennem web-appen.",
+                f"The {service} service's /{path.strip('/')} is not served through the web app.",
             )
         headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
         # Ask for no compression: the bytes then pass through as they arrive (SSE included).

@@ -105,6 +105,25 @@ async def test_an_unknown_service_is_a_404_problem(client: httpx.AsyncClient) ->
     assert r.json()["type"] == "urn:kl:problem:unknown-service"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/membership/metrics",
+        "/api/notifications/metrics/",
+        "/api/membership/./metrics",
+        "/api/notifications/deliveries/../Metrics",
+    ],
+)
+async def test_a_service_s_metrics_are_not_served_through_the_web_app(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    r = await client.get(path)
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:kl:problem:not-proxied"
+    assert "path" not in r.json(), "the request never reached the service"
+
+
 async def test_the_pages_see_the_configured_today(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/context")).json() == {
         "now": "2021-11-19T08:00:00+00:00",
