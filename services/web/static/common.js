@@ -41,6 +41,18 @@ const KL = (() => {
     return { ok: response.ok, status: response.status, body };
   }
 
+  /** A fresh Idempotency-Key: a random UUID (v4). crypto.randomUUID needs a secure context
+      (https, or loopback); getRandomValues does not, so a page served over plain http
+      still sends a key nobody else can have (never a timestamp, which two people share). */
+  function newIdempotencyKey() {
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
   /** The development sign-in of this tab: {token, role, municipality_code, email} or null. */
   const SESSION_KEY = "kl.devsignin";
   function session() {
@@ -218,5 +230,5 @@ const KL = (() => {
 
   const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
-  return { api, session, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
+  return { api, newIdempotencyKey, session, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
 })();

@@ -134,7 +134,7 @@
     const result = await api(`/api/membership/networks/${encodeURIComponent(slug)}/memberships`, {
       method: "POST",
       json: { municipality_code: code, year, contact_name: value("contact_name"), contact_email: value("contact_email"), ean: value("ean") },
-      idempotencyKey: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()),
+      idempotencyKey: KL.newIdempotencyKey(),
     });
     button.disabled = false;
     if (result.ok) {

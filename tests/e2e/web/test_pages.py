@@ -274,6 +274,44 @@ def test_dashboard_shows_deliveries_and_dead_letters(page: Page, stack: Stack) -
         )
 
 
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def test_without_crypto_random_uuid_the_pages_still_send_random_idempotency_keys(
+    browser: Browser, stack: Stack
+) -> None:
+    """crypto.randomUUID exists only in a secure context (https or loopback): a page served
+    over plain http must not fall back to a timestamp, which two people can share."""
+    ctx = browser.new_context(viewport=DESKTOP, locale="da-DK", timezone_id="Europe/Copenhagen")
+    ctx.set_default_timeout(15_000)
+    signed_in(ctx, stack)
+    ctx.add_init_script("delete Crypto.prototype.randomUUID;")
+    keys: list[str] = []
+    try:
+        page = ctx.new_page()
+        page.on(
+            "request",
+            lambda r: (
+                keys.append(r.headers["idempotency-key"])
+                if "idempotency-key" in r.headers
+                else None
+            ),
+        )
+        meeting_id = stack.schedule(seats=10)
+        open_meeting(page, stack, meeting_id)
+        assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+        for n in range(2):
+            fill_registration(
+                page, name=f"Nøgle {n}", email=f"noegle{n}@aarhus.example.dk", municipality="751"
+            )
+            expect(page.locator("#register-result")).to_contain_text("Du har fået en plads")
+    finally:
+        ctx.close()
+    assert len(keys) == 2, keys
+    assert all(UUID4.match(key) for key in keys), keys
+    assert keys[0] != keys[1]
+
+
 PAGES = {
     "forside": "/",
     "moede": "/moeder/{meeting_id}",
