@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kernel.settings import ServiceSettings
@@ -28,6 +28,20 @@ class Settings(ServiceSettings):
         "operator may run API-only instances (false) beside worker instances (true).",
     )
     join_url_template: str = Field(
-        default="{membership_url}/networks/{slug}/memberships",
-        description="Where a municipality joins a network (told in a not-a-member refusal).",
+        default="/api/membership/networks/{slug}/memberships",
+        description="Where a municipality joins a network, told in a not-a-member refusal "
+        "to anyone: a public address (the web app's path by default, or a full public URL), "
+        "never the membership service's internal one. ``{slug}``: the network.",
     )
+
+    @field_validator("join_url_template")
+    @classmethod
+    def _only_the_slug(cls, template: str) -> str:
+        try:
+            template.format(slug="knub")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "join_url_template may name only {slug} (a public address, e.g. "
+                "/api/membership/networks/{slug}/memberships)"
+            ) from None
+        return template

@@ -209,9 +209,7 @@ def create_app(
                 name = await membership_view.network_name(runtime.pool, exc.network_slug) or name
             except Exception:  # noqa: S110 - the name is a courtesy; the refusal stands
                 pass
-            join_url = settings.join_url_template.format(
-                membership_url=settings.membership_url.rstrip("/"), slug=exc.network_slug
-            )
+            join_url = settings.join_url_template.format(slug=exc.network_slug)
             extra.update(
                 network=exc.network_slug,
                 network_name=name,

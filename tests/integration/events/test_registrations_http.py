@@ -121,7 +121,9 @@ async def test_a_non_member_is_told_how_to_join_and_nothing_is_written(
     )
     assert problem["type"] == "urn:kl:problem:not-a-member"
     assert problem["network_name"] == "Kommunernes Netværk for Udsatte Boligområder"
-    assert str(problem["join_url"]).endswith("/networks/knub/memberships")
+    # The public path, never the membership service's internal address.
+    assert problem["join_url"] == "/api/membership/networks/knub/memberships"
+    assert "http" not in str(problem["detail"]) + str(problem["detail_en"])
     assert "Meld kommunen ind" in str(problem["detail"])
     assert problem["join_year"] == 2022
     assert ("knub", 2021, "461") in lookup.asked, "the membership service was asked first"
