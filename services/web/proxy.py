@@ -40,6 +40,7 @@ RESPONSE_HEADERS = (
     "idempotent-replayed",
     "x-accel-buffering",
     "www-authenticate",
+    "link",
 )
 """What a service's answer may carry back; hop-by-hop and length headers are not passed on."""
 

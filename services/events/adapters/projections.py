@@ -693,28 +693,69 @@ _COLUMNS = """p.registration_id, p.meeting_id, p.name, p.email, p.job_title,
 
 
 async def participants(
-    conn: asyncpg.Connection | asyncpg.Pool, meeting_id: str
+    conn: asyncpg.Connection | asyncpg.Pool,
+    meeting_id: str,
+    *,
+    limit: int | None = None,
+    after: Sequence[Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """The meeting's participants: seated, then waiting in order, then cancelled (by status,
+    waiting order, time of registration). ``limit`` rows after the sort key ``after``
+    (:func:`participant_key` of the last row of the page before)."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM {_ranked("$1")}
-            ORDER BY p.status, p.wait_seq NULLS FIRST, p.registered_at, p.registration_id""",
+        f"""SELECT {_COLUMNS}, p.wait_seq, p.registered_at FROM {_ranked("$1")}
+            WHERE $2::text IS NULL
+               OR (p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id)
+                  > ($2::text, $3::bigint, $4::text::timestamptz, $5::text)
+            ORDER BY p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id
+            LIMIT $6""",
         meeting_id,
+        *(after or (None, None, None, None)),
+        limit,
     )
     return [dict(r) for r in rows]
+
+
+def participant_key(row: dict[str, Any]) -> list[Any]:
+    """The sort key of a row of :func:`participants` (a page's cursor)."""
+    return [
+        row["status"],
+        row["wait_seq"] or 0,
+        row["registered_at"].isoformat(),
+        row["registration_id"],
+    ]
 
 
 async def municipality_registrations(
-    conn: asyncpg.Connection | asyncpg.Pool, municipality_code: str
+    conn: asyncpg.Connection | asyncpg.Pool,
+    municipality_code: str,
+    *,
+    limit: int | None = None,
+    after: Sequence[Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """A municipality's registrations by meeting start and time of registration; ``limit``
+    rows after the sort key ``after`` (:func:`municipality_registration_key`)."""
     where = "SELECT meeting_id FROM participant_view WHERE municipality_code = $1"
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS}, m.title AS meeting_title, m.starts_at,
-                   m.cancelled AS meeting_cancelled
+                   m.cancelled AS meeting_cancelled, p.registered_at
             FROM {_ranked(where)} JOIN meeting_view m USING (meeting_id)
-            WHERE p.municipality_code = $1 ORDER BY m.starts_at, p.registered_at""",
+            WHERE p.municipality_code = $1
+              AND ($2::text IS NULL
+                   OR (m.starts_at, p.registered_at, p.registration_id)
+                      > ($2::text::timestamptz, $3::text::timestamptz, $4::text))
+            ORDER BY m.starts_at, p.registered_at, p.registration_id
+            LIMIT $5""",
         municipality_code,
+        *(after or (None, None, None)),
+        limit,
     )
     return [dict(r) for r in rows]
+
+
+def municipality_registration_key(row: dict[str, Any]) -> list[Any]:
+    """The sort key of a row of :func:`municipality_registrations`."""
+    return [row["starts_at"].isoformat(), row["registered_at"].isoformat(), row["registration_id"]]
 
 
 async def upcoming_meetings(

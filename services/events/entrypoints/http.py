@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import uuid4
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
 from sse_starlette.sse import EventSourceResponse
@@ -51,6 +51,7 @@ from services.kernel.http import (
     no_control_characters,
     problem_response,
 )
+from services.kernel.paging import PageCursor, PageLimit, decode_cursor, page
 from services.kernel.privacy import Vault, seal
 from services.kernel.runtime import ServiceRuntime
 
@@ -89,6 +90,10 @@ RegistrationRef = Annotated[
 ]
 
 PROBLEM = {"description": "Refused (problem+json, Danish detail and English detail_en)."}
+PAGED = (
+    "At most `limit` rows; when more follow, the answer has a `Link: <?limit=..&cursor=..>; "
+    'rel="next"` header: ask that (relative to this address) for the next page.'
+)
 
 
 def meeting_body(m: Meeting, version: int | None = None) -> dict[str, Any]:
@@ -475,13 +480,22 @@ def create_app(
     @router.get(
         "/meetings/{meeting_id}/registrations",
         response_model=list[s.ParticipantRow],
-        summary="The participant list (operators)",
+        summary="The participant list (operators), a page at a time",
+        description=PAGED,
     )
-    async def participant_list(_: Operator, meeting_id: MeetingRef) -> list[s.ParticipantRow]:
+    async def participant_list(
+        _: Operator,
+        meeting_id: MeetingRef,
+        response: Response,
+        limit: PageLimit = 100,
+        cursor: PageCursor = None,
+    ) -> list[s.ParticipantRow]:
         stream = stream_id_of(meeting_id)
+        after = decode_cursor(cursor, 4)
         await meetings.header(stream)  # 404 for an unknown meeting
-        rows = await projections.participants(runtime.pool, stream)
-        return [s.ParticipantRow.model_validate(r) for r in rows]
+        rows = await projections.participants(runtime.pool, stream, limit=limit + 1, after=after)
+        shown = page(rows, limit, response, projections.participant_key)
+        return [s.ParticipantRow.model_validate(r) for r in shown]
 
     @router.post(
         "/meetings/{meeting_id}/registrations/{registration_id}/cancel",
@@ -598,10 +612,15 @@ def create_app(
     @municipalities.get(
         "/municipalities/{code}/registrations",
         response_model=list[s.MunicipalityRegistration],
-        summary="A municipality's registrations",
+        summary="A municipality's registrations, a page at a time",
+        description=PAGED,
     )
     async def municipality_registrations(
-        principal: OperatorOrCoordinator, code: str
+        principal: OperatorOrCoordinator,
+        code: str,
+        response: Response,
+        limit: PageLimit = 100,
+        cursor: PageCursor = None,
     ) -> list[s.MunicipalityRegistration]:
         if not (len(code) == 3 and code.isdigit()):
             raise ProblemError(
@@ -612,8 +631,11 @@ def create_app(
                 "The municipality code must be three digits, e.g. 101.",
             )
         allow(principal.acts_for(code))
-        rows = await projections.municipality_registrations(runtime.pool, code)
-        return [s.MunicipalityRegistration.model_validate(r) for r in rows]
+        rows = await projections.municipality_registrations(
+            runtime.pool, code, limit=limit + 1, after=decode_cursor(cursor, 3)
+        )
+        shown = page(rows, limit, response, projections.municipality_registration_key)
+        return [s.MunicipalityRegistration.model_validate(r) for r in shown]
 
     app.include_router(router)
     app.include_router(municipalities)

@@ -162,7 +162,7 @@
       KL.municipalities(), KL.context(),
       api(`/api/membership/municipalities/${encodeURIComponent(code)}/memberships`),
       api("/api/membership/networks"),
-      api(`/api/events/municipalities/${encodeURIComponent(code)}/registrations`),
+      KL.apiAll(`/api/events/municipalities/${encodeURIComponent(code)}/registrations`),
       api("/api/events/meetings"),
     ]);
     $("page-loading").hidden = true;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import asyncpg
@@ -16,6 +17,7 @@ from tests.integration.events.conftest import (
     person,
 )
 from tests.support import auth
+from tests.support.waiting import wait_until
 
 PROBLEM = "application/problem+json"
 
@@ -275,3 +277,58 @@ async def test_cancel_promote_reschedule_program_offer_and_attendance(
     clock.advance(timedelta(days=21))
     recorded = await client.post(attendance_url, json={"attended": True})
     assert recorded.json() == {"registration_id": b["registration_id"], "attended": True}
+
+
+async def test_the_lists_come_a_page_at_a_time_with_a_link_to_the_next(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client, seats=3)
+    await add_members(pool, 2021, "101")
+    url = f"/meetings/{meeting}/registrations"
+    for n in range(7):
+        assert (await client.post(url, json=person(n, "101"))).status_code in (201, 202)
+
+    async def all_rows(path: str) -> list[dict[str, object]]:
+        whole = await client.get(path, params={"limit": 500})
+        assert "link" not in whole.headers
+        rows: list[dict[str, object]] = whole.json()
+        return rows
+
+    everyone = await wait_until(lambda: _rows_if(all_rows(url), 7), what="7 participants")
+    mine = await wait_until(
+        lambda: _rows_if(all_rows("/municipalities/101/registrations"), 7), what="7 of 101"
+    )
+    for path, whole in ((url, everyone), ("/municipalities/101/registrations", mine)):
+        seen: list[dict[str, object]] = []
+        sizes = []
+        next_url: str | None = f"{path}?limit=3"
+        while next_url is not None:
+            answer = await client.get(next_url)
+            assert answer.status_code == 200, answer.text
+            seen += answer.json()
+            sizes.append(len(answer.json()))
+            link = answer.headers.get("link")
+            if link is None:
+                next_url = None
+            else:
+                target, rel = link.split(";")
+                assert rel.strip() == 'rel="next"'
+                query = target.strip()[1:-1]
+                assert query.startswith("?limit=3&cursor="), "relative: the query only"
+                next_url = path + query
+        assert sizes == [3, 3, 1]
+        assert seen == whole, "every row once, in the order of the whole list"
+
+    bad = await client.get(url, params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 400
+    assert bad.json()["type"] == "urn:kl:problem:invalid-cursor"
+    too_many = await client.get(url, params={"limit": 501})
+    assert too_many.status_code == 422
+    assert len((await client.get(url)).json()) == 7, "the default page holds a short list"
+
+
+async def _rows_if(
+    rows: Awaitable[list[dict[str, object]]], count: int
+) -> list[dict[str, object]] | None:
+    found = await rows
+    return found if len(found) == count else None

@@ -41,6 +41,8 @@ def fake_services(request: httpx.Request) -> httpx.Response:
             },
             headers={"content-type": "application/problem+json", "retry-after": "3"},
         )
+    if request.url.path == "/municipalities/751/registrations":
+        return httpx.Response(200, json=[], headers={"link": '<?limit=1&cursor=abc>; rel="next"'})
     return httpx.Response(200, json={"path": request.url.path, "query": request.url.query.decode()})
 
 
@@ -122,6 +124,13 @@ async def test_a_service_s_metrics_are_not_served_through_the_web_app(
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"] == "urn:kl:problem:not-proxied"
     assert "path" not in r.json(), "the request never reached the service"
+
+
+async def test_a_list_s_link_to_its_next_page_reaches_the_page(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get("/api/notifications/municipalities/751/registrations")
+    assert r.headers["link"] == '<?limit=1&cursor=abc>; rel="next"'
 
 
 async def test_the_pages_see_the_configured_today(client: httpx.AsyncClient) -> None:
