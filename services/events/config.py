@@ -27,6 +27,22 @@ class Settings(ServiceSettings):
         description="Run the outbox relay and the Kafka subscribers in this process. An "
         "operator may run API-only instances (false) beside worker instances (true).",
     )
+    sse_interval_s: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=60,
+        description="How often a meeting's availability is read for its live streams: one "
+        "read per meeting and interval, shared by all its listeners.",
+    )
+    sse_max_streams: int = Field(
+        default=2000, ge=1, description="Live streams (SSE) one process serves at most."
+    )
+    sse_max_streams_per_client: int = Field(
+        default=500,
+        ge=1,
+        description="Live streams one client address may hold open (the web app is one "
+        "address for all its browsers: keep this at least its WEB_MAX_STREAMS).",
+    )
     join_url_template: str = Field(
         default="/api/membership/networks/{slug}/memberships",
         description="Where a municipality joins a network, told in a not-a-member refusal "

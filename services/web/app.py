@@ -23,6 +23,7 @@ from services.kernel.http import (
     install_problem_handlers,
     problem_response,
 )
+from services.kernel.stream_limits import StreamLimiter
 from services.web.config import Settings
 from services.web.proxy import METHODS, ServiceProxy, Upstream
 
@@ -59,10 +60,24 @@ def create_app(
     )
     state: dict[str, ServiceProxy] = {}
 
+    # Streams get a pool of their own, as large as their cap: an open stream holds its
+    # connection, and the pages' other calls must never wait behind streams for one.
+    stream_limits = httpx.Limits(max_connections=settings.max_streams, max_keepalive_connections=20)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
-            state["proxy"] = ServiceProxy(upstreams(settings), client)
+        async with (
+            httpx.AsyncClient(timeout=timeout, transport=transport) as client,
+            httpx.AsyncClient(
+                timeout=timeout, transport=transport, limits=stream_limits
+            ) as stream_client,
+        ):
+            state["proxy"] = ServiceProxy(
+                upstreams(settings),
+                client,
+                stream_client=stream_client,
+                limiter=StreamLimiter(settings.max_streams, settings.max_streams_per_client),
+            )
             yield
             state.clear()
 

@@ -7,7 +7,7 @@ problem+json with a Danish ``detail`` and ``detail_en`` beside it, and writes no
 
 from __future__ import annotations
 
-import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
@@ -54,6 +54,8 @@ from services.kernel.http import (
 from services.kernel.paging import PageCursor, PageLimit, decode_cursor, page
 from services.kernel.privacy import Vault, seal
 from services.kernel.runtime import ServiceRuntime
+from services.kernel.shared_poll import SharedPoll
+from services.kernel.stream_limits import StreamLimiter
 
 KNOWN_NETWORKS = {"knub": "Kommunernes Netværk for Udsatte Boligområder"}
 
@@ -577,35 +579,62 @@ def create_app(
             raise errors.MeetingNotFoundError(stream_id_of(meeting_id))
         return s.Availability.model_validate(row)
 
+    availability_feed: SharedPoll[dict[str, Any]] = SharedPoll(
+        lambda stream: projections.availability(runtime.pool, stream),
+        settings.sse_interval_s,
+        name="availability",
+    )
+    stream_limits = StreamLimiter(settings.sse_max_streams, settings.sse_max_streams_per_client)
+
     @router.get(
         "/meetings/{meeting_id}/availability/stream",
         summary="Live seat availability (Server-Sent Events)",
+        description="An `availability` event now and at every change. The service reads "
+        "each meeting's availability once per interval (EVENTS_SSE_INTERVAL_S) for all its "
+        "listeners. Streams are capped per process (503) and per client address (429), "
+        "both with Retry-After.",
         response_class=EventSourceResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            429: PROBLEM,
+            503: PROBLEM,
+        },
     )
     async def stream_availability(
         meeting_id: MeetingRef,
         request: Request,
         interval: Annotated[
-            float, Query(gt=0, le=60, allow_inf_nan=False, description="Seconds between polls.")
-        ] = 0.5,
+            float | None,
+            Query(
+                gt=0,
+                le=60,
+                allow_inf_nan=False,
+                deprecated=True,
+                description="Ignored: the service chooses the interval for all listeners.",
+            ),
+        ] = None,
     ) -> EventSourceResponse:
         stream = stream_id_of(meeting_id)
-        if await projections.availability(runtime.pool, stream) is None:
-            raise errors.MeetingNotFoundError(stream)
-        pause = min(max(interval, 0.05), 10.0)
+        slot = stream_limits.admit(request.client.host if request.client else "unknown")
+        try:
+            if await projections.availability(runtime.pool, stream) is None:
+                raise errors.MeetingNotFoundError(stream)
+        except BaseException:
+            slot.release()
+            raise
 
         async def events() -> AsyncIterator[dict[str, str]]:
-            last: dict[str, Any] | None = None
-            while not await request.is_disconnected():
-                row = await projections.availability(runtime.pool, stream)
-                if row is not None and row != last:
-                    last = row
-                    data = s.Availability.model_validate(row).model_dump(mode="json")
-                    yield {"event": "availability", "data": orjson.dumps(data).decode()}
-                await asyncio.sleep(pause)  # wait-ok: SSE polls the projection row
+            try:
+                async with availability_feed.listen(stream) as changes:
+                    async for row in changes:
+                        data = s.Availability.model_validate(row).model_dump(mode="json")
+                        yield {"event": "availability", "data": orjson.dumps(data).decode()}
+            finally:
+                slot.release()
 
-        return EventSourceResponse(events(), ping=15)
+        body = events()
+        weakref.finalize(body, slot.release)  # a stream that never started gives it back too
+        return EventSourceResponse(body, ping=15)
 
     municipalities = APIRouter(tags=["municipalities"])
 
