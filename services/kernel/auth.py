@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -43,6 +44,21 @@ ALGORITHMS = ["RS256"]
 
 DEV_ISSUER = "http://127.0.0.1:9400"
 DEFAULT_AUDIENCE = "kl-netvaerk"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    return host is not None and (host in LOOPBACK_HOSTS or host.startswith("127."))
+
+
+def is_development_issuer(url: str | None) -> bool:
+    """Plain http on loopback: the development issuer (``services.operator dev-issuer``
+    listens there and nowhere else), never a real sign-in service."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme == "http" and is_loopback_host(parts.hostname)
 
 
 class AuthSettings(BaseModel):

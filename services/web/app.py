@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from services.kernel.auth import is_loopback_host
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.http import (
     NO_OTEL,
@@ -28,6 +30,7 @@ from services.web.config import Settings
 from services.web.proxy import METHODS, ServiceProxy, Upstream
 
 STATIC = Path(__file__).parent / "static"
+log = structlog.get_logger(__name__)
 
 
 class DevSignIn(BaseModel):
@@ -93,7 +96,12 @@ def create_app(
     install_problem_handlers(app)
     install_health(app, [])
 
+    # The development sign-in gives a token for any role to anyone who asks: served only
+    # while the web app listens on loopback, whatever WEB_ISSUER_URL says.
     dev_issuer = (settings.issuer_url or "").rstrip("/") or None
+    if dev_issuer is not None and not is_loopback_host(settings.host):
+        log.info("development sign-in off: the web app does not listen on loopback")
+        dev_issuer = None
 
     @app.get("/api/context", tags=["web"], summary="Today as the pages should see it")
     async def context() -> dict[str, Any]:

@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     )
     issuer_url: str | None = Field(
         default=DEV_ISSUER,
-        description="The development token issuer behind the pages' development sign-in; "
-        "empty: no development sign-in (production signs in elsewhere).",
+        description="The development token issuer behind the pages' development sign-in, "
+        "served only while the web app listens on loopback (WEB_HOST); empty: no "
+        "development sign-in (production signs in elsewhere).",
     )
     clock_as_of: datetime | None = Field(
         default=None,

@@ -141,6 +141,29 @@ async def test_the_pages_see_the_configured_today(client: httpx.AsyncClient) -> 
     }
 
 
+async def test_the_development_sign_in_is_served_only_on_loopback() -> None:
+    wide = SETTINGS.model_copy(update={"host": "0.0.0.0", "issuer_url": "http://127.0.0.1:9400"})
+    asked: list[str] = []
+
+    def issuer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, json={"access_token": "a.b.c"})
+
+    app = create_app(
+        wide,
+        clock=ManualClock(datetime(2021, 11, 19, 8, tzinfo=UTC)),
+        transport=httpx.MockTransport(issuer),
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web.test") as http:
+            assert (await http.get("/api/context")).json()["dev_signin"] is False
+            r = await http.post("/api/dev-signin", json={"role": "operator"})
+    assert r.status_code == 404
+    assert r.json()["type"] == "urn:kl:problem:no-dev-signin"
+    assert asked == [], "the issuer was never asked"
+
+
 @pytest.mark.parametrize("path", ["/", "/moeder/knub-2021-3", "/kommuner/751", "/drift"])
 async def test_every_page_is_danish_html(client: httpx.AsyncClient, path: str) -> None:
     r = await client.get(path)
