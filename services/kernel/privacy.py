@@ -55,6 +55,8 @@ _AD_PREFIX = b"kl-privacy-v1|"
 
 _DEV_MASTER_KEY = base64.b64encode(b"kl-dev-master-key-not-for-prod!!").decode()
 _DEV_PEPPER = base64.b64encode(b"kl-dev-pepper-not-for-production").decode()
+DEVELOPMENT_SECRETS = frozenset({_DEV_MASTER_KEY, _DEV_PEPPER})
+"""The master key and pepper written in this file (public): development only."""
 
 
 class PrivacySettings(BaseModel):
@@ -103,10 +105,28 @@ class PrivacySettings(BaseModel):
     )
     pool_size: int = Field(default=5, ge=1)
 
+    def development_values(self) -> list[str]:
+        """The settings that hold the public development key or pepper."""
+        named = [("master_key", self.master_key), ("pepper", self.pepper)] + [
+            (f"previous_master_keys[{n}]", k) for n, k in enumerate(self.previous_master_keys)
+        ]
+        return [name for name, value in named if value.get_secret_value() in DEVELOPMENT_SECRETS]
+
     @field_validator("master_key")
     @classmethod
     def _a_master_key(cls, value: SecretStr) -> SecretStr:
         _master_key_bytes(value, "master_key")
+        return value
+
+    @field_validator("pepper")
+    @classmethod
+    def _a_pepper(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("pepper is not base64 (make one: openssl rand -base64 32)") from None
+        if len(raw) < 16:
+            raise ValueError(f"pepper must be at least 16 bytes, base64-encoded; it is {len(raw)}")
         return value
 
     @field_validator("previous_master_keys")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.kernel.auth import AuthSettings
+from services.kernel.auth import AuthSettings, is_development_issuer
 from services.kernel.housekeeping import HousekeepingSettings
 from services.kernel.kafka import KafkaSettings
 from services.kernel.privacy import PrivacySettings
@@ -43,3 +43,30 @@ class ServiceSettings(BaseSettings):
         examples=["2021-11-19T10:00:00+01:00"],
     )
     host: str = "127.0.0.1"
+    development: bool = Field(
+        default=False,
+        description="A development run: the public development master key and pepper of "
+        "the key vault and the development token issuer (plain http on loopback) are "
+        "accepted. Off, the service refuses to start with any of them. The local stack, "
+        "`make run` and the tests turn it on; nothing else should.",
+    )
+
+    @model_validator(mode="after")
+    def _no_development_values_outside_development(self) -> ServiceSettings:
+        if self.development:
+            return self
+        prefix = str(self.model_config.get("env_prefix", ""))
+        refused = [f"{prefix}PRIVACY__{name.upper()}" for name in self.privacy.development_values()]
+        refused += [
+            f"{prefix}AUTH__{name.upper()}"
+            for name, url in (("issuer", self.auth.issuer), ("jwks_url", self.auth.jwks_url))
+            if is_development_issuer(url) and (name == "issuer" or self.auth.jwks is None)
+        ]
+        if refused:
+            raise ValueError(
+                f"{', '.join(refused)}: the public development value, refused outside "
+                "development. Set your own (a key or pepper: openssl rand -base64 32; the "
+                f"issuer: your sign-in service), or {prefix}DEVELOPMENT=true for a local "
+                "development run."
+            )
+        return self
