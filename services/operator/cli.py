@@ -25,6 +25,7 @@ from services.operator import kafka_tools
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack.sh"
 ISSUER_PORT = 9400
+"""The development issuer's port when ``ISSUER_PORT`` (the local stack's setting) is unset."""
 
 app = typer.Typer(help="Operate KL's network services.", no_args_is_help=True)
 stack_app = typer.Typer(help="The local stack: Kafka, PostgreSQL, SMTP sink.")
@@ -327,7 +328,8 @@ def run(
     from services.operator.dev_issuer import answers, mint
     from services.operator.processes import DEFAULT_PORT, ENV_PREFIX, ServiceProcess
 
-    issuer_port = ISSUER_PORT + port_offset
+    # The stack's issuer listens on ISSUER_PORT (deploy/local/stack.sh): use that one.
+    issuer_port = int(os.environ.get("ISSUER_PORT", ISSUER_PORT)) + port_offset
     issuer_url = f"http://127.0.0.1:{issuer_port}"
     env: dict[str, str] = {"WEB_ISSUER_URL": issuer_url}
     for prefix in ENV_PREFIX.values():
