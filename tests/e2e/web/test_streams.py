@@ -30,28 +30,25 @@ def web_process(stack: Stack, **caps: int) -> ServiceProcess:
     return ServiceProcess("web", free_port(), env)
 
 
+def running(process: ServiceProcess) -> Iterator[str]:
+    process.start()
+    try:
+        process.wait_ready(timeout=60)
+        yield process.url
+    finally:
+        process.stop()
+
+
 @pytest.fixture(scope="module")
 def roomy_web(stack: Stack) -> Iterator[str]:
     """A web process that lets one address hold all 150 streams (the test's client is one
     address), so the streams are really open."""
-    process = web_process(stack, max_streams=200, max_streams_per_client=200)
-    process.start()
-    try:
-        process.wait_ready(timeout=60)
-        yield process.url
-    finally:
-        process.stop()
+    yield from running(web_process(stack, max_streams=200, max_streams_per_client=200))
 
 
 @pytest.fixture(scope="module")
 def tight_web(stack: Stack) -> Iterator[str]:
-    process = web_process(stack, max_streams=5, max_streams_per_client=3)
-    process.start()
-    try:
-        process.wait_ready(timeout=60)
-        yield process.url
-    finally:
-        process.stop()
+    yield from running(web_process(stack, max_streams=5, max_streams_per_client=3))
 
 
 async def first_event(response: httpx.Response) -> bool:
