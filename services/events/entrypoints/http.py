@@ -643,6 +643,7 @@ def create_app(
         response_model=list[s.MunicipalityRegistration],
         summary="A municipality's registrations, a page at a time",
         description=PAGED,
+        responses={400: PROBLEM, 422: PROBLEM},
     )
     async def municipality_registrations(
         principal: OperatorOrCoordinator,
