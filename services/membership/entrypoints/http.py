@@ -262,12 +262,13 @@ def create_app(
             async with conn.transaction():
                 request_hash = idempotency.request_hash(request)
                 stored = await idempotency.begin(conn, scope, key, request_hash)
-                if stored is not None and stored.resource_id is not None:
+                if stored is not None:
+                    replayed = {"Idempotent-Replayed": "true"}
+                    if stored.resource_id is None:  # an answer that names nobody, as given
+                        return JSONResponse(stored.body, stored.status, headers=replayed)
                     again = await reread(streams, stored.resource_id)
                     return JSONResponse(
-                        again.model_dump(mode="json"),
-                        stored.status,
-                        headers={"Idempotent-Replayed": "true"},
+                        again.model_dump(mode="json"), stored.status, headers=replayed
                     )
                 status, body = await action(streams)
                 resource_id = _resource_id(body)
