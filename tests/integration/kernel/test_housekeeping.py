@@ -12,7 +12,7 @@ import pytest
 
 from services.kernel import idempotency
 from services.kernel.clock import ManualClock
-from services.kernel.db import create_pool
+from services.kernel.db import create_pool, migrate
 from services.kernel.eventstore import MIGRATIONS, EventStore, NewEvent
 from services.kernel.housekeeping import Housekeeping, HousekeepingSettings, Swept
 from tests.integration.kernel.conftest import TOPIC
@@ -134,3 +134,30 @@ async def test_a_replay_with_the_same_key_and_caller_finds_the_record_until_it_i
     await Housekeeping(lambda: pool, HousekeepingSettings(), clock=clock).sweep()
     async with pool.acquire() as conn, conn.transaction():
         assert await idempotency.begin(conn, scope, "k", "h") is None
+
+
+async def test_the_migration_forgets_the_records_stored_with_personal_data(
+    fresh_dsn: str,
+) -> None:
+    """Records of before held whole answers (a join's contact person in clear): the
+    migration that gives records a resource id deletes them all."""
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        await migrate(conn, idempotency.MIGRATIONS[:1])
+        await conn.execute(
+            """INSERT INTO idempotency_keys (scope, key, request_hash, status, body)
+               VALUES ('membership:join', 'k', 'h', 201,
+                       '{"contact_name": "Mette Hansen", "contact_email": "mette.hansen@kk.dk"}')"""
+        )
+        await migrate(conn, idempotency.MIGRATIONS)
+        assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+        columns = {
+            r["column_name"]
+            for r in await conn.fetch(
+                """SELECT column_name FROM information_schema.columns
+                   WHERE table_name = 'idempotency_keys'"""
+            )
+        }
+        assert "resource_id" in columns
+    finally:
+        await conn.close()
