@@ -66,12 +66,14 @@ def decode_cursor(cursor: str | None, length: int) -> list[Any] | None:
     return key
 
 
-def page(rows: list[Any], limit: int, response: Response, key: Any) -> list[Any]:
-    """The first ``limit`` of ``rows`` (the caller fetched ``limit + 1``); when there were
-    more, a ``Link`` header to the next page, whose cursor is ``key(last row)``."""
+def page(
+    rows: list[Any], keys: Sequence[Sequence[Any]], limit: int, response: Response
+) -> list[Any]:
+    """The first ``limit`` of ``rows`` (the caller fetched ``limit + 1``; ``keys[i]`` is
+    the sort key of ``rows[i]``); when there were more, a ``Link`` header to the next page,
+    whose cursor is the sort key of this page's last row."""
     if len(rows) <= limit:
         return rows
-    shown = rows[:limit]
-    query = urlencode({"limit": limit, "cursor": encode_cursor(key(shown[-1]))})
+    query = urlencode({"limit": limit, "cursor": encode_cursor(keys[limit - 1])})
     response.headers["Link"] = f'<?{query}>; rel="next"'
-    return shown
+    return rows[:limit]

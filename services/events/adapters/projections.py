@@ -693,17 +693,27 @@ _COLUMNS = """p.registration_id, p.meeting_id, p.name, p.email, p.job_title,
 
 
 async def participants(
+    conn: asyncpg.Connection | asyncpg.Pool, meeting_id: str
+) -> list[dict[str, Any]]:
+    """The meeting's participants: seated, then waiting in order, then cancelled."""
+    rows, _ = await participants_page(conn, meeting_id)
+    return rows
+
+
+async def participants_page(
     conn: asyncpg.Connection | asyncpg.Pool,
     meeting_id: str,
     *,
     limit: int | None = None,
     after: Sequence[Any] | None = None,
-) -> list[dict[str, Any]]:
-    """The meeting's participants: seated, then waiting in order, then cancelled (by status,
-    waiting order, time of registration). ``limit`` rows after the sort key ``after``
-    (:func:`participant_key` of the last row of the page before)."""
+) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """At most ``limit`` of :func:`participants` after the sort key ``after``, and each
+    row's sort key (a cursor). Sorted by status, waiting order (``wait_seq``), time of
+    registration and id: the list's own order."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS}, p.wait_seq, p.registered_at FROM {_ranked("$1")}
+        f"""SELECT {_COLUMNS}, coalesce(p.wait_seq, 0) AS _wait_seq,
+                   p.registered_at AS _registered_at
+            FROM {_ranked("$1")}
             WHERE $2::text IS NULL
                OR (p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id)
                   > ($2::text, $3::bigint, $4::text::timestamptz, $5::text)
@@ -713,32 +723,34 @@ async def participants(
         *(after or (None, None, None, None)),
         limit,
     )
-    return [dict(r) for r in rows]
-
-
-def participant_key(row: dict[str, Any]) -> list[Any]:
-    """The sort key of a row of :func:`participants` (a page's cursor)."""
-    return [
-        row["status"],
-        row["wait_seq"] or 0,
-        row["registered_at"].isoformat(),
-        row["registration_id"],
+    keys = [
+        [r["status"], r["_wait_seq"], r["_registered_at"].isoformat(), r["registration_id"]]
+        for r in rows
     ]
+    return [_without_keys(r) for r in rows], keys
 
 
 async def municipality_registrations(
+    conn: asyncpg.Connection | asyncpg.Pool, municipality_code: str
+) -> list[dict[str, Any]]:
+    """A municipality's registrations, by meeting start and time of registration."""
+    rows, _ = await municipality_registrations_page(conn, municipality_code)
+    return rows
+
+
+async def municipality_registrations_page(
     conn: asyncpg.Connection | asyncpg.Pool,
     municipality_code: str,
     *,
     limit: int | None = None,
     after: Sequence[Any] | None = None,
-) -> list[dict[str, Any]]:
-    """A municipality's registrations by meeting start and time of registration; ``limit``
-    rows after the sort key ``after`` (:func:`municipality_registration_key`)."""
+) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """At most ``limit`` of :func:`municipality_registrations` after the sort key
+    ``after``, and each row's sort key."""
     where = "SELECT meeting_id FROM participant_view WHERE municipality_code = $1"
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS}, m.title AS meeting_title, m.starts_at,
-                   m.cancelled AS meeting_cancelled, p.registered_at
+                   m.cancelled AS meeting_cancelled, p.registered_at AS _registered_at
             FROM {_ranked(where)} JOIN meeting_view m USING (meeting_id)
             WHERE p.municipality_code = $1
               AND ($2::text IS NULL
@@ -750,12 +762,16 @@ async def municipality_registrations(
         *(after or (None, None, None)),
         limit,
     )
-    return [dict(r) for r in rows]
+    keys = [
+        [r["starts_at"].isoformat(), r["_registered_at"].isoformat(), r["registration_id"]]
+        for r in rows
+    ]
+    return [_without_keys(r) for r in rows], keys
 
 
-def municipality_registration_key(row: dict[str, Any]) -> list[Any]:
-    """The sort key of a row of :func:`municipality_registrations`."""
-    return [row["starts_at"].isoformat(), row["registered_at"].isoformat(), row["registration_id"]]
+def _without_keys(row: asyncpg.Record) -> dict[str, Any]:
+    """A row as the lists show it: without the columns only its sort key needs."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
 async def upcoming_meetings(

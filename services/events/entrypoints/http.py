@@ -495,9 +495,10 @@ def create_app(
         stream = stream_id_of(meeting_id)
         after = decode_cursor(cursor, 4)
         await meetings.header(stream)  # 404 for an unknown meeting
-        rows = await projections.participants(runtime.pool, stream, limit=limit + 1, after=after)
-        shown = page(rows, limit, response, projections.participant_key)
-        return [s.ParticipantRow.model_validate(r) for r in shown]
+        rows, keys = await projections.participants_page(
+            runtime.pool, stream, limit=limit + 1, after=after
+        )
+        return [s.ParticipantRow.model_validate(r) for r in page(rows, keys, limit, response)]
 
     @router.post(
         "/meetings/{meeting_id}/registrations/{registration_id}/cancel",
@@ -661,10 +662,10 @@ def create_app(
                 "The municipality code must be three digits, e.g. 101.",
             )
         allow(principal.acts_for(code))
-        rows = await projections.municipality_registrations(
+        rows, keys = await projections.municipality_registrations_page(
             runtime.pool, code, limit=limit + 1, after=decode_cursor(cursor, 3)
         )
-        shown = page(rows, limit, response, projections.municipality_registration_key)
+        shown = page(rows, keys, limit, response)
         return [s.MunicipalityRegistration.model_validate(r) for r in shown]
 
     app.include_router(router)
