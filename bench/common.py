@@ -46,11 +46,13 @@ _KEY = SigningKey(kid="bench-key")
 
 
 def auth_env(prefix: str) -> dict[str, str]:
-    """Environment of a service process that accepts the benchmark's tokens."""
+    """Environment of a service process that accepts the benchmark's tokens (and runs with
+    the key vault's development key and pepper: a development run, said explicitly)."""
     return {
         f"{prefix}_AUTH__ISSUER": ISSUER,
         f"{prefix}_AUTH__AUDIENCE": AUDIENCE,
         f"{prefix}_AUTH__JWKS": jwks_json(_KEY.jwks()),
+        f"{prefix}_DEVELOPMENT": "true",
     }
 
 

@@ -242,6 +242,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
             "EVENTS_DATABASE_URL": dsn,
             "EVENTS_PRIVACY__DATABASE_URL": dsn,
             "EVENTS_KAFKA__TOPIC_PREFIX": prefix,
+            "EVENTS_DEVELOPMENT": "true",  # the vault's development key and pepper
         }
         out = await asyncio.to_thread(
             subprocess.run,

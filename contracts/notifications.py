@@ -116,8 +116,10 @@ class NotificationFailed(_NotificationEvent):
     event_name: ClassVar[str] = "dk.kl.notifications.failed"
 
     reason: str = Field(
-        description="The SMTP server's answer or the error, as given.",
-        examples=["550 5.1.1 mailbox unavailable"],
+        description="The SMTP server's answer or the error, with every e-mail address in it "
+        "replaced by `<address>` (the event is kept and published; the address travels "
+        "only sealed).",
+        examples=["550 5.1.1 <address>: Recipient address rejected: User unknown"],
     )
     permanent: bool = Field(
         description="True: the server refused for good (5xx). False: temporary failures "
@@ -125,6 +127,20 @@ class NotificationFailed(_NotificationEvent):
         examples=[True],
     )
     attempts: int = Field(ge=1, description="Delivery attempts made.", examples=[1])
+    smtp_code: int | None = Field(
+        default=None,
+        ge=100,
+        le=599,
+        description="The SMTP server's reply code of the last attempt; null when it did "
+        "not answer (a refused connection, a timeout) or the event predates the field.",
+        examples=[550],
+    )
+    enhanced_status: str | None = Field(
+        default=None,
+        pattern=r"^[245]\.\d{1,3}\.\d{1,3}$",
+        description="The enhanced status code (RFC 3463) of that reply, when it gave one.",
+        examples=["5.1.1"],
+    )
 
 
 # --- v1: retired (the recipient's e-mail travelled in clear) ----------------------------

@@ -7,6 +7,7 @@ data.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,6 +17,12 @@ import pytest
 from services.kernel.db import drop_database, ensure_database, with_database
 from tests.support.kafka import delete_topics
 from tests.support.stack import ADMIN_DSN
+
+# The tests run the services with the public development key and pepper of the key vault
+# (and some with the development issuer): a development run, said explicitly, as the local
+# stack and `make run` say it. A test of the refusal sets it off itself.
+for _prefix in ("MEMBERSHIP", "EVENTS", "NOTIFICATIONS"):
+    os.environ.setdefault(f"{_prefix}_DEVELOPMENT", "true")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -948,6 +948,9 @@ issuer_env() {
     for prefix in MEMBERSHIP EVENTS NOTIFICATIONS; do
         say "export ${prefix}_AUTH__ISSUER=$url"
         say "export ${prefix}_AUTH__JWKS_URL=$url/jwks.json"
+        # A development run: the services accept this issuer and the vault's public
+        # development key and pepper only when told so (docs/security.md).
+        say "export ${prefix}_DEVELOPMENT=true"
     done
     say "export WEB_ISSUER_URL=$url"
 }

@@ -88,6 +88,8 @@ def bootstrap(
         pool_size=settings.pool_size,
         run_relay=settings.workers,
         port=settings.port,
+        housekeeping=settings.housekeeping,
+        metrics_interval_s=settings.metrics_interval_s,
     )
     runtime.document(
         [

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from services.kernel.auth import AuthSettings
-from services.kernel.kafka import KafkaSettings
-from services.kernel.privacy import PrivacySettings
+from services.kernel.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """``EVENTS_DATABASE_URL``, ``EVENTS_KAFKA__BOOTSTRAP_SERVERS``, ``EVENTS_CLOCK_AS_OF``..."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="EVENTS_",
-        env_nested_delimiter="__",
-        # Settings hold secrets (keys, passwords): an error names the field, not the value.
-        hide_input_in_errors=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="EVENTS_")
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/events"
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    auth: AuthSettings = Field(default_factory=AuthSettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
-    clock_as_of: datetime | None = Field(
-        default=None, description="Run the clock as of this moment (the demo: 2021-11-19)."
-    )
     membership_url: str = Field(
         default="http://127.0.0.1:8001", description="Base URL of the membership service."
     )
@@ -40,7 +25,6 @@ class Settings(BaseSettings):
         "a member waits for the view to be shown complete (caught up with the membership "
         "topic) before the membership service is asked instead.",
     )
-    host: str = "127.0.0.1"
     port: int = Field(default=8002, description="Port to listen on.")
     snapshot_every: int = Field(default=200, ge=1, description="Snapshot every N events.")
     max_batch: int = Field(default=500, ge=1, description="Most commands decided in one batch.")
@@ -50,7 +34,37 @@ class Settings(BaseSettings):
         description="Run the outbox relay and the Kafka subscribers in this process. An "
         "operator may run API-only instances (false) beside worker instances (true).",
     )
-    join_url_template: str = Field(
-        default="{membership_url}/networks/{slug}/memberships",
-        description="Where a municipality joins a network (told in a not-a-member refusal).",
+    sse_interval_s: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=60,
+        description="How often a meeting's availability is read for its live streams: one "
+        "read per meeting and interval, shared by all its listeners.",
     )
+    sse_max_streams: int = Field(
+        default=2000, ge=1, description="Live streams (SSE) one process serves at most."
+    )
+    sse_max_streams_per_client: int = Field(
+        default=500,
+        ge=1,
+        description="Live streams one client address may hold open (the web app is one "
+        "address for all its browsers: keep this at least its WEB_MAX_STREAMS).",
+    )
+    join_url_template: str = Field(
+        default="/api/membership/networks/{slug}/memberships",
+        description="Where a municipality joins a network, told in a not-a-member refusal "
+        "to anyone: a public address (the web app's path by default, or a full public URL), "
+        "never the membership service's internal one. ``{slug}``: the network.",
+    )
+
+    @field_validator("join_url_template")
+    @classmethod
+    def _only_the_slug(cls, template: str) -> str:
+        try:
+            template.format(slug="knub")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "join_url_template may name only {slug} (a public address, e.g. "
+                "/api/membership/networks/{slug}/memberships)"
+            ) from None
+        return template

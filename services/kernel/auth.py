@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -31,6 +32,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from services.kernel.emails import same_email
 from services.kernel.http import ProblemError
 
 log = structlog.get_logger(__name__)
@@ -42,6 +44,21 @@ ALGORITHMS = ["RS256"]
 
 DEV_ISSUER = "http://127.0.0.1:9400"
 DEFAULT_AUDIENCE = "kl-netvaerk"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or localhost."""
+    return host is not None and (host in LOOPBACK_HOSTS or host.startswith("127."))
+
+
+def is_development_issuer(url: str | None) -> bool:
+    """Plain http on loopback: the development issuer (``services.operator dev-issuer``
+    listens there and nowhere else), never a real sign-in service."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.scheme == "http" and is_loopback_host(parts.hostname)
 
 
 class AuthSettings(BaseModel):
@@ -63,9 +80,16 @@ class AuthSettings(BaseModel):
     leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed.")
     fetch_timeout_s: float = Field(default=3.0, gt=0)
     refetch_interval_s: float = Field(
-        default=30.0,
+        default=60.0,
         ge=0,
-        description="At most one refetch of the JWKS per this many seconds (unknown kid).",
+        description="At most one fetch of the JWKS per this many seconds: for a token with "
+        "an unknown kid, and again after a failed fetch.",
+    )
+    max_age_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="The key set is fetched again once it is this old, so a key the issuer "
+        "withdrew stops verifying within this time (and the remembered tokens are forgotten).",
     )
     verified_tokens: int = Field(
         default=2_000,
@@ -101,12 +125,13 @@ class Principal:
         )
 
     def is_person(self, email: str | None) -> bool:
-        """A participant whose token names this e-mail (compared case-insensitively)."""
+        """A participant whose token names this e-mail (the one comparison of
+        :mod:`services.kernel.emails`: the vault's and the feed's)."""
         return (
             self.role == "participant"
             and email is not None
             and self.email is not None
-            and self.email.casefold() == email.casefold()
+            and same_email(self.email, email)
         )
 
     def __repr__(self) -> str:  # never the e-mail in a log line or a traceback
@@ -166,8 +191,11 @@ KeyFetcher = Callable[[], Awaitable[dict[str, Any]]]
 class TokenVerifier:
     """Checks tokens against a JWKS that it fetches (async), caches and refetches on rotation.
 
-    ``now`` is the wall clock of token lifetimes (seconds since the epoch): real time even
-    when a service's domain clock runs as of a demo date.
+    The key set is fetched again when a token names an unknown ``kid`` (at most once per
+    ``refetch_interval_s``) and once it is ``max_age_s`` old, whatever the tokens say: a
+    key the issuer withdrew then stops verifying, and every remembered token is checked
+    again. ``now`` is the wall clock of token lifetimes and of the key set's age (seconds
+    since the epoch): real time even when a service's domain clock runs as of a demo date.
     """
 
     def __init__(
@@ -185,6 +213,9 @@ class TokenVerifier:
         self._keys: dict[str, Any] = {}
         self._loaded = False
         self._last_fetch: float | None = None
+        """When a fetch was last tried (the rate limit)."""
+        self._fetched_at: float | None = None
+        """When the key set in use was fetched (its age)."""
         self._lock = asyncio.Lock()
         # token text -> (principal, exp, nbf): a signature checked once for the same bytes.
         self._verified: dict[str, tuple[Principal, float, float | None]] = {}
@@ -203,12 +234,26 @@ class TokenVerifier:
             body: dict[str, Any] = response.json()
             return body
 
-    async def _refresh(self) -> None:
+    def _stale(self) -> bool:
+        """The fetched key set is older than ``max_age_s`` (an inline one never is)."""
+        return (
+            self._fetched_at is not None
+            and self._now() - self._fetched_at >= self.settings.max_age_s
+        )
+
+    async def _refresh(self, *, only_if_stale: bool = False) -> None:
         """Fetch the key set, at most once per ``refetch_interval_s`` (an unknown kid may
-        be a rotated key, or an attacker making us fetch: the limit stops the latter)."""
+        be a rotated key, or an attacker making us fetch: the limit stops the latter).
+
+        A failed fetch keeps the key set in use (an issuer outage must not sign everyone
+        out) and is tried again after ``refetch_interval_s``; with no key set at all it is
+        an outage (:class:`IssuerUnavailableError`).
+        """
         if self.settings.jwks is not None:
             return
         async with self._lock:
+            if only_if_stale and not self._stale():
+                return  # another request refreshed it while this one waited
             now = self._now()
             if (
                 self._last_fetch is not None
@@ -227,6 +272,7 @@ class TokenVerifier:
             self._verified.clear()  # a key may have been withdrawn
             self._keys = keys
             self._loaded = True
+            self._fetched_at = now
 
     async def _key_for(self, kid: str | None) -> Any:
         if not self._loaded:
@@ -245,6 +291,8 @@ class TokenVerifier:
         A token verified before (the very same text) is not checked again, only its
         lifetime: RS256 costs ≈ 0.1 ms, and a browser or a system sends one token many times.
         """
+        if self._stale():
+            await self._refresh(only_if_stale=True)
         remembered = self._verified.get(token)
         if remembered is not None:
             principal, exp, nbf = remembered

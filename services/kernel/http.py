@@ -372,8 +372,7 @@ def install_health(app: FastAPI, checks: Iterable[tuple[str, ReadinessCheck]]) -
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def metrics(request: Request) -> Response:
-        refresh = getattr(request.app.state, "refresh_metrics", None)
-        if refresh is not None:
-            await refresh()
+    async def metrics() -> Response:
+        # Only reads: the gauges are computed in the background (ServiceRuntime), so a
+        # scrape, which anyone may make, opens no Kafka client and runs no query.
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

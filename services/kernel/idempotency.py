@@ -1,8 +1,18 @@
 """``Idempotency-Key``: a retried POST gets the first answer again, and does nothing twice.
 
 Use inside the command's transaction: :func:`begin` serialises requests with the same key
-(a transaction-level advisory lock) and returns the stored answer if there is one;
-:func:`remember` stores the answer in the same transaction as the command's events.
+(a transaction-level advisory lock) and returns the stored record if there is one;
+:func:`remember` stores it in the same transaction as the command's events.
+
+A record is the caller's, kept for a while, and holds no personal data:
+
+- **scoped to the caller**: :func:`scope` puts the token's subject into the scope, so two
+  callers never share a key (nor learn of each other's requests by guessing keys);
+- **kept ``HOUSEKEEPING__IDEMPOTENCY_HOURS`` (24 h)**, then swept (``housekeeping.py``);
+- **no personal data**: the status, the request's hash and either the id of the resource
+  the command made or changed (a replay reads the resource again, so an erased contact
+  shows as erased) or a body that names no person (a registration's id, status, price).
+  The request hash is a SHA-256 of a body that may hold an e-mail: it cannot be read back.
 """
 
 from __future__ import annotations
@@ -29,13 +39,32 @@ MIGRATIONS = (
                created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
                PRIMARY KEY (scope, key))""",
     ),
+    Migration(
+        # Records of before held whole answers (membership's: the contact person's name and
+        # e-mail in clear) under scopes without the caller, which no request matches any
+        # more: they go, all of them.
+        "kernel-0003-idempotency-by-resource",
+        """ALTER TABLE idempotency_keys ADD COLUMN resource_id TEXT;
+           ALTER TABLE idempotency_keys ALTER COLUMN body DROP NOT NULL;
+           CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+           DELETE FROM idempotency_keys""",
+    ),
 )
 
 
 @dataclass(frozen=True)
 class StoredResponse:
+    """The first answer to a key: its status and either the resource to read again or a
+    body without personal data."""
+
     status: int
-    body: Any
+    resource_id: str | None = None
+    body: Any = None
+
+
+def scope(name: str, subject: str) -> str:
+    """The scope of ``name`` (``membership:join``) for one caller (the token's ``sub``)."""
+    return f"{name}|{subject}"
 
 
 def request_hash(payload: Any) -> str:
@@ -56,7 +85,8 @@ async def begin(
         )
     await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(f"idem:{scope}:{key}"))
     row = await conn.fetchrow(
-        "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+        """SELECT request_hash, status, resource_id, body FROM idempotency_keys
+           WHERE scope = $1 AND key = $2""",
         scope,
         key,
     )
@@ -72,18 +102,28 @@ async def begin(
             "This Idempotency-Key was used for a request with other content. "
             "Use a new key for a new request.",
         )
-    return StoredResponse(row["status"], row["body"])
+    return StoredResponse(row["status"], row["resource_id"], row["body"])
 
 
 async def remember(
-    conn: asyncpg.Connection, scope: str, key: str, payload_hash: str, status: int, body: Any
+    conn: asyncpg.Connection,
+    scope: str,
+    key: str,
+    payload_hash: str,
+    status: int,
+    *,
+    resource_id: str | None = None,
+    body: Any = None,
 ) -> None:
+    """Store the answer to ``key``: the id of the resource to read again on a replay, or a
+    ``body`` that names no person (never a name, an e-mail or other personal data)."""
     await conn.execute(
-        """INSERT INTO idempotency_keys (scope, key, request_hash, status, body)
-           VALUES ($1, $2, $3, $4, $5)""",
+        """INSERT INTO idempotency_keys (scope, key, request_hash, status, resource_id, body)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
         scope,
         key,
         payload_hash,
         status,
+        resource_id,
         body,
     )

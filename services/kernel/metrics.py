@@ -1,10 +1,13 @@
 """Prometheus metrics every service exposes beside HTTP latency: events appended, outbox
-relay lag and consumer lag. The gauges are refreshed when ``/metrics`` is scraped."""
+relay lag and consumer lag. The gauges are computed in the background on an interval
+(``ServiceRuntime.metrics_interval_s``); a scrape of ``/metrics`` only reads them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -30,17 +33,23 @@ class GroupLag:
 
 
 async def consumer_lag(
-    settings: KafkaSettings, groups: Iterable[str] | None = None
+    settings: KafkaSettings,
+    groups: Iterable[str] | None = None,
+    *,
+    admin_client: Callable[..., Any] = AIOKafkaAdminClient,
+    consumer_client: Callable[..., Any] = AIOKafkaConsumer,
 ) -> list[GroupLag]:
     """Lag per consumer group and topic (end offset minus committed offset).
 
-    ``groups``: these groups only; None: every group the cluster knows.
+    ``groups``: these groups only; None: every group the cluster knows. Both clients are
+    closed on every path, a failed start of either included (``admin_client`` and
+    ``consumer_client`` make them: aiokafka's, or a test's).
     """
-    admin = AIOKafkaAdminClient(**settings.client_options())
-    await admin.start()
-    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
-    await consumer.start()
+    admin = admin_client(**settings.client_options())
+    consumer = consumer_client(**settings.client_options(), enable_auto_commit=False)
     try:
+        await admin.start()
+        await consumer.start()
         names = (
             list(groups)
             if groups is not None
@@ -58,5 +67,7 @@ async def consumer_lag(
             lags.extend(GroupLag(group, topic, lag) for topic, lag in sorted(per_topic.items()))
         return lags
     finally:
-        await consumer.stop()
-        await admin.close()
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        with contextlib.suppress(Exception):
+            await admin.close()

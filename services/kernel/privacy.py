@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from services.kernel.db import Migration, create_pool
+from services.kernel.emails import normalise_email
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,8 @@ _AD_PREFIX = b"kl-privacy-v1|"
 
 _DEV_MASTER_KEY = base64.b64encode(b"kl-dev-master-key-not-for-prod!!").decode()
 _DEV_PEPPER = base64.b64encode(b"kl-dev-pepper-not-for-production").decode()
+DEVELOPMENT_SECRETS = frozenset({_DEV_MASTER_KEY, _DEV_PEPPER})
+"""The master key and pepper written in this file (public): development only."""
 
 
 class PrivacySettings(BaseModel):
@@ -102,10 +105,28 @@ class PrivacySettings(BaseModel):
     )
     pool_size: int = Field(default=5, ge=1)
 
+    def development_values(self) -> list[str]:
+        """The settings that hold the public development key or pepper."""
+        named = [("master_key", self.master_key), ("pepper", self.pepper)] + [
+            (f"previous_master_keys[{n}]", k) for n, k in enumerate(self.previous_master_keys)
+        ]
+        return [name for name, value in named if value.get_secret_value() in DEVELOPMENT_SECRETS]
+
     @field_validator("master_key")
     @classmethod
     def _a_master_key(cls, value: SecretStr) -> SecretStr:
         _master_key_bytes(value, "master_key")
+        return value
+
+    @field_validator("pepper")
+    @classmethod
+    def _a_pepper(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("pepper is not base64 (make one: openssl rand -base64 32)") from None
+        if len(raw) < 16:
+            raise ValueError(f"pepper must be at least 16 bytes, base64-encoded; it is {len(raw)}")
         return value
 
     @field_validator("previous_master_keys")
@@ -168,11 +189,6 @@ class PersonKey:
 
     person_id: str
     key: bytes
-
-
-def normalise_email(email: str) -> str:
-    """One person, one e-mail: compared without case or surrounding blanks."""
-    return email.strip().lower()
 
 
 def new_person_id() -> str:
@@ -311,10 +327,13 @@ class Vault:
 
         Calls that arrive while a round trip is running are gathered and answered by the
         next one: a rush of registrations costs one round trip per batch, not per request.
-        ``pending_until``: hold the person ("pending") at least until then, in the same
-        batch. A person made for a request that is then refused gets no other hold, and the
-        retention sweeper erases them once it has passed, instead of keeping their e-mail's
-        digest and a key for ever.
+        ``pending_until``: hold the person ("pending") until then, in the same batch, unless
+        they are held "pending" already. A person made for a request that is then refused
+        gets no other hold, and the retention sweeper erases them once it has passed,
+        instead of keeping their e-mail's digest and a key for ever. A later request never
+        moves the hold: the request is asked for before it is decided, and requests that
+        are refused again and again (probing whether an address is registered) must not
+        keep the person for ever.
         """
         future: asyncio.Future[PersonKey] = asyncio.get_running_loop().create_future()
         digest = self.digest(email)
@@ -359,10 +378,10 @@ class Vault:
     ) -> dict[bytes, PersonKey]:
         found = await self._find_or_make(digests)
         if pending:
-            # A later "pending" hold wins; an earlier one never shortens it.
+            # The first "pending" hold stays (see person_for): set once, never renewed.
             await self.hold(
                 [(found[d].person_id, "pending", until) for d, until in pending.items()],
-                extend_only=True,
+                keep_existing=True,
             )
         return found
 
@@ -528,22 +547,16 @@ class Vault:
         return bool(found)
 
     async def hold(
-        self, holds: Sequence[tuple[str, str, datetime | None]], *, extend_only: bool = False
+        self, holds: Sequence[tuple[str, str, datetime | None]], *, keep_existing: bool = False
     ) -> None:
         """Add or move holds: (person id, holder, until; None = until released).
 
-        Holds of persons the vault does not know (erased) are ignored. ``extend_only``: an
-        existing hold is only moved later, never earlier.
+        Holds of persons the vault does not know (erased) are ignored. ``keep_existing``:
+        add the holds that do not exist, never move one that does.
         """
         if not holds:
             return
-        until = (
-            # None (until released) is the latest of all.
-            "CASE WHEN holds.until IS NULL OR excluded.until IS NULL THEN NULL"
-            " ELSE greatest(holds.until, excluded.until) END"
-            if extend_only
-            else "excluded.until"
-        )
+        conflict = "DO NOTHING" if keep_existing else "DO UPDATE SET until = excluded.until"
         pool = await self.pool()
         self.round_trips += 1
         await pool.execute(
@@ -551,7 +564,7 @@ class Vault:
                SELECT h.* FROM unnest($1::text[], $2::text[], $3::timestamptz[])
                    AS h(person_id, holder, until)
                WHERE EXISTS (SELECT 1 FROM persons p WHERE p.person_id = h.person_id)
-               ON CONFLICT (person_id, holder) DO UPDATE SET until = {until}""",
+               ON CONFLICT (person_id, holder) {conflict}""",
             [h[0] for h in holds],
             [h[1] for h in holds],
             [h[2] for h in holds],

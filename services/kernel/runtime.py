@@ -21,9 +21,11 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from contracts.base import EventPayload
+from services.kernel.clock import Clock, SystemClock
 from services.kernel.db import Migration, create_pool
 from services.kernel.deadletters import install_dead_letter_routes
 from services.kernel.eventstore import MIGRATIONS as EVENT_STORE_MIGRATIONS
+from services.kernel.housekeeping import Housekeeping, HousekeepingSettings
 from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
 from services.kernel.kafka import (
     KafkaAuthenticationError,
@@ -54,6 +56,15 @@ class ServiceRuntime:
     port: int | None = None
     """The HTTP port: with the host name it names this instance in its consumer groups
     (``KafkaSettings.instance_id``)."""
+    housekeeping: HousekeepingSettings = field(default_factory=HousekeepingSettings)
+    """What the database keeps how long (idempotency records, published outbox rows,
+    processed event ids): swept in the background by every instance, one at a time."""
+    metrics_interval_s: float = 15.0
+    """How often the gauges of ``/metrics`` (relay and consumer lag) are computed, in the
+    background: a scrape only reads them, so nobody can make ``/metrics`` open clients."""
+    wall_clock: Clock = field(default_factory=SystemClock)
+    """Real time, for the housekeeping's horizons (a service's domain clock may run as of
+    a demo date, and the swept rows carry the database's timestamps)."""
     broker: KafkaBroker = field(init=False)
     relay: OutboxRelay = field(init=False)
     subscriptions: list[Subscription] = field(default_factory=list, init=False)
@@ -120,6 +131,14 @@ class ServiceRuntime:
             [*EVENT_STORE_MIGRATIONS, *IDEMPOTENCY_MIGRATIONS, *self.migrations],
             max_size=self.pool_size,
         )
+        housekeeping = Housekeeping(
+            lambda: self.pool,
+            self.housekeeping,
+            clock=self.wall_clock,
+            name=f"{self.name}-housekeeping",
+        )
+        self._tasks.append(asyncio.create_task(housekeeping.run(self._stop)))
+        self._tasks.append(asyncio.create_task(self._metrics_loop(self._stop)))
         try:
             await self._start_kafka()
         except (KafkaError, OSError, TimeoutError) as exc:
@@ -216,22 +235,26 @@ class ServiceRuntime:
                 raise KafkaUnreachableError("Kafka did not answer")
 
     async def refresh_metrics(self) -> None:
-        """Set the relay and consumer-lag gauges (called when ``/metrics`` is scraped)."""
+        """Set the relay and consumer-lag gauges (the background loop calls it)."""
         try:
-            async with asyncio.timeout(3):
+            async with asyncio.timeout(max(3.0, self.metrics_interval_s)):
                 OUTBOX_UNPUBLISHED.set(await unpublished_count(self.pool))
                 RELAY_LAG.set(await relay_lag_seconds(self.pool))
-                if self.subscriptions:
+                if self.subscriptions and self.kafka_error is None:
                     groups = [sub.name for sub in self.subscriptions]
                     for lag in await consumer_lag(self.kafka, groups):
                         CONSUMER_LAG.labels(lag.group, lag.topic).set(lag.lag)
-        except Exception as exc:  # a scrape must answer even while a dependency is away
+        except Exception as exc:  # the gauges keep their last values; the next round tries
             log.warning("metrics not refreshed", error=type(exc).__name__)
 
+    async def _metrics_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.refresh_metrics()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.metrics_interval_s)  # the interval
+
     def install_admin_routes(self, app: FastAPI) -> None:
-        """Operator routes every service has: ``GET /admin/dead-letters``; fresh gauges on
-        ``/metrics``."""
-        app.state.refresh_metrics = self.refresh_metrics
+        """Operator routes every service has: ``GET /admin/dead-letters``."""
         install_dead_letter_routes(
             app, self.kafka, lambda: sorted({t for sub in self.subscriptions for t in sub.topics})
         )

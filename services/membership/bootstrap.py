@@ -54,6 +54,8 @@ def build_runtime(settings: Settings, vault: Vault | None = None) -> ServiceRunt
         topics={cm.MEMBERSHIP_TOPIC: 3, cm.NETWORK_TOPIC: 1},
         pool_size=settings.pool_size,
         port=settings.port,
+        housekeeping=settings.housekeeping,
+        metrics_interval_s=settings.metrics_interval_s,
     )
     runtime.subscribe(roster_subscription(lambda: runtime.pool, settings.kafka))
     runtime.subscribe(privacy_subscription(lambda: runtime.pool, settings.kafka, vault))

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from services.kernel.auth import AuthSettings
-from services.kernel.kafka import KafkaSettings
-from services.kernel.privacy import PrivacySettings
+from services.kernel.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Read once, at start-up. Nested Kafka settings: ``MEMBERSHIP_KAFKA__BOOTSTRAP_SERVERS``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MEMBERSHIP_",
-        env_nested_delimiter="__",
-        # Settings hold secrets (keys, passwords): an error names the field, not the value.
-        hide_input_in_errors=True,
-        populate_by_name=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="MEMBERSHIP_", populate_by_name=True)
 
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:55432/membership",
         description="PostgreSQL database of this service (created if missing).",
     )
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    auth: AuthSettings = Field(default_factory=AuthSettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
-    clock_as_of: datetime | None = Field(
-        default=None,
-        description="Run as of this moment (demo); None: the system clock.",
-        examples=["2021-11-19T10:00:00+01:00"],
-    )
-    host: str = "127.0.0.1"
     port: int = Field(default=8001, description="Port to listen on.")
     log_level: str = "INFO"
     pool_size: int = 20

@@ -57,6 +57,7 @@ class NotificationsService:
     runtime: ServiceRuntime
     notifier: Notifier
     worker: DeliveryWorker
+    vault: Vault
     background: bool = True
     app: FastAPI = field(init=False)
     _stop: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -65,7 +66,10 @@ class NotificationsService:
 
     def __post_init__(self) -> None:
         self.app = create_app(
-            lambda: self.runtime.pool, self.runtime.readiness_checks(), lifespan=self.lifespan
+            lambda: self.runtime.pool,
+            self.runtime.readiness_checks(),
+            lifespan=self.lifespan,
+            vault=self.vault,
         )
         self.runtime.install_admin_routes(self.app)
         install_auth(self.app, self.settings.auth)
@@ -150,6 +154,8 @@ def bootstrap(
         migrations=MIGRATIONS,
         topics={NOTIFICATION_TOPIC: 3},
         port=settings.port,
+        housekeeping=settings.housekeeping,
+        metrics_interval_s=settings.metrics_interval_s,
     )
     store = EventStore(source=SOURCE)
     vault = vault or Vault(settings.privacy)
@@ -195,4 +201,4 @@ def bootstrap(
         batch_size=settings.delivery_batch_size,
         senders=settings.delivery_senders,
     )
-    return NotificationsService(settings, clock, runtime, notifier, worker, background)
+    return NotificationsService(settings, clock, runtime, notifier, worker, vault, background)

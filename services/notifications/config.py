@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from services.kernel.auth import AuthSettings
-from services.kernel.kafka import KafkaSettings
-from services.kernel.privacy import PrivacySettings
+from services.kernel.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Local defaults work with ``deploy/local/stack.sh up``.
 
     Nested Kafka settings: ``NOTIFICATIONS_KAFKA__BOOTSTRAP_SERVERS``,
     ``NOTIFICATIONS_KAFKA__TOPIC_PREFIX``, ...; durations in ISO 8601 (``P2D``, ``PT30S``).
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="NOTIFICATIONS_",
-        env_nested_delimiter="__",
-        # Settings hold secrets (keys, passwords): an error names the field, not the value.
-        hide_input_in_errors=True,
-    )
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_")
 
     database_url: str = "postgresql://postgres@127.0.0.1:55432/notifications"
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    auth: AuthSettings = Field(default_factory=AuthSettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     consumer_group: str = Field(
         default="notifications", description="Kafka consumer group of the subscription."
     )
@@ -75,8 +65,4 @@ class Settings(BaseSettings):
         le=32,
         description="Batches sent at once, each on its own SMTP connection (kept open).",
     )
-    clock_as_of: datetime | None = Field(
-        default=None, description="Run the clock as if it started at this moment (demo)."
-    )
-    host: str = "127.0.0.1"
     port: int = 8003

@@ -410,9 +410,12 @@ def run(
     for prefix in ENV_PREFIX.values():
         if as_of:
             env[f"{prefix}_CLOCK_AS_OF"] = as_of
-        # The services trust the development issuer (and no inline key set).
+        # The services trust the development issuer (and no inline key set), and use the
+        # vault's development key and pepper: a development run, said explicitly.
         env[f"{prefix}_AUTH__ISSUER"] = issuer_url
         env[f"{prefix}_AUTH__JWKS_URL"] = f"{issuer_url}/jwks.json"
+        if prefix != "WEB":
+            env[f"{prefix}_DEVELOPMENT"] = "true"
         os.environ.pop(f"{prefix}_AUTH__JWKS", None)
     os.environ.update(env)
     for process in processes.values():

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from services.kernel.auth import is_loopback_host
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.http import (
     NO_OTEL,
@@ -23,10 +25,12 @@ from services.kernel.http import (
     install_problem_handlers,
     problem_response,
 )
+from services.kernel.stream_limits import StreamLimiter
 from services.web.config import Settings
 from services.web.proxy import METHODS, ServiceProxy, Upstream
 
 STATIC = Path(__file__).parent / "static"
+log = structlog.get_logger(__name__)
 
 
 class DevSignIn(BaseModel):
@@ -59,10 +63,24 @@ def create_app(
     )
     state: dict[str, ServiceProxy] = {}
 
+    # Streams get a pool of their own, as large as their cap: an open stream holds its
+    # connection, and the pages' other calls must never wait behind streams for one.
+    stream_limits = httpx.Limits(max_connections=settings.max_streams, max_keepalive_connections=20)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=timeout, transport=transport) as client:
-            state["proxy"] = ServiceProxy(upstreams(settings), client)
+        async with (
+            httpx.AsyncClient(timeout=timeout, transport=transport) as client,
+            httpx.AsyncClient(
+                timeout=timeout, transport=transport, limits=stream_limits
+            ) as stream_client,
+        ):
+            state["proxy"] = ServiceProxy(
+                upstreams(settings),
+                client,
+                stream_client=stream_client,
+                limiter=StreamLimiter(settings.max_streams, settings.max_streams_per_client),
+            )
             yield
             state.clear()
 
@@ -78,7 +96,12 @@ def create_app(
     install_problem_handlers(app)
     install_health(app, [])
 
+    # The development sign-in gives a token for any role to anyone who asks: served only
+    # while the web app listens on loopback, whatever WEB_ISSUER_URL says.
     dev_issuer = (settings.issuer_url or "").rstrip("/") or None
+    if dev_issuer is not None and not is_loopback_host(settings.host):
+        log.info("development sign-in off: the web app does not listen on loopback")
+        dev_issuer = None
 
     @app.get("/api/context", tags=["web"], summary="Today as the pages should see it")
     async def context() -> dict[str, Any]:

@@ -37,10 +37,25 @@ class Settings(BaseSettings):
         gt=0,
         description="Wait for a service's next bytes (longer than the SSE ping of 15 s).",
     )
+    max_streams: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Live streams (SSE) one process passes through at most (503 beyond); "
+        "they have a connection pool of their own of this size.",
+    )
+    max_streams_per_client: int = Field(
+        default=10,
+        ge=1,
+        description="Live streams one client address may hold open (429 beyond). Behind a "
+        "load balancer, let uvicorn take the address from X-Forwarded-For "
+        "(FORWARDED_ALLOW_IPS), or every browser is the balancer's address.",
+    )
     issuer_url: str | None = Field(
         default=DEV_ISSUER,
-        description="The development token issuer behind the pages' development sign-in; "
-        "empty: no development sign-in (production signs in elsewhere).",
+        description="The development token issuer behind the pages' development sign-in, "
+        "served only while the web app listens on loopback (WEB_HOST); empty: no "
+        "development sign-in (production signs in elsewhere).",
     )
     clock_as_of: datetime | None = Field(
         default=None,

@@ -8,6 +8,8 @@ message the page can show, never an empty answer.
 
 from __future__ import annotations
 
+import posixpath
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -18,6 +20,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.kernel.http import problem_response
+from services.kernel.stream_limits import StreamLimiter, StreamSlot
 
 log = structlog.get_logger(__name__)
 
@@ -39,10 +42,21 @@ RESPONSE_HEADERS = (
     "idempotent-replayed",
     "x-accel-buffering",
     "www-authenticate",
+    "link",
 )
 """What a service's answer may carry back; hop-by-hop and length headers are not passed on."""
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+NOT_PROXIED = frozenset({"metrics"})
+"""Service paths the pages never need and the public must not reach through the web app:
+``/metrics`` is for the cluster's Prometheus, which scrapes the services directly."""
+
+
+def _not_proxied(path: str) -> bool:
+    """``path`` (as the route got it) names a path of :data:`NOT_PROXIED`, however written
+    (``metrics/``, ``./metrics``, ``a/../Metrics``)."""
+    return posixpath.normpath("/" + path).strip("/").lower() in NOT_PROXIED
 
 
 @dataclass(frozen=True)
@@ -53,12 +67,35 @@ class Upstream:
     name_da: str
 
 
-class ServiceProxy:
-    """Forwards a request to a named upstream and streams its answer back."""
+def is_stream(path: str, request: Request) -> bool:
+    """A request for a live stream (Server-Sent Events): it asks for ``text/event-stream``
+    or names a ``.../stream`` path, whatever it asks for (so a client cannot pass a stream
+    off as an ordinary call and hold an ordinary connection with it)."""
+    last = posixpath.normpath("/" + path).rsplit("/", 1)[-1].lower()
+    return last == "stream" or "text/event-stream" in request.headers.get("accept", "")
 
-    def __init__(self, upstreams: Mapping[str, Upstream], client: httpx.AsyncClient) -> None:
+
+class ServiceProxy:
+    """Forwards a request to a named upstream and streams its answer back.
+
+    Live streams go through their own client (``stream_client``, a pool of
+    ``limiter.max_streams`` connections) and take a slot of ``limiter`` (per process and
+    per client address, 503/429 when full): open streams hold their connections for as
+    long as they last, and must never take the connections the pages' other calls need.
+    """
+
+    def __init__(
+        self,
+        upstreams: Mapping[str, Upstream],
+        client: httpx.AsyncClient,
+        *,
+        stream_client: httpx.AsyncClient | None = None,
+        limiter: StreamLimiter | None = None,
+    ) -> None:
         self.upstreams = dict(upstreams)
         self.client = client
+        self.stream_client = stream_client or client
+        self.limiter = limiter or StreamLimiter(100, 10)
 
     async def forward(self, service: str, path: str, request: Request) -> Response:
         """The upstream's answer to the same method, path, query and body."""
@@ -71,10 +108,48 @@ class ServiceProxy:
                 f"Der findes ingen tjeneste '{service}' bag /api/.",
                 f"There is no service '{service}' behind /api/.",
             )
+        if _not_proxied(path):
+            return problem_response(
+                404,
+                "not-proxied",
+                "Findes ikke her",
+                f"{upstream.name_da} viser ikke /{path.strip('/')} gennem web-appen.",
+                f"The {service} service's /{path.strip('/')} is not served through the web app.",
+            )
+        slot: StreamSlot | None = None
+        client = self.client
+        if is_stream(path, request):
+            slot = self.limiter.admit(request.client.host if request.client else "unknown")
+            client = self.stream_client
+        try:
+            answer = await self._send(client, service, upstream, path, request)
+        except BaseException:
+            if slot is not None:
+                slot.release()
+            raise
+        if not isinstance(answer, httpx.Response):
+            if slot is not None:
+                slot.release()
+            return answer
+        passed = {k: v for k, v in answer.headers.items() if k.lower() in RESPONSE_HEADERS}
+        body = _relay(answer, slot)
+        if slot is not None:
+            weakref.finalize(body, slot.release)  # a stream never started gives it back too
+        return StreamingResponse(body, status_code=answer.status_code, headers=passed)
+
+    async def _send(
+        self,
+        client: httpx.AsyncClient,
+        service: str,
+        upstream: Upstream,
+        path: str,
+        request: Request,
+    ) -> httpx.Response | Response:
+        """The upstream's answer (streaming), or a problem answer when it gave none."""
         headers = {k: v for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS}
         # Ask for no compression: the bytes then pass through as they arrive (SSE included).
         headers["accept-encoding"] = "identity"
-        outgoing = self.client.build_request(
+        outgoing = client.build_request(
             request.method,
             f"{upstream.base_url.rstrip('/')}/{path}",
             params=request.url.query,
@@ -82,7 +157,7 @@ class ServiceProxy:
             content=await request.body(),
         )
         try:
-            answer = await self.client.send(outgoing, stream=True)
+            return await client.send(outgoing, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             # Nothing reached the service, so nothing can have been saved.
             log.warning("service unreachable", service=service, error=type(exc).__name__)
@@ -109,12 +184,11 @@ class ServiceProxy:
                 "went through before trying again.",
                 service=service,
             )
-        passed = {k: v for k, v in answer.headers.items() if k.lower() in RESPONSE_HEADERS}
-        return StreamingResponse(_relay(answer), status_code=answer.status_code, headers=passed)
 
 
-async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
-    """The upstream's bytes as they come; the upstream connection closes whatever happens."""
+async def _relay(answer: httpx.Response, slot: StreamSlot | None) -> AsyncIterator[bytes]:
+    """The upstream's bytes as they come; the upstream connection closes, and the stream's
+    slot is given back, whatever happens."""
     try:
         # Decoded bytes: content-encoding is not passed on, so the browser gets plain bytes.
         async for chunk in answer.aiter_bytes():
@@ -123,5 +197,7 @@ async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:
         # A stream cut mid-way (the service stopped): the browser sees the stream end.
         log.warning("upstream stream broken", error=type(exc).__name__)
     finally:
+        if slot is not None:
+            slot.release()
         with anyio.CancelScope(shield=True):
             await answer.aclose()

@@ -5,7 +5,8 @@ without the shared sink of the local stack. Fault switches:
 
 * ``refuse_next_rcpts = n``: the next ``n`` RCPT commands get ``451 4.3.0`` (temporary);
 * a recipient whose local part starts with ``busy-`` gets ``451 4.3.0`` (temporary);
-* a recipient whose local part starts with ``reject-`` gets ``550 5.1.1`` (permanent);
+* a recipient whose local part starts with ``reject-``, or who is in ``reject``, gets
+  ``550 5.1.1`` (permanent), in Postfix's words: the answer names the address;
 * ``close_on_next_mails = n``: the next ``n`` MAIL commands get ``421 4.4.2`` and the
   connection is closed (a server that timed the idle connection out just now);
 * :meth:`SmtpSink.drop_connections` closes every open connection (a server restart).
@@ -27,7 +28,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 REFUSE = "451 4.3.0 temporarily refusing (test)"
-REJECT = "550 5.1.1 mailbox unavailable"
+REJECT = "550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
+"""Postfix's answer to an unknown mailbox (``{address}``: the refused address)."""
 CLOSING = "421 4.4.2 closing the idle connection (test)"
 
 
@@ -55,6 +57,8 @@ class SmtpSink:
     messages: list[ReceivedMail] = field(default_factory=list)
     rcpt_attempts: Counter[str] = field(default_factory=Counter)
     refuse_next_rcpts: int = 0
+    reject: set[str] = field(default_factory=set)
+    """Addresses refused for good (besides ``reject-...``), compared in lower case."""
     close_on_next_mails: int = 0
     connections: int = 0
     sessions: list[SMTP] = field(default_factory=list)
@@ -110,8 +114,8 @@ class SmtpSink:
         local_part = address.rsplit("@", 1)[0].lower()
         if local_part.startswith("busy-"):
             return REFUSE
-        if local_part.startswith("reject-"):
-            return REJECT
+        if local_part.startswith("reject-") or address.lower() in self.reject:
+            return REJECT.format(address=address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

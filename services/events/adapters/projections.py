@@ -695,26 +695,83 @@ _COLUMNS = """p.registration_id, p.meeting_id, p.name, p.email, p.job_title,
 async def participants(
     conn: asyncpg.Connection | asyncpg.Pool, meeting_id: str
 ) -> list[dict[str, Any]]:
+    """The meeting's participants: seated, then waiting in order, then cancelled."""
+    rows, _ = await participants_page(conn, meeting_id)
+    return rows
+
+
+async def participants_page(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    meeting_id: str,
+    *,
+    limit: int | None = None,
+    after: Sequence[Any] | None = None,
+) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """At most ``limit`` of :func:`participants` after the sort key ``after``, and each
+    row's sort key (a cursor). Sorted by status, waiting order (``wait_seq``), time of
+    registration and id: the list's own order."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM {_ranked("$1")}
-            ORDER BY p.status, p.wait_seq NULLS FIRST, p.registered_at, p.registration_id""",
+        f"""SELECT {_COLUMNS}, coalesce(p.wait_seq, 0) AS _wait_seq,
+                   p.registered_at AS _registered_at
+            FROM {_ranked("$1")}
+            WHERE $2::text IS NULL
+               OR (p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id)
+                  > ($2::text, $3::bigint, $4::text::timestamptz, $5::text)
+            ORDER BY p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id
+            LIMIT $6""",
         meeting_id,
+        *(after or (None, None, None, None)),
+        limit,
     )
-    return [dict(r) for r in rows]
+    keys = [
+        [r["status"], r["_wait_seq"], r["_registered_at"].isoformat(), r["registration_id"]]
+        for r in rows
+    ]
+    return [_without_keys(r) for r in rows], keys
 
 
 async def municipality_registrations(
     conn: asyncpg.Connection | asyncpg.Pool, municipality_code: str
 ) -> list[dict[str, Any]]:
+    """A municipality's registrations, by meeting start and time of registration."""
+    rows, _ = await municipality_registrations_page(conn, municipality_code)
+    return rows
+
+
+async def municipality_registrations_page(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    municipality_code: str,
+    *,
+    limit: int | None = None,
+    after: Sequence[Any] | None = None,
+) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+    """At most ``limit`` of :func:`municipality_registrations` after the sort key
+    ``after``, and each row's sort key."""
     where = "SELECT meeting_id FROM participant_view WHERE municipality_code = $1"
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS}, m.title AS meeting_title, m.starts_at,
-                   m.cancelled AS meeting_cancelled
+                   m.cancelled AS meeting_cancelled, p.registered_at AS _registered_at
             FROM {_ranked(where)} JOIN meeting_view m USING (meeting_id)
-            WHERE p.municipality_code = $1 ORDER BY m.starts_at, p.registered_at""",
+            WHERE p.municipality_code = $1
+              AND ($2::text IS NULL
+                   OR (m.starts_at, p.registered_at, p.registration_id)
+                      > ($2::text::timestamptz, $3::text::timestamptz, $4::text))
+            ORDER BY m.starts_at, p.registered_at, p.registration_id
+            LIMIT $5""",
         municipality_code,
+        *(after or (None, None, None)),
+        limit,
     )
-    return [dict(r) for r in rows]
+    keys = [
+        [r["starts_at"].isoformat(), r["_registered_at"].isoformat(), r["registration_id"]]
+        for r in rows
+    ]
+    return [_without_keys(r) for r in rows], keys
+
+
+def _without_keys(row: asyncpg.Record) -> dict[str, Any]:
+    """A row as the lists show it: without the columns only its sort key needs."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
 async def upcoming_meetings(

@@ -266,7 +266,9 @@ def _register(m: Meeting, cmd: c.Register) -> list[e.Event]:
         raise errors.DuplicateRegistrationError(cmd.registration_id)
     existing = m.active_by_person.get(cmd.participant.person_id)
     if existing is not None:
-        raise errors.DuplicateRegistrationError(existing)
+        raise errors.DuplicateRegistrationError(
+            existing, m.registrations[existing].participant.municipality_code
+        )
     code = cmd.participant.municipality_code
     cap = m.per_municipality_cap
     if cap is not None and m.active_per_municipality.get(code, 0) >= cap:

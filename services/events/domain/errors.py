@@ -63,16 +63,32 @@ class RegistrationClosedError(MeetingError):
 
 
 class DuplicateRegistrationError(MeetingError):
+    """The person is registered already: ``registration_id`` is theirs, of the
+    municipality ``municipality_code``. :meth:`without_ids` is the refusal for a caller who
+    may not learn another municipality's registration."""
+
     code = "already-registered"
     title = "Allerede tilmeldt"
 
-    def __init__(self, registration_id: str) -> None:
-        super().__init__(
-            "Denne e-mailadresse er allerede tilmeldt mødet "
-            f"(tilmelding {registration_id}). Afmeld den først, hvis noget skal ændres.",
-            f"This e-mail is already registered for the meeting ({registration_id}).",
-        )
+    def __init__(self, registration_id: str | None, municipality_code: str | None = None) -> None:
+        if registration_id is None:
+            super().__init__(
+                "Denne e-mailadresse er allerede tilmeldt mødet. Afmeld den først, hvis "
+                "noget skal ændres; kontakt den, der tilmeldte, eller KL.",
+                "This e-mail is already registered for the meeting. Cancel that "
+                "registration first if something must change; ask whoever registered, or KL.",
+            )
+        else:
+            super().__init__(
+                "Denne e-mailadresse er allerede tilmeldt mødet "
+                f"(tilmelding {registration_id}). Afmeld den først, hvis noget skal ændres.",
+                f"This e-mail is already registered for the meeting ({registration_id}).",
+            )
         self.registration_id = registration_id
+        self.municipality_code = municipality_code
+
+    def without_ids(self) -> DuplicateRegistrationError:
+        return DuplicateRegistrationError(None)
 
 
 class MunicipalityCapReachedError(MeetingError):

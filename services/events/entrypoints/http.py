@@ -7,14 +7,14 @@ problem+json with a Danish ``detail`` and ``detail_en`` beside it, and writes no
 
 from __future__ import annotations
 
-import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
 from uuid import uuid4
 
 import orjson
-from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator
 from sse_starlette.sse import EventSourceResponse
@@ -38,7 +38,8 @@ from services.events.service_layer.meetings import (
     stream_id_of,
 )
 from services.events.service_layer.ports import MembershipServiceUnavailableError
-from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
+from services.kernel import idempotency
+from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, Principal, allow
 from services.kernel.clock import Clock
 from services.kernel.http import (
     NO_OTEL,
@@ -50,9 +51,11 @@ from services.kernel.http import (
     no_control_characters,
     problem_response,
 )
-from services.kernel.idempotency import request_hash
+from services.kernel.paging import PageCursor, PageLimit, decode_cursor, page
 from services.kernel.privacy import Vault, seal
 from services.kernel.runtime import ServiceRuntime
+from services.kernel.shared_poll import SharedPoll
+from services.kernel.stream_limits import StreamLimiter
 
 KNOWN_NETWORKS = {"knub": "Kommunernes Netværk for Udsatte Boligområder"}
 
@@ -89,6 +92,10 @@ RegistrationRef = Annotated[
 ]
 
 PROBLEM = {"description": "Refused (problem+json, Danish detail and English detail_en)."}
+PAGED = (
+    "At most `limit` rows; when more follow, the answer has a `Link: <?limit=..&cursor=..>; "
+    'rel="next"` header: ask that (relative to this address) for the next page.'
+)
 
 
 def meeting_body(m: Meeting, version: int | None = None) -> dict[str, Any]:
@@ -201,7 +208,7 @@ def create_app(
     async def _refused(_: Request, exc: errors.MeetingError) -> JSONResponse:
         status = STATUS_OF.get(type(exc), 409)
         extra: dict[str, Any] = {}
-        if isinstance(exc, errors.DuplicateRegistrationError):
+        if isinstance(exc, errors.DuplicateRegistrationError) and exc.registration_id:
             extra["registration_id"] = exc.registration_id
         if isinstance(exc, errors.NotAMemberError):
             name = KNOWN_NETWORKS.get(exc.network_slug, exc.network_slug)
@@ -209,9 +216,7 @@ def create_app(
                 name = await membership_view.network_name(runtime.pool, exc.network_slug) or name
             except Exception:  # noqa: S110 - the name is a courtesy; the refusal stands
                 pass
-            join_url = settings.join_url_template.format(
-                membership_url=settings.membership_url.rstrip("/"), slug=exc.network_slug
-            )
+            join_url = settings.join_url_template.format(slug=exc.network_slug)
             extra.update(
                 network=exc.network_slug,
                 network_name=name,
@@ -254,10 +259,14 @@ def create_app(
 
     router = APIRouter(tags=["meetings"], responses={400: PROBLEM, 404: PROBLEM, 409: PROBLEM})
 
-    def idem(scope: str, key: str | None, payload: Any) -> IdempotencyRef | None:
+    def idem(
+        principal: Principal, scope: str, key: str | None, payload: Any
+    ) -> IdempotencyRef | None:
+        """The Idempotency-Key of this caller (the token's subject) for this command."""
         if key is None:
             return None
-        return IdempotencyRef(f"events:{scope}", key, request_hash(payload))
+        name = idempotency.scope(f"events:{scope}", principal.subject)
+        return IdempotencyRef(name, key, idempotency.request_hash(payload))
 
     @router.post(
         "/meetings",
@@ -266,7 +275,9 @@ def create_app(
         summary="Schedule a meeting",
     )
     async def schedule_meeting(
-        _: Operator, body: s.ScheduleMeetingRequest, idempotency_key: IdempotencyKey = None
+        principal: Operator,
+        body: s.ScheduleMeetingRequest,
+        idempotency_key: IdempotencyKey = None,
     ) -> JSONResponse:
         meeting_id = stream_id_of(body.slug or str(uuid4()))
         command = c.ScheduleMeeting(
@@ -274,7 +285,7 @@ def create_app(
             at=clock.now(),
             **body.model_dump(exclude={"slug"}),
         )
-        ref = idem("schedule", idempotency_key, body.model_dump(mode="json"))
+        ref = idem(principal, "schedule", idempotency_key, body.model_dump(mode="json"))
         return _answer(await meetings.execute(command, _render_meeting(201), ref))
 
     @router.get("/meetings", response_model=list[s.UpcomingMeeting], summary="Upcoming meetings")
@@ -288,9 +299,14 @@ def create_app(
         return JSONResponse(meeting_body(meeting, version))
 
     async def _command(
-        scope: str, meeting_id: str, key: str | None, payload: Any, command: c.Command, r: Render
+        principal: Principal,
+        scope: str,
+        key: str | None,
+        payload: Any,
+        command: c.Command,
+        r: Render,
     ) -> JSONResponse:
-        ref = idem(f"{scope}:{command.meeting_id}", key, payload)
+        ref = idem(principal, f"{scope}:{command.meeting_id}", key, payload)
         return _answer(await meetings.execute(command, r, ref))
 
     @router.put(
@@ -299,7 +315,7 @@ def create_app(
         summary="Publish or change the program",
     )
     async def publish_program(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.ProgramRequest,
         idempotency_key: IdempotencyKey = None,
@@ -311,7 +327,7 @@ def create_app(
         )
         payload = body.model_dump(mode="json")
         return await _command(
-            "program", meeting_id, idempotency_key, payload, command, _render_meeting(200)
+            principal, "program", idempotency_key, payload, command, _render_meeting(200)
         )
 
     @router.post(
@@ -320,7 +336,7 @@ def create_app(
         summary="Move the meeting in time (or place)",
     )
     async def reschedule(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.RescheduleRequest,
         idempotency_key: IdempotencyKey = None,
@@ -330,7 +346,7 @@ def create_app(
         )
         payload = body.model_dump(mode="json")
         return await _command(
-            "reschedule", meeting_id, idempotency_key, payload, command, _render_meeting(200)
+            principal, "reschedule", idempotency_key, payload, command, _render_meeting(200)
         )
 
     @router.post(
@@ -339,7 +355,7 @@ def create_app(
         summary="Raise or lower the number of seats",
     )
     async def change_seats(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.SeatsRequest,
         idempotency_key: IdempotencyKey = None,
@@ -348,7 +364,7 @@ def create_app(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), seats=body.seats
         )
         return await _command(
-            "seats", meeting_id, idempotency_key, body.model_dump(), command, _render_seats
+            principal, "seats", idempotency_key, body.model_dump(), command, _render_seats
         )
 
     @router.post(
@@ -357,7 +373,7 @@ def create_app(
         summary='Mark or unmark the offer "next year\'s members attend free"',
     )
     async def change_offer(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.OfferRequest,
         idempotency_key: IdempotencyKey = None,
@@ -368,7 +384,7 @@ def create_app(
             next_year_members_free=body.next_year_members_free,
         )
         return await _command(
-            "offer", meeting_id, idempotency_key, body.model_dump(), command, _render_meeting(200)
+            principal, "offer", idempotency_key, body.model_dump(), command, _render_meeting(200)
         )
 
     @router.post(
@@ -377,7 +393,7 @@ def create_app(
         summary="Cancel the meeting",
     )
     async def cancel_meeting(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         body: s.CancelMeetingRequest,
         idempotency_key: IdempotencyKey = None,
@@ -386,7 +402,7 @@ def create_app(
             meeting_id=stream_id_of(meeting_id), at=clock.now(), reason=body.reason
         )
         return await _command(
-            "cancel", meeting_id, idempotency_key, body.model_dump(), command, _render_meeting(200)
+            principal, "cancel", idempotency_key, body.model_dump(), command, _render_meeting(200)
         )
 
     @router.post(
@@ -427,7 +443,8 @@ def create_app(
         standing = await eligibility.standing(header, body.municipality_code)
         # Sealed here, at the edge: the domain sees the person's id and municipality only.
         # Held "pending" for a while: if this request is refused, nothing else holds a
-        # person made for it, and the retention sweeper erases them afterwards.
+        # person made for it, and the retention sweeper erases them afterwards. The hold
+        # is set by the first request only: later ones (refused or not) never renew it.
         person = await vault.person_for(
             str(body.email),
             pending_until=clock.now() + timedelta(days=vault.settings.pending_days),
@@ -450,20 +467,38 @@ def create_app(
             standing=standing,
         )
         payload = body.model_dump(mode="json")
-        return await _command(
-            "register", meeting_id, idempotency_key, payload, command, _render_registration
-        )
+        try:
+            return await _command(
+                principal, "register", idempotency_key, payload, command, _render_registration
+            )
+        except errors.DuplicateRegistrationError as exc:
+            # The existing registration's id is for KL, its municipality's coordinator and
+            # the person (a participant registers only themselves); not for a coordinator
+            # of another municipality probing whether an address is registered where.
+            if principal.role == "participant" or principal.acts_for(exc.municipality_code):
+                raise
+            raise exc.without_ids() from None
 
     @router.get(
         "/meetings/{meeting_id}/registrations",
         response_model=list[s.ParticipantRow],
-        summary="The participant list (operators)",
+        summary="The participant list (operators), a page at a time",
+        description=PAGED,
     )
-    async def participant_list(_: Operator, meeting_id: MeetingRef) -> list[s.ParticipantRow]:
+    async def participant_list(
+        _: Operator,
+        meeting_id: MeetingRef,
+        response: Response,
+        limit: PageLimit = 100,
+        cursor: PageCursor = None,
+    ) -> list[s.ParticipantRow]:
         stream = stream_id_of(meeting_id)
+        after = decode_cursor(cursor, 4)
         await meetings.header(stream)  # 404 for an unknown meeting
-        rows = await projections.participants(runtime.pool, stream)
-        return [s.ParticipantRow.model_validate(r) for r in rows]
+        rows, keys = await projections.participants_page(
+            runtime.pool, stream, limit=limit + 1, after=after
+        )
+        return [s.ParticipantRow.model_validate(r) for r in page(rows, keys, limit, response)]
 
     @router.post(
         "/meetings/{meeting_id}/registrations/{registration_id}/cancel",
@@ -503,8 +538,8 @@ def create_app(
         )
         payload = {"registration_id": registration_id, **body.model_dump()}
         return await _command(
+            principal,
             "cancel-registration",
-            meeting_id,
             idempotency_key,
             payload,
             command,
@@ -517,7 +552,7 @@ def create_app(
         summary="Record attendance after the meeting",
     )
     async def record_attendance(
-        _: Operator,
+        principal: Operator,
         meeting_id: MeetingRef,
         registration_id: RegistrationRef,
         body: s.AttendanceRequest,
@@ -531,7 +566,7 @@ def create_app(
         )
         payload = {"registration_id": registration_id, **body.model_dump()}
         return await _command(
-            "attendance", meeting_id, idempotency_key, payload, command, _render_attendance
+            principal, "attendance", idempotency_key, payload, command, _render_attendance
         )
 
     @router.get(
@@ -545,45 +580,78 @@ def create_app(
             raise errors.MeetingNotFoundError(stream_id_of(meeting_id))
         return s.Availability.model_validate(row)
 
+    availability_feed: SharedPoll[dict[str, Any]] = SharedPoll(
+        lambda stream: projections.availability(runtime.pool, stream),
+        settings.sse_interval_s,
+        name="availability",
+    )
+    stream_limits = StreamLimiter(settings.sse_max_streams, settings.sse_max_streams_per_client)
+
     @router.get(
         "/meetings/{meeting_id}/availability/stream",
         summary="Live seat availability (Server-Sent Events)",
+        description="An `availability` event now and at every change. The service reads "
+        "each meeting's availability once per interval (EVENTS_SSE_INTERVAL_S) for all its "
+        "listeners. Streams are capped per process (503) and per client address (429), "
+        "both with Retry-After.",
         response_class=EventSourceResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            429: PROBLEM,
+            503: PROBLEM,
+        },
     )
     async def stream_availability(
         meeting_id: MeetingRef,
         request: Request,
         interval: Annotated[
-            float, Query(gt=0, le=60, allow_inf_nan=False, description="Seconds between polls.")
-        ] = 0.5,
+            float | None,
+            Query(
+                gt=0,
+                le=60,
+                allow_inf_nan=False,
+                deprecated=True,
+                description="Ignored: the service chooses the interval for all listeners.",
+            ),
+        ] = None,
     ) -> EventSourceResponse:
         stream = stream_id_of(meeting_id)
-        if await projections.availability(runtime.pool, stream) is None:
-            raise errors.MeetingNotFoundError(stream)
-        pause = min(max(interval, 0.05), 10.0)
+        slot = stream_limits.admit(request.client.host if request.client else "unknown")
+        try:
+            if await projections.availability(runtime.pool, stream) is None:
+                raise errors.MeetingNotFoundError(stream)
+        except BaseException:
+            slot.release()
+            raise
 
         async def events() -> AsyncIterator[dict[str, str]]:
-            last: dict[str, Any] | None = None
-            while not await request.is_disconnected():
-                row = await projections.availability(runtime.pool, stream)
-                if row is not None and row != last:
-                    last = row
-                    data = s.Availability.model_validate(row).model_dump(mode="json")
-                    yield {"event": "availability", "data": orjson.dumps(data).decode()}
-                await asyncio.sleep(pause)  # wait-ok: SSE polls the projection row
+            try:
+                async with availability_feed.listen(stream) as changes:
+                    async for row in changes:
+                        data = s.Availability.model_validate(row).model_dump(mode="json")
+                        yield {"event": "availability", "data": orjson.dumps(data).decode()}
+            finally:
+                slot.release()
 
-        return EventSourceResponse(events(), ping=15)
+        body = events()
+        weakref.finalize(body, slot.release)  # a stream that never started gives it back too
+        return EventSourceResponse(body, ping=15)
 
     municipalities = APIRouter(tags=["municipalities"])
 
     @municipalities.get(
         "/municipalities/{code}/registrations",
         response_model=list[s.MunicipalityRegistration],
-        summary="A municipality's registrations",
+        summary="A municipality's registrations, a page at a time",
+        description=PAGED,
+        responses={400: PROBLEM, 422: PROBLEM},
     )
     async def municipality_registrations(
-        principal: OperatorOrCoordinator, code: str
+        principal: OperatorOrCoordinator,
+        code: str,
+        response: Response,
+        limit: PageLimit = 100,
+        cursor: PageCursor = None,
     ) -> list[s.MunicipalityRegistration]:
         if not (len(code) == 3 and code.isdigit()):
             raise ProblemError(
@@ -594,8 +662,11 @@ def create_app(
                 "The municipality code must be three digits, e.g. 101.",
             )
         allow(principal.acts_for(code))
-        rows = await projections.municipality_registrations(runtime.pool, code)
-        return [s.MunicipalityRegistration.model_validate(r) for r in rows]
+        rows, keys = await projections.municipality_registrations_page(
+            runtime.pool, code, limit=limit + 1, after=decode_cursor(cursor, 3)
+        )
+        shown = page(rows, keys, limit, response)
+        return [s.MunicipalityRegistration.model_validate(r) for r in shown]
 
     app.include_router(router)
     app.include_router(municipalities)

@@ -226,6 +226,8 @@ class MeetingService:
                 conn, pending.idem.scope, pending.idem.key, pending.idem.request_hash
             )
             if stored is not None:
+                # The answers of meeting commands name no person (ids, statuses, prices,
+                # seats), so they are stored as they were given.
                 return Reply(stored.status, stored.body, replayed=True), state
         events = decide(state, pending.command)
         for event in events:
@@ -236,7 +238,12 @@ class MeetingService:
         status, body = pending.render(events, state)
         if pending.idem is not None:
             await idempotency.remember(
-                conn, pending.idem.scope, pending.idem.key, pending.idem.request_hash, status, body
+                conn,
+                pending.idem.scope,
+                pending.idem.key,
+                pending.idem.request_hash,
+                status,
+                body=body,
             )
         return Reply(status, body), state
 

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.kernel import idempotency
-from services.kernel.auth import Operator, OperatorOrCoordinator, allow
+from services.kernel.auth import Operator, OperatorOrCoordinator, Principal, allow
 from services.kernel.clock import Clock
 from services.kernel.eventstore import EventStore
 from services.kernel.http import (
@@ -70,6 +70,8 @@ from services.membership.service_layer.ports import ConcurrencyError
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 Action = Callable[[PostgresStreams], Awaitable[tuple[int, BaseModel]]]
+Reread = Callable[[PostgresStreams, str], Awaitable[BaseModel]]
+"""Reads a command's resource again by its id: the answer to a replayed Idempotency-Key."""
 
 IDEMPOTENCY_HEADER = Annotated[
     str | None,
@@ -97,6 +99,15 @@ def _problems(*statuses: int, existing: str | None = None) -> dict[int | str, di
     if existing is not None:
         responses[200] = {"description": existing}
     return responses
+
+
+def _resource_id(body: BaseModel) -> str:
+    """The id of the resource an answer shows (a membership, or a network's slug)."""
+    if isinstance(body, MembershipView):
+        return body.membership_id
+    if isinstance(body, NetworkView):
+        return body.slug
+    raise TypeError(f"no resource id in {type(body).__name__}")
 
 
 def code_of(membership_id: str) -> str:
@@ -235,40 +246,63 @@ def create_app(
         return problem_for(exc)
 
     async def execute(
-        scope: str, key: str | None, request: dict[str, Any], action: Action
+        principal: Principal,
+        name: str,
+        key: str | None,
+        request: dict[str, Any],
+        action: Action,
+        reread: Reread,
     ) -> JSONResponse:
-        """Run a command; with an Idempotency-Key, once, in one transaction with its answer.
+        """Run a command; with an Idempotency-Key, once per caller, in one transaction with
+        its record. The record keeps the status and the resource's id, no answer: a replay
+        reads the resource again (a contact erased since shows as erased).
 
         The answer goes out once the command's events are on Kafka (``published``), so
         whoever is told "joined" can act on it at once in another service."""
         async with pool().acquire() as conn:
             streams = PostgresStreams(conn, store, vault)
-            response = await _run(conn, streams, scope, key, request, action)
+            response = await _run(conn, streams, principal, name, key, request, action, reread)
         await published.wait(streams.appended)
         return response
 
     async def _run(
         conn: asyncpg.Connection,
         streams: PostgresStreams,
-        scope: str,
+        principal: Principal,
+        name: str,
         key: str | None,
         request: dict[str, Any],
         action: Action,
+        reread: Reread,
     ) -> JSONResponse:
         if key is None:
             status, body = await action(streams)
             return JSONResponse(body.model_dump(mode="json"), status)
+        scope = idempotency.scope(name, principal.subject)
         async with conn.transaction():
             request_hash = idempotency.request_hash(request)
             stored = await idempotency.begin(conn, scope, key, request_hash)
             if stored is not None:
-                return JSONResponse(
-                    stored.body, stored.status, headers={"Idempotent-Replayed": "true"}
-                )
+                replayed = {"Idempotent-Replayed": "true"}
+                if stored.resource_id is None:  # an answer that names nobody, as given
+                    return JSONResponse(stored.body, stored.status, headers=replayed)
+                again = await reread(streams, stored.resource_id)
+                return JSONResponse(again.model_dump(mode="json"), stored.status, headers=replayed)
             status, body = await action(streams)
-            data = body.model_dump(mode="json")
-            await idempotency.remember(conn, scope, key, request_hash, status, data)
-            return JSONResponse(data, status)
+            resource_id = _resource_id(body)
+            await idempotency.remember(
+                conn, scope, key, request_hash, status, resource_id=resource_id
+            )
+            return JSONResponse(body.model_dump(mode="json"), status)
+
+    async def reread_membership(streams: PostgresStreams, membership_id: str) -> BaseModel:
+        state, _ = await streams.load_membership(membership_id)
+        if state is None:
+            raise MembershipNotFoundError(membership_id)
+        return MembershipView.of(state)
+
+    async def reread_network(streams: PostgresStreams, slug: str) -> BaseModel:
+        return NetworkView.of(await handlers.require_network(streams, slug))
 
     # --- Networks --------------------------------------------------------------------
 
@@ -286,7 +320,7 @@ def create_app(
         responses=_problems(409, 422, existing="It existed already"),
     )
     async def post_network(
-        _: Operator, body: NetworkRequest, key: IDEMPOTENCY_HEADER = None
+        principal: Operator, body: NetworkRequest, key: IDEMPOTENCY_HEADER = None
     ) -> JSONResponse:
         async def action(streams: PostgresStreams) -> tuple[int, BaseModel]:
             network, created = await handlers.create_network(
@@ -299,7 +333,9 @@ def create_app(
             )
             return (201 if created else 200), NetworkView.of(network)
 
-        return await execute("membership:create-network", key, body.model_dump(), action)
+        return await execute(
+            principal, "membership:create-network", key, body.model_dump(), action, reread_network
+        )
 
     # --- Memberships: commands -------------------------------------------------------
 
@@ -335,7 +371,7 @@ def create_app(
             return (201 if outcome.changed else 200), MembershipView.of(outcome.membership)
 
         request = {"slug": slug, **body.model_dump(mode="json")}
-        return await execute("membership:join", key, request, action)
+        return await execute(principal, "membership:join", key, request, action, reread_membership)
 
     @app.post(
         "/memberships/{membership_id}/cancel",
@@ -359,7 +395,9 @@ def create_app(
             return 200, MembershipView.of(outcome.membership)
 
         request = {"membership_id": membership_id, **body.model_dump()}
-        return await execute("membership:cancel", key, request, action)
+        return await execute(
+            principal, "membership:cancel", key, request, action, reread_membership
+        )
 
     @app.post(
         "/memberships/{membership_id}/renew",
@@ -382,7 +420,8 @@ def create_app(
             outcome = await handlers.renew_membership(streams, clock, membership_id=membership_id)
             return (201 if outcome.changed else 200), MembershipView.of(outcome.membership)
 
-        return await execute("membership:renew", key, {"membership_id": membership_id}, action)
+        request = {"membership_id": membership_id}
+        return await execute(principal, "membership:renew", key, request, action, reread_membership)
 
     @app.put(
         "/memberships/{membership_id}/contact",
@@ -405,7 +444,7 @@ def create_app(
             )
             return 200, MembershipView.of(outcome.membership)
 
-        return await execute("membership:contact", None, {}, action)
+        return await execute(principal, "membership:contact", None, {}, action, reread_membership)
 
     # --- Memberships: queries on the event store -------------------------------------
 

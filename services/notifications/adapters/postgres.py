@@ -128,6 +128,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX feed_person ON notification_feed (recipient_person_id);
         """,
     ),
+    Migration(
+        # The feed of a recipient is found by person id (the vault compares the addresses),
+        # no longer by lower(recipient_email).
+        "notifications-0003-feed-by-person",
+        """
+        DROP INDEX IF EXISTS feed_recipient;
+        DROP INDEX IF EXISTS feed_person;
+        CREATE INDEX feed_person ON notification_feed (recipient_person_id, queued_at DESC);
+        """,
+    ),
 )
 
 
@@ -392,6 +402,8 @@ class Failed:
     attempts: int
     error: str
     permanent: bool
+    smtp_code: int | None = None
+    enhanced_status: str | None = None
 
 
 async def record_outcomes(
@@ -531,8 +543,12 @@ async def apply_to_feed(
 
 async def scrub_person(conn: asyncpg.Connection, person_id: str) -> None:
     """Forget an erased person here: the erased marker in the view of registrations, no
-    address, name, text or calendar in deliveries (a queued one is never sent), no address
-    in the feed. Statuses, kinds and counts stay."""
+    address, name, text, calendar or server answer in deliveries (a queued one is never
+    sent), no address or server answer in the feed. Statuses, kinds and counts stay.
+
+    A server's answer is redacted since it is recorded (adapters/smtp_reply.py); rows
+    recorded before that may name the address in ``last_error`` and ``reason``, so those
+    of the person's own mail are cleared here."""
     registrations = [
         r[0]
         for r in await conn.fetch(
@@ -552,7 +568,8 @@ async def scrub_person(conn: asyncpg.Connection, person_id: str) -> None:
                recipient_name = CASE WHEN person_id = $1 THEN NULL ELSE recipient_name END,
                body_text = $2, body_html = $2, ics = NULL,
                status = CASE WHEN status = 'queued' THEN 'failed' ELSE status END,
-               last_error = CASE WHEN status = 'queued' THEN 'erased' ELSE last_error END,
+               last_error = CASE WHEN status = 'queued' THEN 'erased'
+                                 WHEN person_id = $1 THEN NULL ELSE last_error END,
                permanent = CASE WHEN status = 'queued' THEN true ELSE permanent END
            WHERE person_id = $1 OR registration_id = ANY($3::text[])""",
         person_id,
@@ -560,6 +577,7 @@ async def scrub_person(conn: asyncpg.Connection, person_id: str) -> None:
         registrations,
     )
     await conn.execute(
-        "UPDATE notification_feed SET recipient_email = NULL WHERE recipient_person_id = $1",
+        """UPDATE notification_feed SET recipient_email = NULL, reason = NULL
+           WHERE recipient_person_id = $1""",
         person_id,
     )

@@ -11,21 +11,19 @@ FEED_COLUMNS = """notification_id, kind, recipient_email, municipality_code, mee
 
 
 async def feed_for_recipient(
-    pool: asyncpg.Pool, email: str, limit: int, offset: int
+    pool: asyncpg.Pool, person_id: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
+    """The feed of one recipient, by the vault's person id of their address (one person
+    per address, compared as :mod:`services.kernel.emails` says)."""
     rows = await pool.fetch(
         f"""SELECT {FEED_COLUMNS}, count(*) OVER () AS total FROM notification_feed
-            WHERE lower(recipient_email) = lower($1)
+            WHERE recipient_person_id = $1
             ORDER BY queued_at DESC, notification_id LIMIT $2 OFFSET $3""",
-        email,
+        person_id,
         limit,
         offset,
     )
-    return (
-        _page(rows)
-        if rows
-        else ([], await _count(pool, "lower(recipient_email) = lower($1)", email))
-    )
+    return _page(rows) if rows else ([], await _count(pool, "recipient_person_id = $1", person_id))
 
 
 async def feed_for_municipality(

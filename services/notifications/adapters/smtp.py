@@ -21,6 +21,7 @@ import time
 
 import aiosmtplib
 
+from services.notifications.adapters.smtp_reply import SmtpReply, smtp_reply
 from services.notifications.service_layer.ports import (
     DeliveryError,
     OutgoingMail,
@@ -108,16 +109,17 @@ class SmtpMailer:
             await smtp.connect()
         except aiosmtplib.SMTPResponseException as exc:
             smtp.close()
-            raise classify(exc.code, f"{exc.code} {exc.message}") from exc
+            raise classify(smtp_reply(exc.code, exc.message)) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             smtp.close()
-            raise TemporaryDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise _temporary(exc) from exc
         self.connections_opened += 1
         return smtp
 
     async def _deliver(self, smtp: aiosmtplib.SMTP, mail: OutgoingMail) -> None:
         """One mail transaction; the connection goes back to the idle ones if it is fit."""
-        utf8 = not (mail.mail_from.isascii() and mail.rcpt_to.isascii())
+        recipient = mail.rcpt_to
+        utf8 = not (mail.mail_from.isascii() and recipient.isascii())
         options = ["SMTPUTF8"] if utf8 else []
         encoding = "utf-8" if utf8 else "ascii"
         try:
@@ -127,27 +129,24 @@ class SmtpMailer:
                 await smtp.mail(mail.mail_from, options=options, encoding=encoding)
                 await smtp.rcpt(mail.rcpt_to, encoding=encoding)
             except aiosmtplib.SMTPResponseException as exc:
+                refused = classify(smtp_reply(exc.code, exc.message, recipient))
                 if exc.code == _CLOSING:
                     smtp.close()
-                    raise _NotStartedError(
-                        TemporaryDeliveryError(f"{exc.code} {exc.message}")
-                    ) from exc
-                raise classify(exc.code, f"{exc.code} {exc.message}") from exc
+                    raise _NotStartedError(refused) from exc
+                raise refused from exc
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 smtp.close()
-                raise _NotStartedError(
-                    TemporaryDeliveryError(f"{type(exc).__name__}: {exc}")
-                ) from exc
+                raise _NotStartedError(_temporary(exc, recipient)) from exc
             try:
                 await smtp.data(mail.data)
             except aiosmtplib.SMTPResponseException as exc:
-                raise classify(exc.code, f"{exc.code} {exc.message}") from exc
+                raise classify(smtp_reply(exc.code, exc.message, recipient)) from exc
         except DeliveryError:
             await self._reset(smtp)
             raise
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             smtp.close()  # broken, or in an unknown state: never reused
-            raise TemporaryDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise _temporary(exc, recipient) from exc
         except BaseException:
             smtp.close()  # cancelled mid-transaction: the connection's state is unknown
             raise
@@ -165,6 +164,13 @@ class SmtpMailer:
         self._idle.append((smtp, time.monotonic()))
 
 
+def _temporary(exc: BaseException, recipient: str | None = None) -> DeliveryError:
+    """A broken connection or a timeout: try again later (no address in the reason)."""
+    return TemporaryDeliveryError(
+        smtp_reply(None, f"{type(exc).__name__}: {exc}", recipient).reason
+    )
+
+
 async def _quit(smtp: aiosmtplib.SMTP) -> None:
     if smtp.is_connected:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
@@ -172,8 +178,14 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
     smtp.close()
 
 
-def classify(code: int, reason: str) -> DeliveryError:
-    """5xx is permanent; anything else (4xx, odd codes) is worth another try."""
-    if 500 <= code < 600:
-        return PermanentDeliveryError(reason)
-    return TemporaryDeliveryError(reason)
+def classify(reply: SmtpReply, reason: str | None = None) -> DeliveryError:
+    """5xx is permanent; anything else (4xx, odd codes) is worth another try. The error
+    carries the reply's codes and its redacted words (``reason``: several replies')."""
+    error = (
+        PermanentDeliveryError
+        if reply.code is not None and 500 <= reply.code < 600
+        else (TemporaryDeliveryError)
+    )
+    return error(
+        reason or reply.reason, smtp_code=reply.code, enhanced_status=reply.enhanced_status
+    )

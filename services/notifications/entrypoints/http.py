@@ -20,6 +20,7 @@ from services.kernel.http import (
     install_health,
     install_problem_handlers,
 )
+from services.kernel.privacy import Vault
 from services.notifications.adapters import queries
 
 Status = Literal["queued", "sent", "failed"]
@@ -134,8 +135,14 @@ def create_app(
     pool: Callable[[], asyncpg.Pool],
     readiness: list[tuple[str, ReadinessCheck]],
     lifespan: Any = None,
+    *,
+    vault: Vault,
 ) -> FastAPI:
-    """The FastAPI app; ``pool`` is called per request (the pool opens with the lifespan)."""
+    """The FastAPI app; ``pool`` is called per request (the pool opens with the lifespan).
+
+    A recipient's feed is found by the vault's person of the address, so the feed compares
+    addresses exactly as tokens and the vault do (:mod:`services.kernel.emails`).
+    """
     app = FastAPI(
         title="KL notifications",
         version="1.0.0",
@@ -169,7 +176,12 @@ def create_app(
         offset: Offset = 0,
     ) -> FeedPage:
         allow(principal.is_operator or principal.is_person(email))
-        items, total = await queries.feed_for_recipient(pool(), email, limit, offset)
+        person_id = await vault.find(email)
+        items, total = (
+            ([], 0)
+            if person_id is None
+            else await queries.feed_for_recipient(pool(), person_id, limit, offset)
+        )
         return FeedPage(
             items=[FeedItem.model_validate(i) for i in items],
             total=total,

@@ -186,7 +186,17 @@ class DeliveryWorker:
                 DELIVERY_ATTEMPTS.labels("retry").inc()
                 return
             outcomes.failures.append(
-                (row, db.Failed(notification_id, attempt, exc.reason, exc.permanent))
+                (
+                    row,
+                    db.Failed(
+                        notification_id,
+                        attempt,
+                        exc.reason,
+                        exc.permanent,
+                        exc.smtp_code,
+                        exc.enhanced_status,
+                    ),
+                )
             )
             bound.warning("delivery failed for good", permanent=exc.permanent)
             DELIVERY_ATTEMPTS.labels(
@@ -223,6 +233,8 @@ class DeliveryWorker:
                         "reason": f.error[:2000],
                         "permanent": f.permanent,
                         "attempts": f.attempts,
+                        "smtp_code": f.smtp_code,
+                        "enhanced_status": f.enhanced_status,
                     }
                 ),
             )

@@ -16,13 +16,19 @@ from services.notifications.domain.model import Meeting, Registration
 
 
 class DeliveryError(Exception):
-    """The mail was not accepted. ``reason`` is the server's answer or the error."""
+    """The mail was not accepted. ``reason`` is the server's answer or the error, with no
+    e-mail address in it (it is kept and published); ``smtp_code`` and ``enhanced_status``
+    (RFC 3463, e.g. ``5.1.1``) are the server's codes, when it answered."""
 
     permanent: bool = False
 
-    def __init__(self, reason: str) -> None:
+    def __init__(
+        self, reason: str, *, smtp_code: int | None = None, enhanced_status: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.smtp_code = smtp_code
+        self.enhanced_status = enhanced_status
 
 
 class TemporaryDeliveryError(DeliveryError):

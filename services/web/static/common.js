@@ -38,7 +38,43 @@ const KL = (() => {
         detail: `Tjenesten svarede med fejl ${response.status}. Prøv igen om lidt.`,
       };
     }
-    return { ok: response.ok, status: response.status, body };
+    return { ok: response.ok, status: response.status, body, next: nextPage(path, response) };
+  }
+
+  /** The address of the next page of a list (its Link: <...>; rel="next"), or null. */
+  function nextPage(path, response) {
+    const link = response.headers.get("Link") || "";
+    const match = /<([^>]*)>\s*;\s*rel="?next"?/.exec(link);
+    if (!match) return null;
+    const next = new URL(match[1], new URL(path, location.origin));
+    return next.pathname + next.search;
+  }
+
+  /** Every page of a list (the services give at most a few hundred rows a page), joined:
+      {ok, status, body: [...]}; the first refusal if a page is refused. */
+  async function apiAll(path, maxPages = 50) {
+    const sep = path.includes("?") ? "&" : "?";
+    let result = await api(`${path}${sep}limit=500`);
+    if (!result.ok || !Array.isArray(result.body)) return result;
+    const rows = [...result.body];
+    for (let n = 1; result.next && n < maxPages; n += 1) {
+      result = await api(result.next);
+      if (!result.ok) return result;
+      rows.push(...result.body);
+    }
+    return { ok: true, status: 200, body: rows };
+  }
+
+  /** A fresh Idempotency-Key: a random UUID (v4). crypto.randomUUID needs a secure context
+      (https, or loopback); getRandomValues does not, so a page served over plain http
+      still sends a key nobody else can have (never a timestamp, which two people share). */
+  function newIdempotencyKey() {
+    if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
 
   /** The development sign-in of this tab: {token, role, municipality_code, email} or null. */
@@ -218,5 +254,5 @@ const KL = (() => {
 
   const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
-  return { api, session, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
+  return { api, apiAll, newIdempotencyKey, session, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
 })();

@@ -47,7 +47,7 @@
   async function loadParticipants(meetingId) {
     const seq = (participantsSeq.get(meetingId) || 0) + 1;
     participantsSeq.set(meetingId, seq);
-    const result = await api(`/api/events/meetings/${encodeURIComponent(meetingId)}/registrations`);
+    const result = await KL.apiAll(`/api/events/meetings/${encodeURIComponent(meetingId)}/registrations`);
     const box = document.querySelector(`[data-participants="${CSS.escape(meetingId)}"]`);
     if (!box || participantsSeq.get(meetingId) !== seq) return;  // a later load answers
     clear(box);

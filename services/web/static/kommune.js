@@ -138,7 +138,7 @@
     const result = await api(`/api/membership/networks/${encodeURIComponent(slug)}/memberships`, {
       method: "POST",
       json: { municipality_code: code, year, contact_name: value("contact_name"), contact_email: value("contact_email"), ean: value("ean") },
-      idempotencyKey: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()),
+      idempotencyKey: KL.newIdempotencyKey(),
     });
     button.disabled = false;
     if (result.ok) {
@@ -214,7 +214,7 @@
     }
     const [mResult, rResult] = await Promise.all([
       api(`/api/membership/municipalities/${encodeURIComponent(code)}/memberships`),
-      api(`/api/events/municipalities/${encodeURIComponent(code)}/registrations`),
+      KL.apiAll(`/api/events/municipalities/${encodeURIComponent(code)}/registrations`),
     ]);
     if (mResult.status === 401 || mResult.status === 403) {
       askToSignIn(mResult.status === 401

@@ -163,7 +163,7 @@
     button.disabled = true;
     button.textContent = "Tilmelder …";
     const result = await api(`/api/events/meetings/${encodeURIComponent(meeting.meeting_id)}/registrations`, {
-      method: "POST", json: payload, idempotencyKey: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()),
+      method: "POST", json: payload, idempotencyKey: KL.newIdempotencyKey(),
     });
     button.disabled = false;
     button.textContent = "Tilmeld";

@@ -132,7 +132,10 @@ async def test_sigkill_of_each_service_during_a_rush_loses_nothing_and_doubles_n
         await wait_until(recovered, timeout=60, what="all services ready, outboxes published")
 
         async def participant_list() -> list[dict[str, object]] | None:
-            response = await http.get(f"{system.url('events')}/meetings/{meeting}/registrations")
+            response = await http.get(
+                f"{system.url('events')}/meetings/{meeting}/registrations",
+                params={"limit": 500},  # one page holds them all (300)
+            )
             rows: list[dict[str, object]] = response.json()
             return rows if {r["registration_id"] for r in rows} >= answered_ids else None
 

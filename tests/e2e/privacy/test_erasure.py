@@ -1,11 +1,14 @@
 """Erasure end to end: a registered person is forgotten by every part of the system.
 
 The three services run as real processes with one shared key vault. Four staff register
-for a meeting with two seats (two seated, two waiting) and get their mails. An operator
-erases one seated person. Then the person's name and e-mail are nowhere: not in any table
-of any service's database (every text, JSON and byte column is searched), not in the vault,
-not in any API answer, not in any record of any topic (read from the beginning by a
-consumer of our own, raw bytes), not in a projection rebuilt from the event store. The
+for a meeting with two seats (two seated, two waiting) and get their mails. One of them,
+Bodil, is also the contact person of her municipality's membership, joined with an
+Idempotency-Key, and her mail server refuses her mail in Postfix's words (naming her
+address). An operator erases her. Then her name and e-mail are nowhere: not in any table
+of any service's database (every text, JSON and byte column is searched: idempotency
+records and bounced deliveries included), not in the vault, not in any API answer (a
+replay of the join included), not in any record of any topic (read from the beginning by
+a consumer of our own, raw bytes), not in a projection rebuilt from the event store. The
 seat numbers, the waiting list and the other persons' data are as they were.
 """
 
@@ -83,6 +86,14 @@ async def read_all_topics(prefix: str) -> list[bytes]:
     return raw
 
 
+async def fetch_value(dsn: str, query: str) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval(query)
+    finally:
+        await conn.close()
+
+
 def erase_from_the_command_line(events_url: str, email: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.operator", "erase", "--email", "-"],
@@ -114,19 +125,31 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
     dorte = staff("Dorte Ventesen-Lund", "dorte.ventesen", unique, "751", "Dortes diæt")
     everyone = [alma, bodil, carl, dorte]
 
+    # Her mail server refuses her (Postfix: "550 5.1.1 <her address>: Recipient address
+    # rejected"): the answer must not carry her address into events, topics or tables.
+    system.smtp.reject.add(bodil["email"].lower())
+    join_key = {"Idempotency-Key": f"join-751-{unique}"}
+
     async with httpx.AsyncClient(timeout=30, headers=auth.OPERATOR) as http:
         for code in ("101", "751"):
+            contact = (
+                (bodil["name"], bodil["email"])
+                if code == "751"
+                else ("Kontakt Person", f"kontakt.{unique}@kommune{code}.dk")
+            )
             r = await http.post(
                 f"{membership}/networks/knub/memberships",
                 json={
                     "municipality_code": code,
                     "year": 2021,
-                    "contact_name": "Kontakt Person",
-                    "contact_email": f"kontakt.{unique}@kommune{code}.dk",
+                    "contact_name": contact[0],
+                    "contact_email": contact[1],
                     "ean": "5798000000001",
                 },
+                headers=join_key if code == "751" else None,
             )
             assert r.status_code == 201, r.text
+            join_751 = r.json() if code == "751" else None
         r = await http.post(f"{events}/meetings", json=MEETING)
         assert r.status_code == 201, r.text
         meeting = r.json()["meeting_id"]
@@ -137,10 +160,16 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
             assert r.status_code == status, r.text
             ids[person["name"]] = r.json()["registration_id"]
 
-        async def mailed() -> bool:
-            return all(system.smtp.to(p["email"]) for p in everyone)
+        async def mailed_or_bounced() -> bool:
+            bounced = await fetch_value(
+                system.dsn("notifications"),
+                "SELECT count(*) FROM deliveries WHERE status = 'failed' AND permanent",
+            )
+            delivered = all(system.smtp.to(p["email"]) for p in (alma, carl, dorte))
+            return delivered and bounced == 2  # her confirmation and her welcome as contact
 
-        await wait_until(mailed, timeout=120, what="every participant's first mail")
+        await wait_until(mailed_or_bounced, timeout=120, what="every first mail, hers refused")
+        assert not system.smtp.to(bodil["email"])
 
         async def listed() -> list[dict[str, Any]] | None:
             rows: list[dict[str, Any]] = (await http.get(registrations)).json()
@@ -201,6 +230,24 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
         assert set(others) == {alma["name"], carl["name"], dorte["name"]}
         assert others[carl["name"]]["email"] == carl["email"], "others' data is intact"
 
+        # A replay of the join with its key reads the membership again: the contact erased.
+        replay = await http.post(
+            f"{membership}/networks/knub/memberships",
+            json={
+                "municipality_code": "751",
+                "year": 2021,
+                "contact_name": bodil["name"],
+                "contact_email": bodil["email"],
+                "ean": "5798000000001",
+            },
+            headers=join_key,
+        )
+        assert (replay.status_code, replay.headers["idempotent-replayed"]) == (201, "true")
+        assert join_751 is not None
+        assert replay.json()["membership_id"] == join_751["membership_id"]
+        assert replay.json()["contact_name"] == ERASED
+        assert found_in(replay.text, secrets_of(bodil)) == []
+
         # No API answer shows her.
         answers = [
             await http.get(registrations),
@@ -209,6 +256,7 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
             await http.get(f"{notifications}/recipients/{bodil['email']}/notifications"),
             await http.get(f"{notifications}/municipalities/751/notifications"),
             await http.get(f"{notifications}/deliveries"),
+            await http.get(f"{notifications}/deliveries?status=failed"),
             await http.get(f"{membership}/municipalities/751/memberships"),
             await http.get(f"{membership}/networks/knub/roster/2021"),
         ]
@@ -258,6 +306,7 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
     # Not in any record of any topic, read from the beginning by a consumer of our own.
     records = await read_all_topics(system.prefix)
     assert any(b"dk.kl.privacy.person_erased" in r for r in records)
+    assert any(b"dk.kl.notifications.failed.v2" in r and b"5.1.1" in r for r in records)
     assert any(b"dk.kl.events.registration_confirmed.v2" in r for r in records)
     leaks = [s for r in records for s in found_in(r.decode("utf-8", "replace"), secrets)]
     assert leaks == []

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
 from services.events.adapters.demo import DEMO_MEETING_ID, seed_demo
 from services.events.bootstrap import EventsService
@@ -19,6 +17,7 @@ from services.events.config import Settings
 from services.events.operations import rebuild_database, seed_database
 from services.kernel.clock import ManualClock, ShiftedClock, clock_from_setting
 from tests.integration.events.conftest import CPH, add_members, meeting_body, person
+from tests.support.serving import serving
 from tests.support.waiting import wait_until
 
 
@@ -68,32 +67,11 @@ def test_the_clock_is_taken_from_configuration(monkeypatch: pytest.MonkeyPatch) 
     assert clock.now().date().isoformat() == "2021-11-19"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def server(service: EventsService) -> AsyncIterator[str]:
     """The app on a real socket (SSE needs a streaming transport); lifespan is the test's."""
-    port = free_port()
-    config = uvicorn.Config(
-        service.app, host="127.0.0.1", port=port, lifespan="off", log_config=None
-    )
-    uv = uvicorn.Server(config)
-    task = asyncio.create_task(uv.serve())
-    try:
-
-        async def started() -> bool:
-            return bool(uv.started)
-
-        await wait_until(started, timeout=10, what="server started")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        await task
+    async with serving(service.app) as url:
+        yield url
 
 
 async def test_the_availability_stream_pushes_a_new_event_when_seats_are_taken(

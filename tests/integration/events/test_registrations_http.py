@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import asyncpg
@@ -16,6 +17,8 @@ from tests.integration.events.conftest import (
     meeting_body,
     person,
 )
+from tests.support import auth
+from tests.support.waiting import wait_until
 
 PROBLEM = "application/problem+json"
 
@@ -121,7 +124,9 @@ async def test_a_non_member_is_told_how_to_join_and_nothing_is_written(
     )
     assert problem["type"] == "urn:kl:problem:not-a-member"
     assert problem["network_name"] == "Kommunernes Netværk for Udsatte Boligområder"
-    assert str(problem["join_url"]).endswith("/networks/knub/memberships")
+    # The public path, never the membership service's internal address.
+    assert problem["join_url"] == "/api/membership/networks/knub/memberships"
+    assert "http" not in str(problem["detail"]) + str(problem["detail_en"])
     assert "Meld kommunen ind" in str(problem["detail"])
     assert problem["join_year"] == 2022
     assert lookup.asked == [], "the view, shown complete, answered alone"
@@ -200,6 +205,58 @@ async def test_an_idempotency_key_gives_the_first_answer_again_and_no_second_reg
     assert other.status_code == 422
 
 
+async def test_each_caller_has_its_own_idempotency_keys_and_the_records_name_nobody(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client)
+    await add_members(pool, 2021, "101", "147")
+    url = f"/meetings/{meeting}/registrations"
+    key = {"Idempotency-Key": "tilmelding-1"}
+    kbh = {**auth.headers("coordinator", "101"), **key}
+    albertslund = {**auth.headers("coordinator", "147"), **key}
+    mine = await client.post(url, json=person(1, "101"), headers=kbh)
+    theirs = await client.post(url, json=person(2, "147"), headers=albertslund)
+    assert (mine.status_code, theirs.status_code) == (201, 201), theirs.text
+    assert theirs.json()["registration_id"] != mine.json()["registration_id"]
+    again = await client.post(url, json=person(1, "101"), headers=kbh)
+    assert (again.status_code, again.headers["idempotent-replayed"]) == (201, "true")
+    assert again.json() == mine.json()
+
+    stored = await pool.fetch("SELECT row_to_json(i)::text AS r FROM idempotency_keys i")
+    assert len(stored) == 2
+    for who in (person(1, "101"), person(2, "147")):
+        for personal in (who["name"], who["email"]):
+            assert all(str(personal).lower() not in r["r"].lower() for r in stored), personal
+
+
+async def test_a_duplicate_shows_the_existing_registration_only_to_those_who_may_see_it(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client, seats=5)
+    await add_members(pool, 2021, "101", "147")
+    url = f"/meetings/{meeting}/registrations"
+    anne = person(1, "101", "anne@aarhus.dk")
+    first = await client.post(url, json=anne, headers=auth.headers("coordinator", "101"))
+    assert first.status_code == 201, first.text
+    existing = first.json()["registration_id"]
+
+    probe = {**anne, "municipality_code": "147"}
+    other = await client.post(url, json=probe, headers=auth.headers("coordinator", "147"))
+    assert other.status_code == 409
+    assert other.json()["type"] == "urn:kl:problem:already-registered"
+    assert existing not in other.text, "another municipality's id is not told"
+    assert "registration_id" not in other.json()
+
+    for headers in (
+        auth.OPERATOR,
+        auth.headers("coordinator", "101"),
+        auth.headers("participant", "101", "anne@aarhus.dk"),
+    ):
+        seen = await client.post(url, json=anne, headers=headers)
+        assert seen.status_code == 409
+        assert seen.json()["registration_id"] == existing
+
+
 async def test_cancel_promote_reschedule_program_offer_and_attendance(
     client: httpx.AsyncClient, pool: asyncpg.Pool, clock: ManualClock
 ) -> None:
@@ -242,3 +299,58 @@ async def test_cancel_promote_reschedule_program_offer_and_attendance(
     clock.advance(timedelta(days=21))
     recorded = await client.post(attendance_url, json={"attended": True})
     assert recorded.json() == {"registration_id": b["registration_id"], "attended": True}
+
+
+async def test_the_lists_come_a_page_at_a_time_with_a_link_to_the_next(
+    client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    meeting = await schedule(client, seats=3)
+    await add_members(pool, 2021, "101")
+    url = f"/meetings/{meeting}/registrations"
+    for n in range(7):
+        assert (await client.post(url, json=person(n, "101"))).status_code in (201, 202)
+
+    async def all_rows(path: str) -> list[dict[str, object]]:
+        whole = await client.get(path, params={"limit": 500})
+        assert "link" not in whole.headers
+        rows: list[dict[str, object]] = whole.json()
+        return rows
+
+    everyone = await wait_until(lambda: _rows_if(all_rows(url), 7), what="7 participants")
+    mine = await wait_until(
+        lambda: _rows_if(all_rows("/municipalities/101/registrations"), 7), what="7 of 101"
+    )
+    for path, whole in ((url, everyone), ("/municipalities/101/registrations", mine)):
+        seen: list[dict[str, object]] = []
+        sizes = []
+        next_url: str | None = f"{path}?limit=3"
+        while next_url is not None:
+            answer = await client.get(next_url)
+            assert answer.status_code == 200, answer.text
+            seen += answer.json()
+            sizes.append(len(answer.json()))
+            link = answer.headers.get("link")
+            if link is None:
+                next_url = None
+            else:
+                target, rel = link.split(";")
+                assert rel.strip() == 'rel="next"'
+                query = target.strip()[1:-1]
+                assert query.startswith("?limit=3&cursor="), "relative: the query only"
+                next_url = path + query
+        assert sizes == [3, 3, 1]
+        assert seen == whole, "every row once, in the order of the whole list"
+
+    bad = await client.get(url, params={"cursor": "not-a-cursor"})
+    assert bad.status_code == 400
+    assert bad.json()["type"] == "urn:kl:problem:invalid-cursor"
+    too_many = await client.get(url, params={"limit": 501})
+    assert too_many.status_code == 422
+    assert len((await client.get(url)).json()) == 7, "the default page holds a short list"
+
+
+async def _rows_if(
+    rows: Awaitable[list[dict[str, object]]], count: int
+) -> list[dict[str, object]] | None:
+    found = await rows
+    return found if len(found) == count else None

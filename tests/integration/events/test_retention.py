@@ -124,3 +124,26 @@ async def test_a_person_made_for_a_refused_registration_is_erased_after_the_pend
     assert await vault.find(person(2, "999")["email"]) is None, "the refused person is gone"
     assert await vault.known(seated_id), "the participant is kept until after the meeting"
     assert await vault.erased(refused_id)
+
+
+async def test_refused_requests_again_and_again_do_not_keep_a_person_for_ever(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, service: EventsService, clock: ManualClock
+) -> None:
+    """Probing (is this address registered?) is refused each time; the person made for the
+    first request is erased once the first pending hold has run out, not days after the
+    last probe."""
+    created = await client.post("/meetings", json=meeting_body(seats=5))
+    meeting = created.json()["meeting_id"]
+    probe = person(7, "999")  # 999 is no member: every request is refused
+    pending = timedelta(days=service.vault.settings.pending_days)
+    for day in range(pending.days):
+        clock.set(AS_OF + timedelta(days=day))
+        refused = await client.post(f"/meetings/{meeting}/registrations", json=probe)
+        assert refused.status_code == 403, refused.text
+    probed = await service.vault.find(probe["email"])
+    assert probed is not None
+    clock.set(AS_OF + pending - timedelta(seconds=1))
+    assert await service.erasure.sweep() == 0, "still pending"
+    clock.set(AS_OF + pending)
+    assert await service.erasure.sweep() == 1
+    assert await service.vault.erased(probed)

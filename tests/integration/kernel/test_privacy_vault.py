@@ -232,7 +232,7 @@ async def test_the_operator_rewraps_the_keys_from_the_command_line(fresh_dsn: st
         assert new.get_secret_value() not in run.stdout + run.stderr
 
 
-async def test_a_pending_hold_is_written_with_the_person_and_never_shortened(vault: Vault) -> None:
+async def test_a_pending_hold_is_written_with_the_person_and_never_moved(vault: Vault) -> None:
     later, earlier = NOW + timedelta(days=7), NOW + timedelta(days=1)
     # Gathered into one batch: the later of two calls' pending holds wins.
     first, second = await asyncio.gather(
@@ -240,7 +240,8 @@ async def test_a_pending_hold_is_written_with_the_person_and_never_shortened(vau
         vault.person_for("ANNE@aarhus.dk", pending_until=earlier),
     )
     assert first == second
-    await vault.person_for("anne@aarhus.dk", pending_until=earlier)
+    await vault.person_for("anne@aarhus.dk", pending_until=earlier)  # not shortened
+    await vault.person_for("anne@aarhus.dk", pending_until=later + timedelta(days=7))  # nor renewed
     await vault.person_for("bent@aarhus.dk")  # no pending hold asked for
     pool = await vault.pool()
     holds = await pool.fetch("SELECT person_id, holder, until FROM holds")

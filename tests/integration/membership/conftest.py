@@ -74,6 +74,7 @@ def settings_for(dsn: str, topic_prefix: str) -> Settings:
         privacy=PrivacySettings(database_url=dsn),
         pool_size=20,
         auth=auth.SETTINGS,
+        metrics_interval_s=0.5,
     )
 
 

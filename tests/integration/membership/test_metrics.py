@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
+from services.kernel.clock import ManualClock
+from services.kernel.kafka import KafkaSettings
+from services.membership.bootstrap import Container, bootstrap
 from services.membership.entrypoints.subscribers import ROSTER_CONSUMER
-from tests.integration.membership.conftest import MembershipService, join_body
+from tests.integration.membership.conftest import (
+    ANNOUNCEMENT_DAY,
+    MembershipService,
+    join_body,
+    settings_for,
+)
+from tests.support import auth
+from tests.support.stack import KAFKA_BOOTSTRAP
+from tests.support.tcp_proxy import counting_proxy
 from tests.support.waiting import wait_until
 
 
@@ -54,3 +67,48 @@ async def test_metrics_show_events_appended_relay_lag_and_consumer_lag(
         )
         is not None
     )
+
+
+async def test_scraping_metrics_opens_no_kafka_client(fresh_dsn: str, topic_prefix: str) -> None:
+    """Anyone may scrape /metrics: a scrape reads gauges computed in the background, and
+    opens no connection to Kafka (counted at a proxy in front of the bootstrap address)."""
+    async with counting_proxy(KAFKA_BOOTSTRAP) as proxy:
+        settings = settings_for(fresh_dsn, topic_prefix).model_copy(
+            update={
+                "kafka": KafkaSettings(bootstrap_servers=proxy.address, topic_prefix=topic_prefix)
+            }
+        )
+        app = bootstrap(settings, clock=ManualClock(ANNOUNCEMENT_DAY))
+        container: Container = app.state.container
+        await container.start()
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://membership"
+            ) as http:
+                joined = await http.post(
+                    "/networks/knub/memberships", json=join_body("461"), headers=auth.OPERATOR
+                )
+                assert joined.status_code == 201, joined.text
+                group = topic_prefix + ROSTER_CONSUMER
+
+                async def lag_known() -> bool:
+                    text = (await http.get("/metrics")).text
+                    return (
+                        sample(
+                            text,
+                            "kafka_consumer_lag",
+                            group=group,
+                            topic=(f"{topic_prefix}kl.membership.memberships"),
+                        )
+                        is not None
+                    )
+
+                await wait_until(lag_known, timeout=60, what="the consumer lag gauge")
+                before = proxy.accepted
+                answers = [await http.get("/metrics") for _ in range(20)]
+                assert all(a.status_code == 200 for a in answers)
+                opened = proxy.accepted - before
+                # A background round may fall in between (two clients); a scrape opens none.
+                assert opened <= 2, f"20 scrapes opened {opened} Kafka connections"
+        finally:
+            await container.stop()

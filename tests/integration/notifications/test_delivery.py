@@ -13,6 +13,7 @@ from icalendar import Calendar
 from contracts.envelope import decode
 from contracts.notifications import NOTIFICATION_TOPIC
 from services.kernel.clock import ManualClock
+from services.notifications.adapters.postgres import scrub_person
 from services.notifications.bootstrap import NotificationsService
 from services.notifications.domain.events import RegistrationPromoted
 from services.notifications.domain.model import Person
@@ -153,7 +154,7 @@ async def test_a_server_that_refuses_for_a_while_gets_the_mail_exactly_once(
     assert not any(b"anne.jensen" in r.value for r in records), "the address travels sealed"
 
 
-async def test_a_permanently_rejected_address_is_failed_with_its_reason_and_not_retried(
+async def test_a_permanently_rejected_address_is_failed_with_its_codes_and_never_its_address(
     service: NotificationsService,
     pool: asyncpg.Pool,
     publish: Publisher,
@@ -161,30 +162,70 @@ async def test_a_permanently_rejected_address_is_failed_with_its_reason_and_not_
     clock: ManualClock,
     topic_prefix: str,
 ) -> None:
-    bad = participant("Ukendt Person", "reject-nobody@aarhus.dk")
+    """The sink refuses in Postfix's words, naming the address: the reason kept in the
+    delivery, the feed and the published event keeps the codes and the words, not it."""
+    address = "reject-anne@example.dk"
+    bad = participant("Anne Afvist", address)
     ids = [await publish.event(scheduled()), await publish.event(confirmed("reg-1", bad))]
     await processed(pool, *ids)
     await service.tick()
     for _ in range(3):
         clock.advance(timedelta(hours=2))
         assert await service.tick() == (0, 0)
-    assert smtp_sink.rcpt_attempts["reject-nobody@aarhus.dk"] == 1
+    assert smtp_sink.rcpt_attempts[address] == 1
     assert smtp_sink.messages == []
 
     async with client(service) as http:
         failed = (await http.get("/deliveries?status=failed")).json()
+        feed = (await http.get(f"/recipients/{address}/notifications")).json()
     [item] = failed["items"]
-    assert item["recipient_email"] == "reject-nobody@aarhus.dk"
-    assert item["last_error"].startswith("550")
+    assert item["recipient_email"] == address, "the delivery still knows whom it failed"
+    expected = (
+        "550 5.1.1 <address>: Recipient address rejected: User unknown in virtual mailbox table"
+    )
+    assert item["last_error"] == expected
     assert item["permanent"] is True
     assert item["attempts"] == 1
+    assert feed["items"][0]["reason"] == expected
 
     records = await read_topic(topic_prefix + NOTIFICATION_TOPIC, expect=2)
     events = {e.type: e for e in (decode(r.key, r.headers, r.value) for r in records)}
     failure = events["dk.kl.notifications.failed.v2"].data
-    assert failure["permanent"] is True
-    assert "550" in failure["reason"]
-    assert failure["attempts"] == 1
+    assert (failure["permanent"], failure["attempts"]) == (True, 1)
+    assert (failure["smtp_code"], failure["enhanced_status"]) == (550, "5.1.1")
+    assert failure["reason"] == expected
+    stored = await pool.fetch("SELECT data::text AS data FROM events")
+    everywhere = [r.value for r in records] + [r["data"].encode() for r in stored]
+    assert not any(b"reject-anne" in raw for raw in everywhere), "no address in any event"
+
+
+async def test_erasure_clears_a_server_answer_recorded_before_answers_were_redacted(
+    service: NotificationsService, pool: asyncpg.Pool, publish: Publisher
+) -> None:
+    address = "reject-bodil@example.dk"
+    ids = [
+        await publish.event(scheduled()),
+        await publish.event(confirmed("reg-1", participant("Bodil Afvist", address))),
+    ]
+    await processed(pool, *ids)
+    await service.tick()
+    # As an older version recorded it: the server's answer, address and all.
+    old = f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+    await pool.execute("UPDATE deliveries SET last_error = $1", old)
+    await pool.execute("UPDATE notification_feed SET reason = $1", old)
+    person_id = await pool.fetchval("SELECT person_id FROM deliveries")
+
+    async with pool.acquire() as conn, conn.transaction():
+        await scrub_person(conn, person_id)
+
+    delivery = await pool.fetchrow("SELECT status, last_error, permanent FROM deliveries")
+    assert (delivery["status"], delivery["last_error"], delivery["permanent"]) == (
+        "failed",
+        None,
+        True,
+    ), "the status stays, the answer goes"
+    feed = await pool.fetchrow("SELECT status, reason FROM notification_feed")
+    assert (feed["status"], feed["reason"]) == ("failed", None)
 
 
 async def test_two_workers_at_once_send_each_mail_exactly_once(

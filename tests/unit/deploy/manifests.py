@@ -101,19 +101,47 @@ def service_of_command(command: str | list[str] | None) -> str | None:
 
 # --- compose -----------------------------------------------------------------------------------
 
-_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
+_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}")
+
+COMPOSE_FILLED_IN = {
+    "PRIVACY_MASTER_KEY": base64.b64encode(bytes(range(64, 96))).decode(),
+    "PRIVACY_PEPPER": base64.b64encode(bytes(range(96, 128))).decode(),
+}
+"""What an operator puts into deploy/compose/.env for the variables compose requires
+(``${VAR:?message}``): compose refuses to start without them."""
+
+
+def required_variables(value: object) -> dict[str, str]:
+    """``${VAR:?message}`` references in a compose value: variable -> message."""
+    return {
+        m.group("name"): m.group("default") or ""
+        for m in _INTERPOLATION.finditer(str(value))
+        if m.group("op").endswith("?")
+    }
 
 
 def interpolate(value: object) -> str:
-    """Compose's ``${VAR:-default}`` with nothing set: the defaults (``$$`` is a ``$``)."""
+    """Compose's ``${VAR:-default}`` with nothing set: the defaults (``$$`` is a ``$``);
+    a required ``${VAR:?message}``: what an operator fills in (:data:`COMPOSE_FILLED_IN`)."""
     text = str(value).replace("$$", "\0")
-    text = _INTERPOLATION.sub(lambda m: m.group("default") or "", text)
+
+    def value_of(m: re.Match[str]) -> str:
+        if (m.group("op") or "").endswith("?"):
+            assert m.group("name") in COMPOSE_FILLED_IN, f"no test value for {m.group('name')}"
+            return COMPOSE_FILLED_IN[m.group("name")]
+        return m.group("default") or ""
+
+    text = _INTERPOLATION.sub(value_of, text)
     return text.replace("\0", "$")
 
 
 def interpolated_variables(value: object) -> dict[str, str]:
     """``${VAR:-default}`` references in a compose value: variable -> default."""
-    return {m.group("name"): m.group("default") or "" for m in _INTERPOLATION.finditer(str(value))}
+    return {
+        m.group("name"): m.group("default") or ""
+        for m in _INTERPOLATION.finditer(str(value))
+        if not (m.group("op") or "").endswith("?")
+    }
 
 
 @cache

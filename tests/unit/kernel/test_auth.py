@@ -22,7 +22,9 @@ from services.kernel.auth import (
     install_auth,
     optional_principal,
 )
+from services.kernel.emails import normalise_email
 from services.kernel.http import install_problem_handlers
+from services.kernel.privacy import PrivacySettings, Vault
 from services.operator.dev_issuer import SigningKey, claims_for
 
 ISSUER = "https://issuer.test"
@@ -166,6 +168,49 @@ async def test_unknown_kids_refetch_at_most_once_per_interval() -> None:
     assert issuer.fetches == 3
 
 
+async def test_a_withdrawn_key_stops_verifying_once_the_key_set_is_ten_minutes_old() -> None:
+    """The issuer drops key A (compromised): tokens signed with it, even a remembered one,
+    are refused at the latest when the key set reaches its maximum age."""
+    issuer = Issuer(KEY_A, KEY_B)
+    clock = Clock()
+    verifier = TokenVerifier(settings(), fetch=issuer, now=clock)
+    signed_with_a = token("operator", KEY_A, exp=NOW + 3600)
+    await verifier.verify(signed_with_a)
+    issuer.keys = [KEY_B]  # withdrawn
+    clock.now += 599
+    await verifier.verify(signed_with_a)  # the key set is not old enough to be fetched yet
+    assert issuer.fetches == 1
+    clock.now += 1
+    with pytest.raises(InvalidTokenError):
+        await verifier.verify(signed_with_a)
+    assert issuer.fetches == 2
+    assert verifier._verified == {}, "the remembered tokens went with the old key set"
+    assert (await verifier.verify(token("operator", KEY_B, exp=NOW + 3600))).role == "operator"
+    assert issuer.fetches == 2
+    assert (verifier.settings.max_age_s, verifier.settings.refetch_interval_s) == (600, 60)
+
+
+async def test_a_stale_key_set_is_kept_while_the_issuer_is_down_and_fetched_once_a_minute() -> None:
+    issuer = Issuer(KEY_A)
+    clock = Clock()
+    verifier = TokenVerifier(settings(), fetch=issuer, now=clock)
+    valid = token("operator", KEY_A, exp=NOW + 7200)
+    await verifier.verify(valid)
+    issuer.down = True
+    clock.now += 600
+    for _ in range(5):
+        assert (await verifier.verify(valid)).role == "operator"
+    assert issuer.fetches == 2, "one try, not one per request"
+    clock.now += 60
+    await verifier.verify(valid)
+    assert issuer.fetches == 3
+    issuer.down = False
+    issuer.keys = []  # nothing valid any more: the set is refused, the old one kept
+    clock.now += 60
+    await verifier.verify(valid)
+    assert issuer.fetches == 4
+
+
 async def test_an_unreachable_issuer_is_an_outage_and_the_next_request_tries_again() -> None:
     issuer = Issuer(KEY_A)
     issuer.down = True
@@ -196,6 +241,20 @@ def test_a_principal_acts_for_its_own_municipality_and_is_its_own_person() -> No
     assert participant.is_person("anne@aarhus.DK")
     assert not participant.is_person("bo@aarhus.dk")
     assert not coordinator.is_person("anne@aarhus.dk")
+
+
+def test_strasse_and_strasse_with_a_sharp_s_are_two_people_to_tokens_and_the_vault() -> None:
+    """Case folding would make them one ("ß".casefold() == "ss"): one comparison, lower()."""
+    sharp = Principal("participant", "p", "751", "straße@aarhus.dk")
+    assert not sharp.is_person("strasse@aarhus.dk")
+    assert not Principal("participant", "p", "751", "strasse@aarhus.dk").is_person(
+        "straße@aarhus.dk"
+    )
+    assert sharp.is_person(" STRAßE@Aarhus.dk ")
+    assert normalise_email("straße@aarhus.dk") != normalise_email("strasse@aarhus.dk")
+    vault = Vault(PrivacySettings())
+    assert vault.digest("straße@aarhus.dk") != vault.digest("strasse@aarhus.dk")
+    assert vault.digest("Strasse@Aarhus.dk ") == vault.digest("strasse@aarhus.dk")
 
 
 def app_with(verifier: TokenVerifier) -> FastAPI:

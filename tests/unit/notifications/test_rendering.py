@@ -16,6 +16,7 @@ from icalendar import Calendar, Component
 from services.notifications.adapters.calendar import calendar_object
 from services.notifications.adapters.email import MailContent, compose, mail_bytes
 from services.notifications.adapters.smtp import classify
+from services.notifications.adapters.smtp_reply import smtp_reply
 from services.notifications.adapters.texts import render
 from services.notifications.domain.decisions import decide
 from services.notifications.domain.events import (
@@ -262,8 +263,9 @@ def test_the_time_zone_covers_the_meetings_years_only_as_icalendar_itself_writes
 
 
 def test_smtp_5xx_is_permanent_and_4xx_is_worth_another_try() -> None:
-    assert isinstance(classify(550, "550 no such user"), PermanentDeliveryError)
-    assert isinstance(classify(451, "451 try later"), TemporaryDeliveryError)
+    assert isinstance(classify(smtp_reply(550, "no such user")), PermanentDeliveryError)
+    assert isinstance(classify(smtp_reply(451, "4.3.0 try later")), TemporaryDeliveryError)
+    assert isinstance(classify(smtp_reply(None, "TimeoutError")), TemporaryDeliveryError)
 
 
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:

@@ -41,6 +41,8 @@ def fake_services(request: httpx.Request) -> httpx.Response:
             },
             headers={"content-type": "application/problem+json", "retry-after": "3"},
         )
+    if request.url.path == "/municipalities/751/registrations":
+        return httpx.Response(200, json=[], headers={"link": '<?limit=1&cursor=abc>; rel="next"'})
     return httpx.Response(200, json={"path": request.url.path, "query": request.url.query.decode()})
 
 
@@ -105,12 +107,61 @@ async def test_an_unknown_service_is_a_404_problem(client: httpx.AsyncClient) ->
     assert r.json()["type"] == "urn:kl:problem:unknown-service"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/membership/metrics",
+        "/api/notifications/metrics/",
+        "/api/membership/./metrics",
+        "/api/notifications/deliveries/../Metrics",
+    ],
+)
+async def test_a_service_s_metrics_are_not_served_through_the_web_app(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    r = await client.get(path)
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "urn:kl:problem:not-proxied"
+    assert "path" not in r.json(), "the request never reached the service"
+
+
+async def test_a_list_s_link_to_its_next_page_reaches_the_page(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.get("/api/notifications/municipalities/751/registrations")
+    assert r.headers["link"] == '<?limit=1&cursor=abc>; rel="next"'
+
+
 async def test_the_pages_see_the_configured_today(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/context")).json() == {
         "now": "2021-11-19T08:00:00+00:00",
         "year": 2021,
         "dev_signin": True,
     }
+
+
+async def test_the_development_sign_in_is_served_only_on_loopback() -> None:
+    wide = SETTINGS.model_copy(update={"host": "0.0.0.0", "issuer_url": "http://127.0.0.1:9400"})
+    asked: list[str] = []
+
+    def issuer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, json={"access_token": "a.b.c"})
+
+    app = create_app(
+        wide,
+        clock=ManualClock(datetime(2021, 11, 19, 8, tzinfo=UTC)),
+        transport=httpx.MockTransport(issuer),
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web.test") as http:
+            assert (await http.get("/api/context")).json()["dev_signin"] is False
+            r = await http.post("/api/dev-signin", json={"role": "operator"})
+    assert r.status_code == 404
+    assert r.json()["type"] == "urn:kl:problem:no-dev-signin"
+    assert asked == [], "the issuer was never asked"
 
 
 @pytest.mark.parametrize("path", ["/", "/moeder/knub-2021-3", "/kommuner/751", "/drift"])
