@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from contracts import meetings, membership, notifications, privacy
+from contracts import meetings, membership, notifications, outreach, privacy
 from contracts.base import EventPayload, registry
 
-MODULES = (membership, meetings, notifications, privacy)
+MODULES = (membership, outreach, meetings, notifications, privacy)
 
 
 def all_models() -> dict[str, type[EventPayload]]:

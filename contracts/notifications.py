@@ -27,6 +27,7 @@ NotificationKind = Literal[
     "meeting_cancelled",
     "meeting_reminder",
     "membership_welcome",
+    "membership_invitation",
     "organiser_registration_cancelled",
     "organiser_waitlist_moved",
 ]

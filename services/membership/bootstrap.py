@@ -16,16 +16,19 @@ from typing import Any
 from fastapi import FastAPI
 
 from contracts import membership as cm
+from contracts import outreach as co
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
 from services.kernel.outbox import PublishedWaiter
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
-from services.membership.adapters import roster
+from services.membership.adapters import outreach_views, roster
 from services.membership.adapters.streams import SOURCE, PostgresStreams
 from services.membership.config import Settings
 from services.membership.entrypoints.http import create_app
+from services.membership.entrypoints.outreach_http import Outreach, install_outreach
+from services.membership.entrypoints.outreach_subscribers import outreach_subscription
 from services.membership.entrypoints.subscribers import (
     privacy_subscription,
     roster_subscription,
@@ -40,6 +43,9 @@ PUBLISHED = (
     cm.MembershipCancelled,
     cm.MembershipContactChanged,
     cm.NetworkCreated,
+    co.AreaListPublished,
+    co.MunicipalityInvited,
+    co.InvitationReminded,
 )
 
 
@@ -50,8 +56,13 @@ def build_runtime(settings: Settings, vault: Vault | None = None) -> ServiceRunt
         name=SERVICE_NAME,
         dsn=settings.database_url,
         kafka=settings.kafka,
-        migrations=roster.MIGRATIONS,
-        topics={cm.MEMBERSHIP_TOPIC: 3, cm.NETWORK_TOPIC: 1},
+        migrations=(*roster.MIGRATIONS, *outreach_views.MIGRATIONS),
+        topics={
+            cm.MEMBERSHIP_TOPIC: 3,
+            cm.NETWORK_TOPIC: 1,
+            co.AREA_LIST_TOPIC: 1,
+            co.INVITATION_TOPIC: 3,
+        },
         pool_size=settings.pool_size,
         port=settings.port,
         housekeeping=settings.housekeeping,
@@ -59,6 +70,7 @@ def build_runtime(settings: Settings, vault: Vault | None = None) -> ServiceRunt
     )
     runtime.subscribe(roster_subscription(lambda: runtime.pool, settings.kafka))
     runtime.subscribe(privacy_subscription(lambda: runtime.pool, settings.kafka, vault))
+    runtime.subscribe(outreach_subscription(lambda: runtime.pool, settings.kafka))
     runtime.closers.append(vault.close)
     runtime.document(PUBLISHED)
     return runtime
@@ -120,6 +132,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         lifespan=container.lifespan,
         readiness_checks=runtime.readiness_checks(),
     )
+    install_outreach(app, Outreach(lambda: runtime.pool, container.store, vault, container.clock))
     runtime.install_admin_routes(app)
     install_auth(app, settings.auth)
     app.state.container = container

@@ -11,7 +11,7 @@ import asyncpg
 
 from contracts.catalog import registry
 from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC, NetworkCreated
-from services.kernel.eventstore import EventStore, StreamVersionConflictError
+from services.kernel.eventstore import EventStore, NewEvent, StreamVersionConflictError
 from services.kernel.privacy import Vault, seal
 from services.membership.adapters.contract import (
     ERASED_CONTACT,
@@ -86,6 +86,14 @@ class PostgresStreams:
         events: Sequence[dm.MembershipEvent | dm.NetworkCreated],
         topic: str,
     ) -> None:
+        new = [to_new_event(e, await self._seal(e)) for e in events]
+        await self.append_new(stream_id, expected_version, new, topic)
+
+    async def append_new(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], topic: str
+    ) -> None:
+        """Append stored events at ``expected_version``; :class:`ConcurrencyError` if the
+        stream moved (and nothing of this call is written)."""
         try:
             # A savepoint when the caller holds a transaction (Idempotency-Key): a conflict
             # undoes only this append, and the use case can reload and decide again.
@@ -94,7 +102,7 @@ class PostgresStreams:
                     self.conn,
                     stream_id=stream_id,
                     expected_version=expected_version,
-                    events=[to_new_event(e, await self._seal(e)) for e in events],
+                    events=events,
                     topic=topic,
                 )
         except StreamVersionConflictError as exc:
@@ -102,18 +110,23 @@ class PostgresStreams:
         self.appended.extend(r.id for r in recorded)
 
     async def _seal(self, event: dm.MembershipEvent | dm.NetworkCreated) -> SealedContact | None:
-        """The event's contact person sealed, with a retention hold on them until the end of
-        the membership's year plus the retention period."""
+        """The event's contact person sealed, held until the end of the membership's year."""
         if not isinstance(
             event, dm.MembershipJoined | dm.MembershipRenewed | dm.MembershipContactChanged
         ):
             return None
-        contact = event.contact
+        return await self.seal_contact(
+            event.contact, f"membership:{event.membership_id}", event.year
+        )
+
+    async def seal_contact(self, contact: dm.Contact, holder: str, year: int) -> SealedContact:
+        """A contact person sealed, with a retention hold on them (``holder``) until the end
+        of ``year`` plus the retention period."""
         person = await self.vault.person_for(contact.email)
-        until = datetime(event.year + 1, 1, 1, tzinfo=CPH) + timedelta(
+        until = datetime(year + 1, 1, 1, tzinfo=CPH) + timedelta(
             days=self.vault.settings.retention_days
         )
-        await self.vault.hold([(person.person_id, f"membership:{event.membership_id}", until)])
+        await self.vault.hold([(person.person_id, holder, until)])
         return person.person_id, seal(person.person_id, person.key, contact_fields(contact))
 
 

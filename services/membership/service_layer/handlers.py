@@ -53,7 +53,8 @@ class Outcome:
     changed: bool
 
 
-async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run ``attempt``; if someone appended first, again on what they wrote (bounded)."""
     for _ in range(MAX_ATTEMPTS - 1):
         try:
             return await attempt()
@@ -82,7 +83,7 @@ async def _command(streams: Streams, stream_id: str, command: MembershipCommand)
             await streams.append_membership(stream_id, version, events)
         return Outcome(state, bool(events))
 
-    return await _retrying(attempt)
+    return await retrying(attempt)
 
 
 async def join_network(
@@ -134,7 +135,7 @@ async def renew_membership(streams: Streams, clock: Clock, *, membership_id: str
             await streams.append_membership(target_id, version, events)
         return Outcome(target, bool(events))
 
-    return await _retrying(attempt)
+    return await retrying(attempt)
 
 
 async def create_network(
@@ -158,4 +159,4 @@ async def create_network(
         await streams.append_network(slug, version, events)
         return network_from(events[0]), True
 
-    return await _retrying(attempt)
+    return await retrying(attempt)
