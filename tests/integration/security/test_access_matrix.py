@@ -126,6 +126,58 @@ MEMBERSHIP_ROWS = [
         MUNICIPALITY,
         fixed(f"/municipalities/{OWN}/memberships"),
     ),
+    # The outreach: the lists are public data; importing, inviting and the figures are KL's.
+    Row("membership", "POST", "/area-lists", OPERATOR, fixed("/area-lists")),
+    Row("membership", "GET", "/area-lists", PUBLIC, fixed("/area-lists")),
+    Row("membership", "GET", "/area-lists/{list_date}", PUBLIC, fixed("/area-lists/2021-12-01")),
+    Row(
+        "membership",
+        "GET",
+        "/municipalities/{code}/areas",
+        PUBLIC,
+        fixed(f"/municipalities/{OWN}/areas"),
+    ),
+    Row(
+        "membership",
+        "POST",
+        "/networks/{slug}/invitations",
+        OPERATOR,
+        fixed("/networks/knub/invitations"),
+        lambda _: {
+            "list_date": "2021-12-01",
+            "invitations": [
+                {"municipality_code": OWN, "contact_email": "kontakt@aarhus.example.dk"}
+            ],
+        },
+    ),
+    Row(
+        "membership",
+        "GET",
+        "/municipalities/{code}/invitations",
+        MUNICIPALITY,
+        fixed(f"/municipalities/{OWN}/invitations"),
+    ),
+    Row(
+        "membership",
+        "GET",
+        "/networks/{slug}/outreach/{year}",
+        OPERATOR,
+        fixed("/networks/knub/outreach/2021"),
+    ),
+    Row(
+        "membership",
+        "GET",
+        "/networks/{slug}/statistics",
+        OPERATOR,
+        fixed("/networks/knub/statistics"),
+    ),
+    Row(
+        "membership",
+        "GET",
+        "/networks/{slug}/statistics.csv",
+        OPERATOR,
+        fixed("/networks/knub/statistics.csv"),
+    ),
 ]
 
 EVENTS_ROWS = [
