@@ -28,6 +28,8 @@ from services.kernel.db import listen
 from services.kernel.eventstore import EventStore
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
+from services.notifications.adapters.meeting_seats import MIGRATIONS as SEAT_MIGRATIONS
+from services.notifications.adapters.meeting_seats import PostgresSeats
 from services.notifications.adapters.postgres import (
     DELIVERIES_CHANNEL,
     MIGRATIONS,
@@ -40,6 +42,7 @@ from services.notifications.domain.model import Person
 from services.notifications.entrypoints.http import create_app
 from services.notifications.entrypoints.subscribers import build_subscription
 from services.notifications.service_layer.delivery import DeliveryWorker, RetryPolicy
+from services.notifications.service_layer.inviting import Inviter
 from services.notifications.service_layer.notifying import Notifier
 from services.notifications.service_layer.ports import Mailer
 
@@ -151,7 +154,7 @@ def bootstrap(
         name="notifications",
         dsn=settings.database_url,
         kafka=settings.kafka,
-        migrations=MIGRATIONS,
+        migrations=(*MIGRATIONS, *SEAT_MIGRATIONS),
         topics={NOTIFICATION_TOPIC: 3},
         port=settings.port,
         housekeeping=settings.housekeeping,
@@ -179,6 +182,7 @@ def bootstrap(
             pool=lambda: runtime.pool,
             kafka=settings.kafka,
             batch_size=settings.consumer_batch_size,
+            inviter=Inviter(notifier, PostgresSeats, settings.web_url),
         )
     )
     runtime.document([NotificationQueued, NotificationSent, NotificationFailed])

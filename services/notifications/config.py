@@ -65,4 +65,8 @@ class Settings(ServiceSettings):
         le=32,
         description="Batches sent at once, each on its own SMTP connection (kept open).",
     )
+    web_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where the web pages are, for links in mails (a municipality's join page).",
+    )
     port: int = 8003

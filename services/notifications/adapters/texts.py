@@ -10,6 +10,7 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.notifications.adapters.invitation_texts import invitation_content
 from services.notifications.domain.danish_time import danish_clock, danish_date, danish_period
 from services.notifications.domain.model import Meeting, NotificationIntent, NotificationKind
 
@@ -103,6 +104,8 @@ def _content(intent: NotificationIntent) -> tuple[str, list[str]]:
             "Som kontaktperson får du besked, når netværkets møder bliver lagt i kalenderen, "
             "og kollegerne i din kommune kan nu tilmelde sig møderne.",
         ]
+    if kind is NotificationKind.MEMBERSHIP_INVITATION:
+        return invitation_content(intent)
     meeting = intent.meeting
     assert meeting is not None, f"{kind} needs a meeting"
     title = meeting.title

@@ -6,9 +6,11 @@ from typing import Any
 
 from contracts import meetings as wire
 from contracts import membership as wire_membership
+from contracts import outreach as wire_outreach
 from contracts.base import EventPayload
 from services.kernel.privacy import ERASED
 from services.notifications.domain import events as domain
+from services.notifications.domain.invitations import InvitationIssued, greeting_name
 from services.notifications.domain.model import AgendaItem, Meeting, Person
 
 
@@ -112,6 +114,33 @@ def membership_started(
             else Person(str(contact["name"]), str(contact["email"]), payload.contact_person_id)
         ),
         renewed=isinstance(payload, wire_membership.MembershipRenewed),
+    )
+
+
+def invitation_issued(
+    payload: wire_outreach.MunicipalityInvited | wire_outreach.InvitationReminded,
+    contact: dict[str, Any] | None,
+) -> InvitationIssued:
+    """``contact``: the opened contact the operator gave; None when erased (nothing sent)."""
+    return InvitationIssued(
+        invitation_id=payload.invitation_id,
+        network_slug=payload.network_slug,
+        year=payload.year,
+        list_date=payload.list_date,
+        municipality_code=payload.municipality_code,
+        municipality_name=payload.municipality_name,
+        areas=tuple((a.category, a.area) for a in payload.areas),
+        meeting_id=payload.meeting_id,
+        contact=(
+            Person(ERASED, "", payload.contact_person_id)
+            if contact is None
+            else Person(
+                greeting_name(str(contact.get("name") or ""), payload.municipality_name),
+                str(contact["email"]),
+                payload.contact_person_id,
+            )
+        ),
+        reminder=(payload.reminder if isinstance(payload, wire_outreach.InvitationReminded) else 0),
     )
 
 

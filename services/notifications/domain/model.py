@@ -87,6 +87,7 @@ class NotificationKind(StrEnum):
     MEETING_CANCELLED = "meeting_cancelled"
     MEETING_REMINDER = "meeting_reminder"
     MEMBERSHIP_WELCOME = "membership_welcome"
+    MEMBERSHIP_INVITATION = "membership_invitation"
     ORGANISER_REGISTRATION_CANCELLED = "organiser_registration_cancelled"
     ORGANISER_WAITLIST_MOVED = "organiser_waitlist_moved"
 

@@ -18,6 +18,7 @@ from contracts.base import EventPayload
 from contracts.catalog import registry
 from contracts.meetings import MEETING_TOPIC
 from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC
+from contracts.outreach import INVITATION_TOPIC
 from contracts.privacy import PRIVACY_TOPIC, PersonErased
 from services.kernel.kafka import KafkaSettings
 from services.kernel.subscriber import Handler, InboundEvent, PoisonMessageError, Subscription
@@ -28,6 +29,8 @@ from services.notifications.adapters.translate import (
     membership_started,
 )
 from services.notifications.domain.decisions import UnknownMeetingError
+from services.notifications.entrypoints.invitations import OUTREACH_ONLY, outreach_items
+from services.notifications.service_layer.inviting import Inviter
 from services.notifications.service_layer.notifying import (
     Erasure,
     Inbound,
@@ -37,7 +40,7 @@ from services.notifications.service_layer.notifying import (
     UnreadableEventError,
 )
 
-TOPICS = (MEETING_TOPIC, MEMBERSHIP_TOPIC, NETWORK_TOPIC, PRIVACY_TOPIC)
+TOPICS = (MEETING_TOPIC, MEMBERSHIP_TOPIC, NETWORK_TOPIC, PRIVACY_TOPIC, INVITATION_TOPIC)
 
 MEMBERSHIP_STARTED = (wire_membership.MembershipJoined, wire_membership.MembershipRenewed)
 HANDLED: tuple[type[EventPayload], ...] = (
@@ -45,6 +48,7 @@ HANDLED: tuple[type[EventPayload], ...] = (
     *MEMBERSHIP_STARTED,
     wire_membership.NetworkCreated,
     PersonErased,
+    *OUTREACH_ONLY,
 )
 
 
@@ -55,6 +59,7 @@ def build_subscription(
     pool: Callable[[], asyncpg.Pool],
     kafka: KafkaSettings,
     batch_size: int = 200,
+    inviter: Inviter | None = None,
 ) -> Subscription:
     """Handlers for the events that lead to notifications; others are recorded and ignored.
 
@@ -64,8 +69,12 @@ def build_subscription(
     """
 
     async def on_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
+        store = notifier.store(conn)
+        notified = [inbound(e) for e in events if not isinstance(e.payload, OUTREACH_ONLY)]
         try:
-            await notifier.apply(notifier.store(conn), [inbound(e) for e in events])
+            await notifier.apply(store, notified)
+            if inviter is not None:  # after the rest: the batch's registrations and erasures
+                await inviter.apply(conn, store, *outreach_items(events))
         except UnknownMeetingError as exc:
             raise PoisonMessageError(f"meeting {exc} was never scheduled") from exc
         except UnreadableEventError as exc:

@@ -127,7 +127,9 @@ Inbound = SourceEvent | Erasure | NetworkNamed
 
 
 @dataclass(frozen=True)
-class _Decided:
+class Decided:
+    """The messages decided from one source (an event, a reminder), to :meth:`queue`."""
+
     intents: list[NotificationIntent]
     source: str
     source_event_id: str | None
@@ -214,7 +216,7 @@ class Notifier:
         names = await store.network_names(
             {e.network_slug for e in events if isinstance(e, MembershipStarted)}
         )
-        decided: list[_Decided] = []
+        decided: list[Decided] = []
         for item, event in zip(run, events, strict=True):
             if isinstance(event, MembershipStarted):
                 if event.network_name is None and event.network_slug in names:
@@ -222,11 +224,11 @@ class Notifier:
                 intents = decide_welcome(event)
             else:
                 intents = self._decide(view, event)
-            decided.append(_Decided(intents, item.event_id, item.event_id, item.correlation_id))
+            decided.append(Decided(intents, item.event_id, item.event_id, item.correlation_id))
         await store.save_meetings(list(view.changed_meetings.values()))
         await store.save_registrations(list(view.changed_registrations.values()))
         await store.change_reminders(view.reminders)
-        return await self._queue(store, decided, self.clock.now())
+        return await self.queue(store, decided, self.clock.now())
 
     async def _open(self, run: Sequence[SourceEvent]) -> list[MeetingEvent | MembershipStarted]:
         sealed = [pair for item in run for pair in item.sealed]
@@ -286,11 +288,11 @@ class Notifier:
                         self.policy,
                     )
                     source = f"reminder:{meeting_id}:{starts_at.isoformat()}"
-                    queued += await self._queue(store, [_Decided(intents, source, None)], now)
+                    queued += await self.queue(store, [Decided(intents, source, None)], now)
                 await store.mark_reminder_fired(meeting_id, now)
 
-    async def _queue(
-        self, store: NotificationStore, decided: Sequence[_Decided], now: datetime
+    async def queue(
+        self, store: NotificationStore, decided: Sequence[Decided], now: datetime
     ) -> int:
         """Queue every decided message whose recipient is not erased: the deliveries, their
         ``NotificationQueued`` events and the feed, in bulk."""
@@ -299,7 +301,7 @@ class Notifier:
         if not intents:
             return 0
         recipients = await self._recipient_keys([intent for _, intent in intents])
-        deliveries: dict[UUID, tuple[_Decided, NotificationIntent, NewDelivery]] = {}
+        deliveries: dict[UUID, tuple[Decided, NotificationIntent, NewDelivery]] = {}
         for d, intent in intents:
             person_id, data_key = recipients[id(intent)]
             recipient = intent.recipient
