@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STACK := deploy/local/stack.sh
 
-.PHONY: help install stack-up stack-down stack-status run test lint typecheck unit integration e2e contracts asyncapi clean
+.PHONY: help install stack-up stack-down stack-status run run-outreach test lint typecheck unit integration e2e contracts asyncapi clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,9 @@ RUN_ARGS ?=
 
 run: stack-up ## the whole system with the seed's demo data, in the foreground (RUN_ARGS=--reset-demo: from the seed's state)
 	$(PY) -m services.operator run $(RUN_ARGS)
+
+run-outreach: stack-up ## the same demo on the outreach day, 2 December 2021: after the lists of 1 December, before the 3 December deadline
+	$(PY) -m services.operator run --as-of 2021-12-02T10:00+01:00 $(RUN_ARGS)
 
 lint: install
 	.venv/bin/ruff format --check services contracts tests bench deploy

@@ -23,6 +23,7 @@ from services.kernel.auth import DEFAULT_AUDIENCE, DEV_ISSUER, Role
 from services.kernel.kafka import KafkaSettings, dead_letter_topic, kafka_settings_from_env
 from services.kernel.privacy import PrivacySettings
 from services.operator import kafka_tools
+from services.operator.areas import areas_app
 
 if TYPE_CHECKING:
     from services.operator.demo import ResetPlan
@@ -36,6 +37,7 @@ stack_app = typer.Typer(help="The local stack: Kafka, PostgreSQL, SMTP sink.")
 dlt_app = typer.Typer(help="Dead-lettered messages.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(dlt_app, name="dlt")
+app.add_typer(areas_app, name="areas")
 console = Console()
 
 BootstrapOpt = Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS")]
@@ -350,7 +352,12 @@ def _reset_plan() -> ResetPlan:
 @app.command()
 def run(
     as_of: Annotated[
-        str, typer.Option(help="Run the services' clocks as of this moment ('' for now)")
+        str,
+        typer.Option(
+            help="Run the services' clocks as of this moment ('' for now). The outreach day, "
+            "after the lists of 1 December and before the meeting's deadline of 3 December: "
+            "2021-12-02T10:00+01:00"
+        ),
     ] = "2021-11-19T09:00:00+01:00",
     with_demo: Annotated[
         bool, typer.Option(help="Load what is missing of the seed's demo data")
@@ -406,6 +413,7 @@ def run(
         "WEB_MEMBERSHIP_URL": processes["membership"].url,
         "WEB_EVENTS_URL": processes["events"].url,
         "WEB_NOTIFICATIONS_URL": processes["notifications"].url,
+        "NOTIFICATIONS_WEB_URL": processes["web"].url,
     }
     for prefix in ENV_PREFIX.values():
         if as_of:
@@ -478,6 +486,13 @@ def run(
             f"  Availability:  {events}/meetings/meeting-knub-2021-3/availability\n"
             f"  Live seats:    {events}/meetings/meeting-knub-2021-3/availability/stream\n"
             f"  Roster 2021:   {membership}/networks/knub/roster/2021\n"
+            f"  Outreach:      {web}/drift#opsoegende (the lists of 1 December 2021"
+            + (
+                "; the outreach day is --as-of 2021-12-02T10:00+01:00)\n"
+                if as_of == demo.DEMO_AS_OF
+                else ")\n"
+            )
+            + f"  Statistics:    {membership}/networks/knub/statistics\n"
             f"  Mails sent:    {stack.get('MAIL_DIR', ROOT / 'var' / 'mail')}"
             " (Maildir of the SMTP sink)\n"
             f"  Service logs:  {ROOT / 'var' / 'log'}\n"

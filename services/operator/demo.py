@@ -27,6 +27,7 @@ import httpx
 from services.events.adapters.demo import DEMO_MEETING_ID, DEMO_SEATS
 from services.kernel.db import database_name, drop_database
 from services.kernel.kafka import KafkaSettings
+from services.operator.demo_outreach import load_area_list
 from services.operator.kafka_tools import delete_topics_with_prefix, topics_with_prefix
 
 DEMO_AS_OF = "2021-11-19T09:00:00+01:00"
@@ -106,6 +107,8 @@ class DemoReport:
     """How the demo differs from the seed's state, e.g. "membership 461 for 2021 cancelled"."""
     problems: list[str] = field(default_factory=list)
     """Steps a service refused or did not answer; the system runs regardless."""
+    notes: list[str] = field(default_factory=list)
+    """What else the operator should know (the demo's area list is partial)."""
 
     @property
     def made_anything(self) -> bool:
@@ -133,7 +136,8 @@ class DemoReport:
         return line
 
     def lines(self) -> list[str]:
-        return [*self.made, self.summary(), *(f"not loaded: {p}" for p in self.problems)]
+        problems = [f"not loaded: {p}" for p in self.problems]
+        return [*self.made, self.summary(), *self.notes, *problems]
 
 
 def _problem(response: httpx.Response) -> str:
@@ -256,6 +260,7 @@ async def seed(
     async with httpx.AsyncClient(timeout=10, headers=headers, transport=transport) as client:
         try:
             await _memberships(client, membership_url, report)
+            await load_area_list(client, membership_url, report)
             if await _meeting(client, events_url, report, meeting_created):
                 await _registrations(client, events_url, report)
         except httpx.HTTPError as exc:

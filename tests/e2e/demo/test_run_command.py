@@ -3,11 +3,13 @@ demo as the first run and its users left it; ``--reset-demo`` brings back the se
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.demo.conftest import EVENTS, MEETING, MEMBERSHIP, OFFSET, Running, running
+from tests.e2e.demo.conftest import EVENTS, MEETING, MEMBERSHIP, OFFSET, WEB, Running, running
 from tests.support.waiting import wait_until
 
 
@@ -88,6 +90,7 @@ async def test_a_second_run_starts_and_keeps_the_demo_as_it_was_changed(
     first = await run_and_change(demo_env)
     assert "registration from 851: confirmed" in first.text
     assert "demo loaded: 5 memberships, 1 meeting, 4 registrations" in first.text
+    assert "area list 2021-12-01: imported, 39 rows in 12 municipalities; partial" in first.text
     after_first = await event_counts(demo_env)
 
     async with (
@@ -101,6 +104,7 @@ async def test_a_second_run_starts_and_keeps_the_demo_as_it_was_changed(
         "since the seed: membership 461 for 2021 cancelled, seats 80 -> 60, "
         "registration from 461 cancelled"
     ) in second.text
+    assert "area list 2021-12-01: present, revision 1, 39 rows (partial)" in second.text
     assert await event_counts(demo_env) == after_first, "the second run wrote no events"
     async with httpx.AsyncClient(timeout=1) as client:
         for port in (8000 + OFFSET, 8001 + OFFSET, 8002 + OFFSET, 8003 + OFFSET):
@@ -123,3 +127,31 @@ async def test_reset_demo_says_what_it_deletes_then_brings_back_the_seeds_state(
         assert f"t_{unique}_{name}" in reset.text[said:]
     assert "Everything in them is lost" in reset.text
     assert "demo loaded: 5 memberships, 1 meeting, 4 registrations" in reset.text
+
+
+async def test_the_outreach_day_shows_the_listed_municipalities_before_the_deadline(
+    demo_env: dict[str, str],
+) -> None:
+    async with (
+        running(demo_env, "--as-of", "2021-12-02T10:00+01:00") as run,
+        httpx.AsyncClient(headers=run.operator, timeout=10) as http,
+    ):
+
+        async def outreach() -> dict[str, Any] | None:
+            answer = await http.get(f"{MEMBERSHIP}/networks/knub/outreach/2021")
+            body: dict[str, Any] = answer.json()
+            ready = answer.status_code == 200 and body["offer_meeting"] is not None
+            return body if ready and body["offer_meeting"]["confirmed"] == 4 else None
+
+        day = await wait_until(outreach, timeout=60, what="the outreach of the 2021 list")
+        context = (await http.get(f"{WEB}/api/context")).json()
+    assert context["now"].startswith("2021-12-02T")
+    assert (day["list_date"], day["partial"], day["year"]) == ("2021-12-01", True, 2022)
+    assert day["totals"]["listed"] == 12
+    assert day["totals"]["not_invited"] == 12, "nobody is invited before the operator does it"
+    members_2021 = {r["municipality_code"] for r in day["items"] if r["member_in_list_year"]}
+    assert members_2021 == {"101", "169", "461", "751"}
+    offer = day["offer_meeting"]
+    assert (offer["meeting_id"], offer["free"]) == (MEETING, 76)
+    assert "the outreach day is --as-of" not in run.text
+    assert "area list 2021-12-01: imported" in run.text

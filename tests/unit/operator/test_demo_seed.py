@@ -27,9 +27,13 @@ class FakeServices(httpx.AsyncBaseTransport):
     recorded_keys: set[str] = field(default_factory=set)
     refuse_registrations: int | None = None
     posts: list[str] = field(default_factory=list)
+    area_list: dict[str, object] | None = None
+    """The list of 1 December 2021 the membership service holds."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
+        if path.startswith("/area-lists"):
+            return self.area_lists(request)
         if request.url.host == "membership" and method == "GET":
             _, _, _, _, year, code = path.split("/")
             status = self.memberships.get((code, int(year)))
@@ -62,6 +66,17 @@ class FakeServices(httpx.AsyncBaseTransport):
             return httpx.Response(404, json={"type": "urn:kl:problem:meeting-not-found"})
         return httpx.Response(200, json={"seats": self.seats, "cancelled": False})
 
+    def area_lists(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            if self.area_list is None:
+                return httpx.Response(404, json={"type": "urn:kl:problem:unknown-area-list"})
+            return httpx.Response(200, json=self.area_list)
+        self.posts.append("import area list")
+        lines = request.content.decode().strip().splitlines()[1:]
+        partial = request.url.params["partial"] == "true"
+        self.area_list = {"revision": 1, "rows": len(lines), "partial": partial}
+        return httpx.Response(201, json={**self.area_list, "municipalities": 12})
+
 
 async def load(services: FakeServices, *, created: bool = False) -> DemoReport:
     return await seed(MEMBERSHIP, EVENTS, "token", meeting_created=created, transport=services)
@@ -71,8 +86,25 @@ async def test_a_fresh_system_gets_the_whole_demo() -> None:
     services = FakeServices()
     report = await load(services, created=True)
     assert report.summary() == "demo loaded: 5 memberships, 1 meeting, 4 registrations"
-    assert len(services.posts) == len(JOINS) + len(REGISTRATIONS)
+    assert len(services.posts) == len(JOINS) + len(REGISTRATIONS) + 1
     assert report.problems == []
+
+
+async def test_the_demo_imports_the_2021_area_list_and_says_that_it_is_partial() -> None:
+    services = FakeServices()
+    first = await load(services, created=True)
+    assert services.area_list == {"revision": 1, "rows": 39, "partial": True}
+    [line] = first.notes
+    assert line.startswith("area list 2021-12-01: imported, 39 rows in 12 municipalities; partial")
+    assert "14 of the 20 udsat areas, 3 of the 62 forebyggelsesområder" in line
+    assert line in first.lines()
+
+    services.posts.clear()
+    again = await load(services)
+    assert services.posts == []
+    [present] = again.notes
+    assert present.startswith("area list 2021-12-01: present, revision 1, 39 rows (partial)")
+    assert "The demo's list is partial" in present
 
 
 async def test_a_second_load_makes_nothing_and_reports_what_changed_since_the_seed() -> None:
