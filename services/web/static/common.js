@@ -153,6 +153,10 @@ const KL = (() => {
   const time = (iso) => timeFmt.format(new Date(iso));
   const dateTime = (iso) => `${date(iso)} kl. ${time(iso)}`;
   const kroner = (n) => `${new Intl.NumberFormat("da-DK").format(n)} kr.`;
+  const listDateFmt = new Intl.DateTimeFormat("da-DK", { timeZone: "UTC", day: "numeric", month: "long", year: "numeric" });
+  /** A date without a time ("2021-12-01"): "1. december 2021". */
+  const listDate = (isoDate) => listDateFmt.format(new Date(`${isoDate}T00:00:00Z`));
+  const percent = (share) => (share === null || share === undefined ? "–" : `${new Intl.NumberFormat("da-DK", { maximumFractionDigits: 0 }).format(share * 100)} %`);
 
   /** A notice box (kind: ok, danger, warn or info) with a heading and paragraphs. */
   function notice(kind, title, ...paragraphs) {
@@ -254,5 +258,5 @@ const KL = (() => {
 
   const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
-  return { api, apiAll, newIdempotencyKey, session, el, clear, date, shortDate, time, dateTime, kroner, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
+  return { api, apiAll, newIdempotencyKey, session, el, clear, date, shortDate, time, dateTime, kroner, listDate, percent, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
 })();

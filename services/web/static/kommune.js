@@ -2,7 +2,8 @@
    year and next (the membership service's public status), the offer for this year's last
    meeting where it applies, and the upcoming meetings. For the municipality's coordinator
    (or KL staff), after signing in: the memberships with contact and EAN, the staff's
-   registrations, and joining a network. Anyone else is asked to sign in for that part. */
+   registrations, when KL invited it (its areas on the yearly lists are public), and joining
+   a network. Anyone else is asked to sign in for that part. */
 "use strict";
 
 (() => {
@@ -194,6 +195,35 @@
       el("span", { class: "muted" }, `${networkName(m.network_slug)}. ${m.free} ledige pladser af ${m.seats}.`)))));
   }
 
+  /** The municipality's areas on the yearly lists of 1 December (public data). */
+  function renderAreas(result) {
+    const box = clear($("areas"));
+    if (!result.ok) { KL.showProblem(box, result.body, "Områderne kan ikke vises"); return; }
+    if (result.body.lists.length === 0) {
+      box.append(el("p", { text: "Kommunen har ingen områder på de lister over almene boligområder, der er indlæst." }));
+      return;
+    }
+    for (const list of result.body.lists) {
+      const byArea = new Map();
+      for (const a of list.items) byArea.set(a.area, [...(byArea.get(a.area) || []), a.category_name]);
+      box.append(el("h3", { text: `Listerne fra ${KL.listDate(list.list_date)}` }),
+        el("ul", { class: "areas" }, [...byArea].map(([area, names]) => el("li", {}, el("strong", { text: area }), `: ${names.join(", ")}`))));
+      if (list.partial) box.append(el("p", { class: "muted", text: "Listen i systemet er delvis: den rummer kun den del af listerne, der kunne bekræftes." }));
+    }
+  }
+
+  /** When KL invited the municipality (the address it went to is not shown). */
+  function renderInvitations(result) {
+    const box = clear($("invitations"));
+    if (!result.ok) { KL.showProblem(box, result.body, "Invitationerne kan ikke vises"); return; }
+    if (result.body.items.length === 0) { box.append(el("p", { text: "KL har ikke sendt kommunen en invitation." })); return; }
+    box.append(el("ul", {}, result.body.items.map((i) => el("li", {},
+      `KL inviterede kommunen til ${networkName(i.network_slug)} for ${i.year}, fordi den står på listerne over boligområder fra ${KL.listDate(i.list_date)}. `,
+      `Sendt ${KL.date(i.invited_at)}`,
+      i.reminders ? `; ${i.reminders === 1 ? "1 påmindelse" : `${i.reminders} påmindelser`}, senest ${KL.date(i.last_reminded_at)}. ` : ". ",
+      isMember(i.network_slug, i.year) ? el("span", { class: "tag ok", text: "Kommunen er meldt ind" }) : null))));
+  }
+
   /** The part behind the sign-in: shown to those who may see it, else what to do. */
   function askToSignIn(reason) {
     const how = ctx.dev_signin
@@ -212,9 +242,10 @@
       askToSignIn("Du er ikke logget ind.");
       return;
     }
-    const [mResult, rResult] = await Promise.all([
+    const [mResult, rResult, iResult] = await Promise.all([
       api(`/api/membership/municipalities/${encodeURIComponent(code)}/memberships`),
       KL.apiAll(`/api/events/municipalities/${encodeURIComponent(code)}/registrations`),
+      api(`/api/membership/municipalities/${encodeURIComponent(code)}/invitations`),
     ]);
     if (mResult.status === 401 || mResult.status === 403) {
       askToSignIn(mResult.status === 401
@@ -229,6 +260,7 @@
     }
     memberships = mResult.body.items;
     renderMemberships();
+    renderInvitations(iResult);
     renderRegistrations(rResult);
     renderOffer();
     fillForm();
@@ -237,8 +269,9 @@
   }
 
   async function load() {
-    const [list, context, nResult, meetingsResult] = await Promise.all([
+    const [list, context, nResult, meetingsResult, areasResult] = await Promise.all([
       KL.municipalities(), KL.context(), api("/api/membership/networks"), api("/api/events/meetings"),
+      api(`/api/membership/municipalities/${encodeURIComponent(code)}/areas`),
     ]);
     ctx = context;
     if (list && !list.some((m) => m.code === code)) {
@@ -265,6 +298,7 @@
       renderStatus(status.rows);
       renderOffer();
     }
+    renderAreas(areasResult);
     if (meetingsResult.ok) renderUpcoming();
     else KL.showProblem($("upcoming"), meetingsResult.body, "Møderne kan ikke vises");
     $("municipality").hidden = false;
