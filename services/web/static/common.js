@@ -158,6 +158,17 @@ const KL = (() => {
   const listDate = (isoDate) => listDateFmt.format(new Date(`${isoDate}T00:00:00Z`));
   const percent = (share) => (share === null || share === undefined ? "–" : `${new Intl.NumberFormat("da-DK", { maximumFractionDigits: 0 }).format(share * 100)} %`);
 
+  /** A table in a scrollable region (cards on a phone): ``rows`` of cells, or ready rows;
+      the columns whose index is in ``numeric`` are right-aligned. */
+  function table(caption, headers, rows, numeric = []) {
+    return el("div", { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
+      el("table", { class: "stack" },
+        el("caption", { class: "visually-hidden", text: caption }),
+        el("thead", {}, el("tr", {}, headers.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h })))),
+        el("tbody", {}, rows.map((row) => (row instanceof Node ? row
+          : el("tr", {}, row.map((c, i) => el("td", { "data-label": headers[i], class: numeric.includes(i) ? "num" : null }, c))))))));
+  }
+
   /** A notice box (kind: ok, danger, warn or info) with a heading and paragraphs. */
   function notice(kind, title, ...paragraphs) {
     return noticeAt(3, kind, title, ...paragraphs);
@@ -258,5 +269,5 @@ const KL = (() => {
 
   const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
-  return { api, apiAll, newIdempotencyKey, session, el, clear, date, shortDate, time, dateTime, kroner, listDate, percent, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
+  return { api, apiAll, newIdempotencyKey, session, el, clear, date, shortDate, time, dateTime, kroner, listDate, percent, table, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
 })();

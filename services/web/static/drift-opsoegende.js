@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const { api, el, clear } = KL;
+  const { api, el, clear, table } = KL;
   const $ = (id) => document.getElementById(id);
   const NETWORK = "knub";
   const STATUS = { not_invited: "Ikke inviteret", invited: "Inviteret", joined: "Meldt ind" };
@@ -20,15 +20,6 @@
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
     for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     return node;
-  }
-
-  function table(caption, headers, rows, numeric = []) {
-    return el("div", { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
-      el("table", { class: "stack" },
-        el("caption", { class: "visually-hidden", text: caption }),
-        el("thead", {}, el("tr", {}, headers.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h })))),
-        el("tbody", {}, rows.map((row) => (row instanceof Node ? row
-          : el("tr", {}, row.map((c, i) => el("td", { "data-label": headers[i], class: numeric.includes(i) ? "num" : null }, c))))))));
   }
 
   function say(text) { $("outreach-action").textContent = text; }

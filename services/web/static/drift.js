@@ -3,7 +3,7 @@
 "use strict";
 
 (() => {
-  const { api, el, clear } = KL;
+  const { api, el, clear, table } = KL;
   const $ = (id) => document.getElementById(id);
   const SERVICES = { membership: "Medlemstjenesten", events: "Møde- og tilmeldingstjenesten", notifications: "Notifikationstjenesten" };
   const DELIVERY = { queued: "I kø", sent: "Sendt", failed: "Fejlet" };
@@ -11,15 +11,6 @@
   const open = new Set();
 
   function say(text) { $("action-status").textContent = text; }
-
-  function table(caption, headers, rows, numeric = []) {
-    return el("div", { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
-      el("table", { class: "stack" },
-        el("caption", { class: "visually-hidden", text: caption }),
-        el("thead", {}, el("tr", {}, headers.map((h, i) => el("th", { scope: "col", class: numeric.includes(i) ? "num" : null, text: h })))),
-        el("tbody", {}, rows.map((row) => (row instanceof Node ? row
-          : el("tr", {}, row.map((c, i) => el("td", { "data-label": headers[i], class: numeric.includes(i) ? "num" : null }, c))))))));
-  }
 
   // --- Meetings -------------------------------------------------------------------------
 

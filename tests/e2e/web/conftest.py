@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from services.kernel.auth import Role
@@ -324,3 +325,13 @@ def page(context: BrowserContext) -> Iterator[Page]:
     new_page.on("pageerror", lambda error: errors.append(str(error)))
     yield new_page
     assert errors == [], f"uncaught errors in the page's scripts: {errors}"
+
+
+def serious_violations(page: Page) -> list[str]:
+    """What axe finds serious or critical on the page (empty: none)."""
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

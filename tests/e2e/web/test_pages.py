@@ -10,10 +10,17 @@ import re
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.web.conftest import DESKTOP, PHONE, SCREENSHOTS, Stack, run_async, signed_in
+from tests.e2e.web.conftest import (
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    Stack,
+    run_async,
+    serious_violations,
+    signed_in,
+)
 from tests.support.waiting import wait_until
 
 MEMBER_2021 = "751"  # Aarhus
@@ -380,13 +387,7 @@ def test_every_page_has_no_serious_accessibility_violations_on_desktop_and_phone
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=SCREENSHOTS / f"{name}-{viewport}.png", full_page=True)
 
-        results = Axe().run(page)
-        serious = [
-            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-            for v in results.response["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-        assert serious == []
+        assert serious_violations(page) == []
         # Nothing wider than the screen on a phone: no sideways scrolling of the page.
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     finally:
