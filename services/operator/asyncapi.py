@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ def render(document: dict[str, Any]) -> str:
 
 
 def write_all() -> list[Path]:
+    """Write the three documents. They describe the services' wiring, built from their
+    settings' local defaults, which are development values: say so, or the settings refuse
+    them (``make asyncapi`` failed with "refused outside development" without it)."""
+    for service in SERVICES:
+        os.environ.setdefault(f"{service.upper()}_DEVELOPMENT", "true")
     ASYNCAPI_DIR.mkdir(parents=True, exist_ok=True)
     written = []
     for service in SERVICES:
