@@ -319,3 +319,31 @@ async def test_a_coordinator_sees_the_invitations_of_their_own_municipality_only
     assert "sara" not in str(shown), "no address in the answer"
     refused = await service.client.get("/municipalities/461/invitations", headers=other)
     assert refused.status_code == 403
+
+
+async def test_an_invitations_contact_is_sealed_held_and_unreadable_once_erased(
+    service: MembershipService,
+) -> None:
+    service.clock.set(OUTREACH_DAY)
+    await import_list(service)
+    entry = {"municipality_code": "461", "contact_email": "sara@odense.example.dk"}
+    await service.client.post(
+        "/networks/knub/invitations", json={"list_date": "2021-12-01", "invitations": [entry]}
+    )
+    [row] = await service.pool.fetch(
+        "SELECT data FROM events WHERE stream_id = 'invitation-knub-2022-461'"
+    )
+    assert "sara@" not in str(row["data"])
+    person_id, sealed = row["data"]["contact_person_id"], row["data"]["contact_sealed"]
+    vault = service.container.vault
+    assert await vault.open(person_id, sealed) == {"name": "", "email": "sara@odense.example.dk"}
+    pool = await vault.pool()
+    holds = await pool.fetch("SELECT holder, until FROM holds WHERE person_id = $1", person_id)
+    assert [(h["holder"], h["until"].year) for h in holds] == [
+        ("invitation:invitation-knub-2022-461", 2023)
+    ]
+
+    assert await vault.erase(person_id, "request")
+    vault.forget(person_id)
+
+    assert await vault.open(person_id, sealed) is None
