@@ -57,8 +57,10 @@ class RegistrationStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True)
+@dataclass
 class RegistrationState:
+    """A registration as its facts tell it (changed in place by :func:`fold`)."""
+
     registration_id: str
     municipality_code: str
     basis: str | None
@@ -163,10 +165,11 @@ def _registration(known: RegistrationState | None, fact: MeetingFact) -> Registr
         )
     if known is None:
         return None
+    # In place, as the meeting's registrations: a copy per fact would cost more than the fold.
     if fact.kind is FactKind.PROMOTED:
-        return replace(known, status=RegistrationStatus.CONFIRMED, promoted=True)
-    if fact.kind is FactKind.REGISTRATION_CANCELLED:
-        return replace(known, status=RegistrationStatus.CANCELLED)
-    if fact.kind is FactKind.ATTENDANCE:
-        return replace(known, attended=fact.attended)
+        known.status, known.promoted = RegistrationStatus.CONFIRMED, True
+    elif fact.kind is FactKind.REGISTRATION_CANCELLED:
+        known.status = RegistrationStatus.CANCELLED
+    elif fact.kind is FactKind.ATTENDANCE:
+        known.attended = fact.attended
     return known

@@ -257,6 +257,7 @@
   // never while someone is typing an address into it.
   setInterval(() => {
     const typing = document.activeElement && document.activeElement.closest("form.invite");
-    if (!document.hidden && !typing) { loadOutreach(); loadStatistics(); }
+    if (!document.hidden && !typing) loadOutreach();
   }, 5000);
+  setInterval(() => { if (!document.hidden) loadStatistics(); }, 30000);
 })();
