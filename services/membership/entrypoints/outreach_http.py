@@ -47,11 +47,9 @@ from services.membership.entrypoints.outreach_schemas import (
     ListedAreaView,
     MunicipalityAreaList,
     MunicipalityAreas,
-    OutreachView,
-    StatisticsView,
-    Status,
 )
 from services.membership.entrypoints.schemas import SLUG_PATTERN, Problem
+from services.membership.entrypoints.statistics_schemas import OutreachView, StatisticsView, Status
 from services.membership.service_layer import area_lists, invitations, outreach
 from services.membership.service_layer.handlers import require_network
 

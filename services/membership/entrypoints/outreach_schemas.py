@@ -1,7 +1,8 @@
-"""The outreach API's request and response models, each with an example for the OpenAPI page.
+"""The outreach API's models for the lists and the invitations, each with an example.
 
 Nothing here names a person: the contact addresses of an invitation request go into the
-sealed event, never into an answer.
+sealed event, never into an answer. (The outreach's and the statistics' views:
+``statistics_schemas.py``.)
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from services.kernel.http import CleanText
 from services.membership.domain.area_lists import CATEGORY_NAMES, AreaList, ListedArea
 from services.membership.domain.invitations import Invitation
-from services.membership.domain.outreach import OfferMeeting, OutreachReport, OutreachRow
-from services.membership.domain.statistics import Statistics
 from services.membership.service_layer.invitations import InvitationsOutcome
 
 Outcome = Literal["invited", "reminded", "already_invited", "member", "cancelled_member"]
-Status = Literal["not_invited", "invited", "joined"]
 
-_AREA: dict[str, Any] = {
+AREA_EXAMPLE: dict[str, Any] = {
     "category": "parallelsamfund",
     "category_name": "parallelsamfund",
     "area": "Vollsmose",
@@ -33,7 +31,7 @@ _SUMMARY: dict[str, Any] = {
     "revision": 1,
     "partial": True,
     "imported_at": "2021-12-02T10:00:00+01:00",
-    "rows": 37,
+    "rows": 39,
     "municipalities": 12,
     "areas_per_category": {"udsat": 14, "parallelsamfund": 12},
 }
@@ -50,14 +48,15 @@ _INVITATION: dict[str, Any] = {
 }
 
 
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [example]})
+def example(values: dict[str, Any]) -> ConfigDict:
+    """A model's configuration with its OpenAPI example."""
+    return ConfigDict(json_schema_extra={"examples": [values]})
 
 
 class ListedAreaView(BaseModel):
     """One area on one list (an area on several lists has several rows)."""
 
-    model_config = _example(_AREA)
+    model_config = example(AREA_EXAMPLE)
 
     category: str
     category_name: str = Field(description="The category's Danish name.")
@@ -79,7 +78,7 @@ class ListedAreaView(BaseModel):
 class AreaListSummary(BaseModel):
     """A list of one date, in its latest revision."""
 
-    model_config = _example(_SUMMARY)
+    model_config = example(_SUMMARY)
 
     list_date: date
     revision: int
@@ -110,7 +109,7 @@ class AreaListSummary(BaseModel):
 
 
 class AreaListSummaries(BaseModel):
-    model_config = _example({"total": 1, "items": [_SUMMARY]})
+    model_config = example({"total": 1, "items": [_SUMMARY]})
 
     total: int
     items: list[AreaListSummary]
@@ -119,7 +118,7 @@ class AreaListSummaries(BaseModel):
 class AreaListView(AreaListSummary):
     """A list with all its rows."""
 
-    model_config = _example({**_SUMMARY, "items": [_AREA]})
+    model_config = example({**_SUMMARY, "items": [AREA_EXAMPLE]})
 
     items: list[ListedAreaView]
 
@@ -133,13 +132,13 @@ class AreaListView(AreaListSummary):
 class AreaListImported(AreaListSummary):
     """The list after an import: ``changed`` False when it was the same list again."""
 
-    model_config = _example({**_SUMMARY, "changed": True})
+    model_config = example({**_SUMMARY, "changed": True})
 
     changed: bool
 
 
 class MunicipalityAreaList(BaseModel):
-    model_config = _example({"list_date": "2021-12-01", "partial": True, "items": [_AREA]})
+    model_config = example({"list_date": "2021-12-01", "partial": True, "items": [AREA_EXAMPLE]})
 
     list_date: date
     partial: bool
@@ -149,10 +148,10 @@ class MunicipalityAreaList(BaseModel):
 class MunicipalityAreas(BaseModel):
     """A municipality's areas on the lists, newest list first (public data)."""
 
-    model_config = _example(
+    model_config = example(
         {
             "municipality_code": "461",
-            "lists": [{"list_date": "2021-12-01", "partial": True, "items": [_AREA]}],
+            "lists": [{"list_date": "2021-12-01", "partial": True, "items": [AREA_EXAMPLE]}],
         }
     )
 
@@ -163,7 +162,7 @@ class MunicipalityAreas(BaseModel):
 class InvitationView(BaseModel):
     """An invitation, without its contact (that stays sealed)."""
 
-    model_config = _example(_INVITATION)
+    model_config = example(_INVITATION)
 
     invitation_id: str
     network_slug: str
@@ -181,7 +180,7 @@ class InvitationView(BaseModel):
 
 
 class InvitationList(BaseModel):
-    model_config = _example({"total": 1, "items": [_INVITATION]})
+    model_config = example({"total": 1, "items": [_INVITATION]})
 
     total: int
     items: list[InvitationView]
@@ -249,7 +248,7 @@ class InvitationsRequest(BaseModel):
 
 
 class InvitationResultView(BaseModel):
-    model_config = _example(
+    model_config = example(
         {"municipality_code": "461", "municipality_name": "Odense", "outcome": "invited"}
     )
 
@@ -261,7 +260,7 @@ class InvitationResultView(BaseModel):
 class InvitationsAnswer(BaseModel):
     """What the request came to, per municipality (no addresses)."""
 
-    model_config = _example(
+    model_config = example(
         {
             "network_slug": "knub",
             "year": 2022,
@@ -298,259 +297,4 @@ class InvitationsAnswer(BaseModel):
             meeting_id=o.meeting.meeting_id if o.meeting is not None else None,
             sent=sum(r.outcome in ("invited", "reminded") for r in results),
             results=results,
-        )
-
-
-_OFFER: dict[str, Any] = {
-    "meeting_id": "meeting-knub-2021-3",
-    "title": "3. netværksmøde 2021",
-    "starts_at": "2021-12-08T09:30:00+01:00",
-    "seats": 80,
-    "confirmed": 4,
-    "free": 76,
-    "offer": True,
-    "offer_since": "2021-11-19T09:00:00+01:00",
-}
-_ROW: dict[str, Any] = {
-    "municipality_code": "461",
-    "municipality_name": "Odense",
-    "areas": [_AREA],
-    "categories": ["parallelsamfund"],
-    "member_in_list_year": True,
-    "membership": None,
-    "status": "invited",
-    "invited_at": "2021-12-02T10:00:00+01:00",
-    "reminders": 0,
-    "last_reminded_at": None,
-    "joined_at": None,
-    "converted": False,
-    "joined_while_offer_open": False,
-    "staff_registered": 1,
-    "registered_with_offer": 0,
-    "staff_came": None,
-}
-_TOTALS: dict[str, Any] = {
-    "listed": 12,
-    "not_invited": 2,
-    "invited": 9,
-    "joined": 1,
-    "converted": 1,
-    "joined_while_offer_open": 1,
-    "staff_came": 0,
-}
-
-
-class OfferMeetingView(BaseModel):
-    model_config = _example(_OFFER)
-
-    meeting_id: str
-    title: str
-    starts_at: datetime
-    seats: int
-    confirmed: int
-    free: int
-    offer: bool
-    offer_since: datetime | None
-
-    @classmethod
-    def of(cls, m: OfferMeeting) -> OfferMeetingView:
-        return cls.model_validate(
-            {**{k: getattr(m, k) for k in cls.model_fields if k != "free"}, "free": m.free}
-        )
-
-
-class OutreachRowView(BaseModel):
-    """A listed municipality in the outreach (no personal data)."""
-
-    model_config = _example(_ROW)
-
-    municipality_code: str
-    municipality_name: str
-    areas: list[ListedAreaView]
-    categories: list[str]
-    member_in_list_year: bool
-    membership: Literal["active", "cancelled"] | None = Field(
-        description="The coming year's membership."
-    )
-    status: Status
-    invited_at: datetime | None
-    reminders: int
-    last_reminded_at: datetime | None
-    joined_at: datetime | None
-    converted: bool = Field(description="Joined (for the coming year) after its invitation.")
-    joined_while_offer_open: bool
-    staff_registered: int = Field(description="Registrations for the offer's meeting.")
-    registered_with_offer: int
-    staff_came: bool | None = Field(description="None: no attendance recorded (yet).")
-
-    @classmethod
-    def of(cls, r: OutreachRow) -> OutreachRowView:
-        fields = {k: getattr(r, k) for k in cls.model_fields if k not in ("areas", "categories")}
-        return cls.model_validate(
-            {
-                **fields,
-                "areas": [ListedAreaView.of(a) for a in r.areas],
-                "categories": [c.value for c in r.categories],
-            }
-        )
-
-
-class OutreachTotals(BaseModel):
-    model_config = _example(_TOTALS)
-
-    listed: int
-    not_invited: int
-    invited: int
-    joined: int
-    converted: int
-    joined_while_offer_open: int
-    staff_came: int
-
-
-class OutreachView(BaseModel):
-    """The outreach of one list year: every listed municipality (``items`` filtered by
-    ``status`` when asked; ``totals`` always of all)."""
-
-    model_config = _example(
-        {
-            "network_slug": "knub",
-            "list_date": "2021-12-01",
-            "revision": 1,
-            "partial": True,
-            "year": 2022,
-            "offer_meeting": _OFFER,
-            "totals": _TOTALS,
-            "items": [_ROW],
-        }
-    )
-
-    network_slug: str
-    list_date: date
-    revision: int
-    partial: bool
-    year: int = Field(description="The coming year: the membership year invited to.")
-    offer_meeting: OfferMeetingView | None
-    totals: OutreachTotals
-    items: list[OutreachRowView]
-
-    @classmethod
-    def of(cls, report: OutreachReport, status: Status | None) -> OutreachView:
-        offer = report.offer_meeting
-        return cls(
-            network_slug=report.network_slug,
-            list_date=report.area_list.list_date,
-            revision=report.area_list.revision,
-            partial=report.area_list.partial,
-            year=report.year,
-            offer_meeting=None if offer is None else OfferMeetingView.of(offer),
-            totals=OutreachTotals.model_validate(report.totals()),
-            items=[
-                OutreachRowView.of(r)
-                for r in report.rows
-                if status is None or r.status.value == status
-            ],
-        )
-
-
-_MEMBERS: dict[str, Any] = {
-    "year": 2022,
-    "members": 3,
-    "new": 1,
-    "renewed": 1,
-    "through_offer": 1,
-    "cancelled": 0,
-}
-_MEETING: dict[str, Any] = {
-    "meeting_id": "meeting-knub-2021-3",
-    "title": "3. netværksmøde 2021",
-    "year": 2021,
-    "starts_at": "2021-12-08T09:30:00+01:00",
-    "seats": 80,
-    "confirmed": 5,
-    "waiting": 0,
-    "promoted": 0,
-    "cancelled": 1,
-    "with_offer": 1,
-    "attended": 4,
-    "no_shows": 1,
-    "no_show_rate": 0.2,
-}
-_COVERAGE: dict[str, Any] = {
-    "list_date": "2021-12-01",
-    "year": 2022,
-    "category": "parallelsamfund",
-    "listed": 10,
-    "members": 4,
-    "share": 0.4,
-}
-
-
-class MembersOfYearView(BaseModel):
-    model_config = _example(_MEMBERS)
-
-    year: int
-    members: int = Field(description="Active members: new + renewed + through_offer.")
-    new: int
-    renewed: int
-    through_offer: int = Field(description="New members that joined while the offer was open.")
-    cancelled: int
-
-
-class MeetingFiguresView(BaseModel):
-    model_config = _example(_MEETING)
-
-    meeting_id: str
-    title: str
-    year: int
-    starts_at: datetime
-    seats: int
-    confirmed: int
-    waiting: int
-    promoted: int
-    cancelled: int
-    with_offer: int = Field(description="Registrations on the offer (not cancelled).")
-    attended: int
-    no_shows: int
-    no_show_rate: float | None = Field(
-        description="No-shows over the registrations whose attendance was recorded."
-    )
-
-
-class CoverageView(BaseModel):
-    model_config = _example(_COVERAGE)
-
-    list_date: date
-    year: int = Field(description="The membership year counted.")
-    category: str = Field(description="A category, or 'alle' for every listed municipality.")
-    listed: int
-    members: int
-    share: float | None
-
-
-class StatisticsView(BaseModel):
-    """The network's own statistics (no personal data)."""
-
-    model_config = _example(
-        {
-            "network_slug": "knub",
-            "members": [_MEMBERS],
-            "meetings": [_MEETING],
-            "coverage": [_COVERAGE],
-        }
-    )
-
-    network_slug: str
-    members: list[MembersOfYearView]
-    meetings: list[MeetingFiguresView]
-    coverage: list[CoverageView]
-
-    @classmethod
-    def of(cls, s: Statistics) -> StatisticsView:
-        return cls(
-            network_slug=s.network_slug,
-            members=[MembersOfYearView.model_validate(m, from_attributes=True) for m in s.members],
-            meetings=[
-                MeetingFiguresView.model_validate(m, from_attributes=True) for m in s.meetings
-            ],
-            coverage=[CoverageView.model_validate(c, from_attributes=True) for c in s.coverage],
         )
