@@ -507,5 +507,14 @@ def asyncapi() -> None:
         console.print(f"wrote {path.relative_to(ROOT)}")
 
 
+@app.command()
+def openapi() -> None:
+    """Regenerate the committed OpenAPI documents (contracts/openapi/)."""
+    from services.operator.openapi import write_all
+
+    for path in write_all():
+        console.print(f"wrote {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     app()
