@@ -99,25 +99,27 @@ def path_requests(
     kind: str, codes: list[str], meeting: str, count: int, port: int
 ) -> list[dict[str, Any]]:
     """``count`` registrations for ``meeting``, all from ``codes`` (one kind of caller)."""
-    out = []
-    for i in range(count):
-        code = codes[i % len(codes)]
-        email = f"{kind}-path{i}@kommune{code}.dk"
-        out.append(
-            {
-                "port": port,
-                "method": "POST",
-                "path": f"/meetings/{meeting}/registrations",
-                "token": bench_token("participant", code, email),
-                "body": {
-                    "name": f"Deltager {i}",
-                    "email": email,
-                    "job_title": "Boligsocial medarbejder",
-                    "municipality_code": code,
-                },
-            }
-        )
-    return out
+    return [
+        registration(port, meeting, i, codes[i % len(codes)], f"{kind}-path{i}")
+        for i in range(count)
+    ]
+
+
+def registration(port: int, meeting: str, i: int, code: str, who: str) -> dict[str, Any]:
+    """A participant of ``code`` registers for ``meeting``, signed in as themselves."""
+    email = f"{who}@kommune{code}.dk"
+    return {
+        "port": port,
+        "method": "POST",
+        "path": f"/meetings/{meeting}/registrations",
+        "token": bench_token("participant", code, email),
+        "body": {
+            "name": f"Deltager {i}",
+            "email": email,
+            "job_title": "Boligsocial medarbejder",
+            "municipality_code": code,
+        },
+    }
 
 
 def ean(code: str) -> str:
@@ -200,24 +202,12 @@ def plan(s: SystemSpec, ports: dict[str, int], meetings: tuple[str, str]) -> Pla
             code = joined[n % len(joined)]
         else:
             code = pool[n % len(pool)]
-        email = f"{kind}{i}@kommune{code}.dk"
-        requests.append(
-            {
-                "port": ports["events"],
-                "method": "POST",
-                "path": f"/meetings/{members_only if kind == 'refused' else main}/registrations",
-                "token": bench_token("participant", code, email),
-                "body": {
-                    "name": f"Deltager {i}",
-                    "email": email,
-                    "job_title": "Boligsocial medarbejder",
-                    "municipality_code": code,
-                },
-                "after": join_index.get(code) if kind == "offer" else None,
-            }
-        )
+        meeting = members_only if kind == "refused" else main
+        request = registration(ports["events"], meeting, i, code, f"{kind}{i}")
+        request["after"] = join_index.get(code) if kind == "offer" else None
+        requests.append(request)
         out_kinds.append(kind)
-        emails.append(email)
+        emails.append(request["body"]["email"])
     for code in offer:  # joins not placed yet (a tiny rush): at the end
         if code not in join_index:
             add_join(code)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import replay, report, rush
+from bench import replay, report, rush, system
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,29 @@ async def test_a_quick_rush_gives_every_seat_once_and_keeps_the_waiting_list_in_
         "202": spec.registrations - spec.meetings * spec.seats_per_meeting,
     }
     assert result["projection_lag_ms"]["events"] == spec.registrations + spec.meetings
+    assert report.correct(result)
+
+
+async def test_a_quick_system_rush_mails_every_answered_registration_once() -> None:
+    """The whole system as make run starts it: every kind of caller gets its answer, every
+    answered registration exactly one mail, and the events service asks the membership
+    service at most once per non-member municipality (its view answers; none is the aim)."""
+    result = await system.run(quick=True)
+    spec = system.spec(quick=True)
+    kinds = result["by_kind"]
+    assert result["registrations"] == spec.registrations
+    assert set(kinds["member"]["bases"]) == {"member"}
+    assert set(kinds["offer"]["bases"]) == {"next_year_offer"}, "no joiner was a guest"
+    assert set(kinds["guest"]["bases"]) == {"guest"}
+    assert kinds["refused"]["statuses"] == {"403": kinds["refused"]["count"]}
+    assert kinds["join"]["statuses"] == {"201": spec.offer}
+    mail = result["mail"]
+    assert not mail["timed_out"]
+    assert (mail["missing"], mail["twice"], mail["unexpected"]) == (0, 0, 0)
+    non_members = sum(result["municipalities"][k] for k in ("offer", "guest", "refused"))
+    assert result["membership_lookups"] <= non_members
+    assert result["seats_given"] == spec.seats
+    assert result["cpu_s"]["notifications"] > 0
     assert report.correct(result)
 
 
