@@ -464,11 +464,11 @@ async def _hold_participants(
             meetings,
         )
     }
-    await vault.hold(
+    await vault.retention.hold(
         [(pid, f"meeting:{mid}", ends[mid] + retention) for pid, mid in registered if mid in ends]
     )
     for mid in sorted(moved & set(ends)):
-        await vault.move_holds(f"meeting:{mid}", ends[mid] + retention)
+        await vault.retention.move_holds(f"meeting:{mid}", ends[mid] + retention)
 
 
 async def apply(conn: asyncpg.Connection, payload: EventPayload, vault: Vault) -> None:

@@ -82,7 +82,7 @@ class ErasureService:
     async def sweep(self) -> int:
         """Erase everyone whose holds have all run out; how many."""
         erased = 0
-        while due := await self.vault.due_for_retention(self.clock.now()):
+        while due := await self.vault.retention.due(self.clock.now()):
             for person_id in due:
                 await self.erase(person_id, "retention")
                 erased += 1

@@ -113,7 +113,9 @@ class PostgresStreams:
         until = datetime(event.year + 1, 1, 1, tzinfo=CPH) + timedelta(
             days=self.vault.settings.retention_days
         )
-        await self.vault.hold([(person.person_id, f"membership:{event.membership_id}", until)])
+        await self.vault.retention.hold(
+            [(person.person_id, f"membership:{event.membership_id}", until)]
+        )
         return person.person_id, seal(person.person_id, person.key, contact_fields(contact))
 
 
