@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 
 from services.kernel.auth import is_loopback_host
 from services.kernel.clock import Clock, clock_from_setting
+from services.kernel.health import install_health
 from services.kernel.http import (
     NO_OTEL,
     BodySizeLimitMiddleware,
     CleanText,
     CorrelationMiddleware,
-    install_health,
     install_problem_handlers,
     problem_response,
 )

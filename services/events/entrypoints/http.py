@@ -41,12 +41,12 @@ from services.events.service_layer.ports import MembershipServiceUnavailableErro
 from services.kernel import idempotency
 from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, Principal, allow
 from services.kernel.clock import Clock
+from services.kernel.health import install_health
 from services.kernel.http import (
     NO_OTEL,
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
     ProblemError,
-    install_health,
     install_problem_handlers,
     no_control_characters,
     problem_response,

@@ -20,13 +20,12 @@ from services.kernel import idempotency
 from services.kernel.auth import Operator, OperatorOrCoordinator, Principal, allow
 from services.kernel.clock import Clock
 from services.kernel.eventstore import EventStore
+from services.kernel.health import ReadinessCheck, install_health
 from services.kernel.http import (
     NO_OTEL,
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
     ProblemError,
-    ReadinessCheck,
-    install_health,
     install_problem_handlers,
     problem_response,
 )

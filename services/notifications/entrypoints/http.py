@@ -12,12 +12,11 @@ from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
+from services.kernel.health import ReadinessCheck, install_health
 from services.kernel.http import (
     NO_OTEL,
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
-    ReadinessCheck,
-    install_health,
     install_problem_handlers,
 )
 from services.kernel.privacy import Vault
