@@ -13,12 +13,13 @@ Nothing of a token, nor any personal claim, is ever logged or echoed.
 
 from __future__ import annotations
 
+import copy
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.kernel.http import ProblemError
@@ -144,7 +145,7 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+_AUTH_RESPONSES: dict[int, dict[str, Any]] = {
     401: {
         "description": "No valid access token (problem+json; WWW-Authenticate: Bearer).",
         "content": {"application/problem+json": {}},
@@ -167,28 +168,46 @@ def _roles_of(route: APIRoute) -> frozenset[str] | None:
     return None
 
 
+def _api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every API route of ``app``, those of included routers too: FastAPI (0.16x) keeps an
+    included router whole, so ``app.routes`` alone does not list its routes."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.original_route
+
+
 def document_security(app: FastAPI) -> None:
     """Add 401/403 to the OpenAPI responses of every route that requires a token, and the
-    roles to its description. Call after all routes are added."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        roles = _roles_of(route)
-        if roles is None:
-            continue
-        for status, response in _AUTH_RESPONSES.items():
-            route.responses.setdefault(status, response)
-        note = "Roles: " + ", ".join(r for r in ROLES if r in roles) + "."
-        route.description = f"{route.description}\n\n{note}".strip()
+    roles to its description: the app's OpenAPI document is completed when it is made (a
+    route of an included router is documented from a copy FastAPI makes on first use, so
+    the routes themselves are not changed)."""
+    generate = app.openapi
+    completed: set[int] = set()
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        if id(document) not in completed:
+            for method, path, roles in routes_requiring_roles(app):
+                operation = document["paths"].get(path, {}).get(method.lower())
+                if roles is None or operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                for status, response in _AUTH_RESPONSES.items():
+                    responses.setdefault(str(status), copy.deepcopy(response))
+                note = "Roles: " + ", ".join(r for r in ROLES if r in roles) + "."
+                operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+            completed.add(id(document))
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.openapi_schema = None
 
 
 def routes_requiring_roles(app: FastAPI) -> Iterable[tuple[str, str, frozenset[str] | None]]:
     """``(method, path, roles or None)`` of each API route: for the access-matrix test."""
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods or ()):
-                yield method, route.path, _roles_of(route)
+    for route in _api_routes(app):
+        for method in sorted(route.methods or ()):
+            yield method, route.path, _roles_of(route)
 
 
 def jwks_json(jwks: dict[str, Any]) -> str:
