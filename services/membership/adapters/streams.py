@@ -13,7 +13,7 @@ from contracts.catalog import registry
 from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC, NetworkCreated
 from services.kernel.eventstore import EventStore, StreamVersionConflictError
 from services.kernel.privacy import Vault, seal
-from services.membership.adapters.contract import (
+from services.membership.adapters.translation import (
     ERASED_CONTACT,
     SealedContact,
     contact_fields,
@@ -98,7 +98,7 @@ class PostgresStreams:
                     topic=topic,
                 )
         except StreamVersionConflictError as exc:
-            raise ConcurrencyError(str(exc)) from exc
+            raise ConcurrencyError(stream_id) from exc
         self.appended.extend(r.id for r in recorded)
 
     async def _seal(self, event: dm.MembershipEvent | dm.NetworkCreated) -> SealedContact | None:

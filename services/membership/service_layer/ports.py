@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from services.kernel.refusals import Refusal
 from services.membership.domain.model import (
     Membership,
     MembershipEvent,
@@ -13,8 +14,22 @@ from services.membership.domain.model import (
 )
 
 
-class ConcurrencyError(Exception):
-    """The stream moved on since it was loaded: someone else appended first. Nothing written."""
+class ConcurrencyError(Refusal):
+    """The stream moved on since it was loaded: someone else appended first. Nothing written.
+
+    A use case reloads and decides again; only when that keeps failing does a caller see it.
+    """
+
+    code = "busy"
+    title = "Medlemskabet blev ændret samtidig"
+    retry_after = "1"
+
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(
+            "Medlemskabet blev ændret af en anden lige nu. Prøv igen.",
+            "The membership was changed by someone else just now. Try again.",
+        )
+        self.stream_id = stream_id
 
 
 class Streams(Protocol):
