@@ -28,19 +28,19 @@ from services.kernel.db import listen
 from services.kernel.eventstore import EventStore
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
-from services.notifications.adapters.postgres import (
-    DELIVERIES_CHANNEL,
-    MIGRATIONS,
-    PostgresNotificationStore,
-)
+from services.notifications.adapters.deliveries import DELIVERIES_CHANNEL, PostgresDeliveries
+from services.notifications.adapters.email import MimeComposer
+from services.notifications.adapters.messages import DanishMessages
+from services.notifications.adapters.migrations import MIGRATIONS
 from services.notifications.adapters.smtp import SmtpMailer
+from services.notifications.adapters.store import PostgresNotificationStores
 from services.notifications.config import Settings
 from services.notifications.domain.decisions import Policy
 from services.notifications.domain.model import Person
 from services.notifications.entrypoints.http import create_app
 from services.notifications.entrypoints.subscribers import build_subscription
 from services.notifications.service_layer.delivery import DeliveryWorker, RetryPolicy
-from services.notifications.service_layer.notifying import Notifier
+from services.notifications.service_layer.handlers import Notifier
 from services.notifications.service_layer.ports import Mailer
 
 log = structlog.get_logger(__name__)
@@ -165,16 +165,12 @@ def bootstrap(
         reminder_before=settings.reminder_before,
         calendar_domain=settings.calendar_domain,
     )
-    notifier = Notifier(
-        policy,
-        clock,
-        vault,
-        lambda: runtime.pool,
-        lambda conn: PostgresNotificationStore(conn, store),
-    )
+    stores = PostgresNotificationStores(lambda: runtime.pool, store)
+    notifier = Notifier(policy, clock, vault, stores, DanishMessages())
     runtime.subscribe(
         build_subscription(
             notifier,
+            stores,
             name=settings.consumer_group,
             pool=lambda: runtime.pool,
             kafka=settings.kafka,
@@ -183,8 +179,7 @@ def bootstrap(
     )
     runtime.document([NotificationQueued, NotificationSent, NotificationFailed])
     worker = DeliveryWorker(
-        lambda: runtime.pool,
-        store,
+        PostgresDeliveries(lambda: runtime.pool, store),
         mailer
         or SmtpMailer(
             settings.smtp_host,
@@ -195,8 +190,7 @@ def bootstrap(
             timeout=settings.smtp_timeout_seconds,
             connections=settings.delivery_senders,
         ),
-        sender=settings.sender,
-        message_domain=settings.calendar_domain,
+        MimeComposer(settings.sender, settings.calendar_domain),
         retry=RetryPolicy(settings.retry_base, settings.retry_cap, settings.max_attempts),
         batch_size=settings.delivery_batch_size,
         senders=settings.delivery_senders,

@@ -26,6 +26,8 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from services.notifications.service_layer.ports import DueDelivery, OutgoingMail
+
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in the raw mail, as the default policy writes it
 
@@ -133,3 +135,33 @@ def mail_bytes(message: Message) -> bytes:
     out = io.BytesIO()
     BytesGenerator(out, policy=SMTP_POLICY).flatten(message)
     return out.getvalue()
+
+
+class MimeComposer:
+    """The :class:`~services.notifications.service_layer.ports.MailComposer` port: the MIME
+    message of a delivery, from ``sender``, with Message-IDs in ``domain``."""
+
+    def __init__(self, sender: str, domain: str = "netvaerk.kl.dk") -> None:
+        self.sender = sender
+        self.domain = domain
+
+    def message_id(self, notification_id: UUID) -> str:
+        return message_id(notification_id, self.domain)
+
+    def compose(self, delivery: DueDelivery, now: datetime) -> OutgoingMail:
+        content = MailContent(
+            notification_id=delivery.notification_id,
+            recipient_email=delivery.recipient_email,
+            recipient_name=delivery.recipient_name,
+            subject=delivery.subject,
+            body_text=delivery.body_text,
+            body_html=delivery.body_html,
+            ics=delivery.ics,
+            calendar_method=delivery.calendar_method,
+        )
+        message = compose(content, sender=self.sender, domain=self.domain, now=now)
+        return OutgoingMail(
+            mail_from=envelope_sender(self.sender),
+            rcpt_to=content.recipient_email,
+            data=mail_bytes(message),
+        )

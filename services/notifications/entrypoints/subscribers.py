@@ -21,14 +21,15 @@ from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC
 from contracts.privacy import PRIVACY_TOPIC, PersonErased
 from services.kernel.kafka import KafkaSettings
 from services.kernel.subscriber import Handler, InboundEvent, PoisonMessageError, Subscription
-from services.notifications.adapters.translate import (
+from services.notifications.adapters.store import PostgresNotificationStores
+from services.notifications.adapters.translation import (
     MEETING_PAYLOADS,
     REGISTRATION_PAYLOADS,
     meeting_event,
     membership_started,
 )
 from services.notifications.domain.decisions import UnknownMeetingError
-from services.notifications.service_layer.notifying import (
+from services.notifications.service_layer.handlers import (
     Erasure,
     Inbound,
     NetworkNamed,
@@ -50,6 +51,7 @@ HANDLED: tuple[type[EventPayload], ...] = (
 
 def build_subscription(
     notifier: Notifier,
+    stores: PostgresNotificationStores,
     *,
     name: str,
     pool: Callable[[], asyncpg.Pool],
@@ -65,7 +67,7 @@ def build_subscription(
 
     async def on_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
         try:
-            await notifier.apply(notifier.store(conn), [inbound(e) for e in events])
+            await notifier.apply(stores.on(conn), [inbound(e) for e in events])
         except UnknownMeetingError as exc:
             raise PoisonMessageError(f"meeting {exc} was never scheduled") from exc
         except UnreadableEventError as exc:

@@ -32,7 +32,7 @@ from services.kernel.privacy import PrivacySettings, Vault
 from services.membership.adapters import roster
 from services.membership.adapters.streams import SOURCE as MEMBERSHIP_SOURCE
 from services.membership.domain.municipalities import MUNICIPALITIES
-from services.notifications.service_layer.feed import rebuild_feed
+from services.notifications.adapters.feed import rebuild_feed
 from tests.support.kafka import group_members
 from tests.support.notifications_smtp_sink import SmtpSink
 from tests.support.stack import ADMIN_DSN

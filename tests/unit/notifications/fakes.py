@@ -18,7 +18,7 @@ from services.kernel.eventstore import Append
 from services.kernel.privacy import ERASED, PersonKey, SealError
 from services.notifications.domain import events as domain
 from services.notifications.domain.model import Meeting, Person, Registration
-from services.notifications.service_layer.notifying import Opened, SourceEvent
+from services.notifications.service_layer.handlers import Opened, SourceEvent
 from services.notifications.service_layer.ports import FeedEntry, NewDelivery, ReminderChange
 
 

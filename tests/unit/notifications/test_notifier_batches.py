@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from services.kernel.clock import ManualClock
 from services.kernel.privacy import ERASED
+from services.notifications.adapters.messages import DanishMessages
 from services.notifications.domain import events as domain
 from services.notifications.domain.decisions import Policy, UnknownMeetingError
 from services.notifications.domain.model import Meeting, NotificationKind, Person
-from services.notifications.service_layer.notifying import (
+from services.notifications.service_layer.handlers import (
     Erasure,
     Inbound,
     NetworkNamed,
@@ -43,11 +44,13 @@ def person(n: int) -> Person:
     return Person(f"Deltager {n}", f"deltager{n}@aarhus.dk")
 
 
-def notifier(vault: FakeVault) -> Notifier:
-    def no_pool() -> object:
+class NoStores:
+    def transaction(self) -> object:
         raise AssertionError("the batch use case works through the store it is given")
 
-    return Notifier(POLICY, ManualClock(NOW), vault, no_pool, lambda _: FakeStore())  # type: ignore[arg-type]
+
+def notifier(vault: FakeVault) -> Notifier:
+    return Notifier(POLICY, ManualClock(NOW), vault, NoStores(), DanishMessages())
 
 
 def confirm(
