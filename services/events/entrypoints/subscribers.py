@@ -13,7 +13,7 @@ from contracts import privacy as privacy_wire
 from contracts.base import EventPayload
 from contracts.catalog import registry
 from services.events.adapters import membership_view
-from services.events.adapters.projections import writer
+from services.events.adapters.projections import participants, writer
 from services.events.adapters.projections.migrations import READ_MODELS_GUARD
 from services.events.adapters.projections.queries import ReadModelEnds
 from services.events.service_layer.retention import hold_participants
@@ -100,7 +100,7 @@ def privacy_subscription(
         payload = event.payload
         assert isinstance(payload, privacy_wire.PersonErased)
         vault.forget(payload.person_id)
-        await writer.scrub_person(conn, payload.person_id)
+        await participants.scrub_person(conn, payload.person_id)
 
     return Subscription(
         name=kafka.topic_prefix + PRIVACY_CONSUMER,

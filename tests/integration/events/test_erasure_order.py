@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from contracts import meetings as wire
-from services.events.adapters.projections import queries, writer
+from services.events.adapters.projections import participants, queries, writer
 from services.events.bootstrap import EventsService
 from services.kernel.privacy import ERASED, seal
 
@@ -57,7 +57,7 @@ async def test_a_registration_projected_after_its_persons_erasure_shows_erased(
     async with pool.acquire() as conn, conn.transaction():
         await writer.apply_many(conn, [scheduled()], vault=vault)
         # The erasure event is consumed first; this process still holds Anne's key.
-        await writer.scrub_person(conn, anne.person_id)
+        await participants.scrub_person(conn, anne.person_id)
         await writer.apply_many(
             conn,
             [
