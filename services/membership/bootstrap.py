@@ -8,8 +8,7 @@ Every default can be overridden (tests pass their own settings and a manual cloc
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from contracts import membership as cm
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
+from services.kernel.lifecycle import running
 from services.kernel.outbox import PublishedWaiter
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
@@ -86,13 +86,9 @@ class Container:
     async def stop(self) -> None:
         await self.runtime.stop()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, _: Any) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+    def lifespan(self, _: Any) -> AbstractAsyncContextManager[None]:
+        """The FastAPI lifespan: started before serving, stopped after."""
+        return running(self)
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:

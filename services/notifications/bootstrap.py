@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.db import listen
 from services.kernel.eventstore import EventStore
+from services.kernel.lifecycle import running
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
 from services.notifications.adapters.deliveries import DELIVERIES_CHANNEL, PostgresDeliveries
@@ -105,13 +106,9 @@ class NotificationsService:
         await self.worker.mailer.close()
         await self.runtime.stop()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, _: Any) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+    def lifespan(self, _: Any) -> AbstractAsyncContextManager[None]:
+        """The FastAPI lifespan: started before serving, stopped after."""
+        return running(self)
 
     async def _loop(self) -> None:
         while not self._stop.is_set():

@@ -237,28 +237,17 @@ def _register(m: Meeting, cmd: c.Register) -> list[e.Event]:
     if cap is not None and m.active_per_municipality.get(code, 0) >= cap:
         raise errors.MunicipalityCapReachedError(code, cap)
     basis, price = _basis(m, cmd)
+    registration: dict[str, Any] = {
+        "meeting_id": m.meeting_id,
+        "occurred_at": cmd.at,
+        "registration_id": cmd.registration_id,
+        "participant": cmd.participant,
+        "basis": basis,
+        "price_dkk": price,
+    }
     if m.seats_taken < m.seats and not m.waitlist:
-        return [
-            e.RegistrationConfirmed(
-                meeting_id=m.meeting_id,
-                occurred_at=cmd.at,
-                registration_id=cmd.registration_id,
-                participant=cmd.participant,
-                basis=basis,
-                price_dkk=price,
-            )
-        ]
-    return [
-        e.RegistrationWaitlisted(
-            meeting_id=m.meeting_id,
-            occurred_at=cmd.at,
-            registration_id=cmd.registration_id,
-            participant=cmd.participant,
-            basis=basis,
-            price_dkk=price,
-            position=len(m.waitlist) + 1,
-        )
-    ]
+        return [e.RegistrationConfirmed(**registration)]
+    return [e.RegistrationWaitlisted(**registration, position=len(m.waitlist) + 1)]
 
 
 def _cancel_registration(m: Meeting, cmd: c.CancelRegistration) -> list[e.Event]:

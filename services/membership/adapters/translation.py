@@ -6,6 +6,9 @@ seals before and opens after (see ``streams.py``); this module only maps fields.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any, cast
+
 from contracts import membership as cm
 from contracts.base import EventPayload, registry
 from services.kernel.eventstore import NewEvent, RecordedEvent
@@ -36,48 +39,31 @@ def sealed_contact(payload: EventPayload) -> SealedContact | None:
     return None
 
 
+CONTRACT_OF: dict[type[dm.MembershipEvent | dm.NetworkCreated], type[EventPayload]] = {
+    dm.MembershipJoined: cm.MembershipJoined,
+    dm.MembershipRenewed: cm.MembershipRenewed,
+    dm.MembershipCancelled: cm.MembershipCancelled,
+    dm.MembershipContactChanged: cm.MembershipContactChanged,
+    dm.NetworkCreated: cm.NetworkCreated,
+}
+"""Each domain event's contract: they name the same fields, but for the contact person,
+who travels sealed (``contact_person_id``, ``contact_sealed``)."""
+DOMAIN_OF = {contract: event for event, contract in CONTRACT_OF.items()}
+
+
+def _values(source: object, event: type) -> dict[str, Any]:
+    """The fields of the domain event class ``event``, read from ``source``, but the contact."""
+    return {f.name: getattr(source, f.name) for f in fields(event) if f.name != "contact"}
+
+
 def to_contract(
     event: dm.MembershipEvent | dm.NetworkCreated, contact: SealedContact | None = None
 ) -> EventPayload:
     """The contract payload of a domain event; ``contact``: its contact person, sealed."""
-    if isinstance(event, dm.NetworkCreated):
-        return cm.NetworkCreated(
-            slug=event.slug,
-            name=event.name,
-            description=event.description,
-            yearly_fee_dkk=event.yearly_fee_dkk,
-            occurred_at=event.occurred_at,
-        )
-    common = {
-        "membership_id": event.membership_id,
-        "network_slug": event.network_slug,
-        "municipality_code": event.municipality_code,
-        "year": event.year,
-        "occurred_at": event.occurred_at,
-    }
-    sealed = {}
+    values = _values(event, type(event))
     if contact is not None:
-        sealed = {"contact_person_id": contact[0], "contact_sealed": contact[1]}
-    if isinstance(event, dm.MembershipJoined):
-        return cm.MembershipJoined(
-            **common,
-            **sealed,
-            municipality_name=event.municipality_name,
-            ean=event.ean,
-            fee_dkk=event.fee_dkk,
-        )
-    if isinstance(event, dm.MembershipRenewed):
-        return cm.MembershipRenewed(
-            **common,
-            **sealed,
-            renewed_from=event.renewed_from,
-            municipality_name=event.municipality_name,
-            ean=event.ean,
-            fee_dkk=event.fee_dkk,
-        )
-    if isinstance(event, dm.MembershipCancelled):
-        return cm.MembershipCancelled(**common, reason=event.reason)
-    return cm.MembershipContactChanged(**common, **sealed)
+        values.update(contact_person_id=contact[0], contact_sealed=contact[1])
+    return CONTRACT_OF[type(event)](**values)
 
 
 def to_new_event(
@@ -93,50 +79,13 @@ def membership_event(
 ) -> dm.MembershipEvent | None:
     """The domain event of a membership contract payload (None for other payloads);
     ``contact``: the opened contact person (the erased marker when erased or not needed)."""
-    if isinstance(payload, cm.MembershipJoined):
-        return dm.MembershipJoined(
-            membership_id=payload.membership_id,
-            network_slug=payload.network_slug,
-            municipality_code=payload.municipality_code,
-            municipality_name=payload.municipality_name,
-            year=payload.year,
-            contact=contact,
-            ean=payload.ean,
-            fee_dkk=payload.fee_dkk,
-            occurred_at=payload.occurred_at,
-        )
-    if isinstance(payload, cm.MembershipRenewed):
-        return dm.MembershipRenewed(
-            membership_id=payload.membership_id,
-            network_slug=payload.network_slug,
-            municipality_code=payload.municipality_code,
-            municipality_name=payload.municipality_name,
-            year=payload.year,
-            contact=contact,
-            ean=payload.ean,
-            fee_dkk=payload.fee_dkk,
-            renewed_from=payload.renewed_from,
-            occurred_at=payload.occurred_at,
-        )
-    if isinstance(payload, cm.MembershipCancelled):
-        return dm.MembershipCancelled(
-            membership_id=payload.membership_id,
-            network_slug=payload.network_slug,
-            municipality_code=payload.municipality_code,
-            year=payload.year,
-            reason=payload.reason,
-            occurred_at=payload.occurred_at,
-        )
-    if isinstance(payload, cm.MembershipContactChanged):
-        return dm.MembershipContactChanged(
-            membership_id=payload.membership_id,
-            network_slug=payload.network_slug,
-            municipality_code=payload.municipality_code,
-            year=payload.year,
-            contact=contact,
-            occurred_at=payload.occurred_at,
-        )
-    return None
+    event = DOMAIN_OF.get(type(payload))
+    if event is None or event is dm.NetworkCreated:
+        return None
+    values = _values(payload, event)
+    if "contact" in event.__dataclass_fields__:
+        values["contact"] = contact
+    return cast(dm.MembershipEvent, event(**values))
 
 
 def from_recorded(
@@ -151,9 +100,5 @@ def from_recorded(
 
 def network_event(payload: cm.NetworkCreated) -> dm.NetworkCreated:
     return dm.NetworkCreated(
-        slug=payload.slug,
-        name=payload.name,
-        description=payload.description,
-        yearly_fee_dkk=payload.yearly_fee_dkk,
-        occurred_at=payload.occurred_at,
+        **{f.name: getattr(payload, f.name) for f in fields(dm.NetworkCreated)}
     )

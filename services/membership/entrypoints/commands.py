@@ -38,39 +38,40 @@ async def execute(
     The answer goes out once the command's events are on Kafka (``published``), so
     whoever is told "joined" can act on it at once in another service."""
     async with wired.streams() as streams:
-        response = await _run(streams, principal, name, key, request, action, reread)
+        if key is None:
+            status, body = await action(streams)
+            response = JSONResponse(body.model_dump(mode="json"), status)
+        else:
+            async with streams.conn.transaction():
+                response = await _once(streams, principal, name, key, request, action, reread)
     await wired.published.wait(streams.appended)
     return response
 
 
-async def _run(
+async def _once(
     streams: PostgresStreams,
     principal: Principal,
     name: str,
-    key: str | None,
+    key: str,
     request: dict[str, Any],
     action: Action,
     reread: Reread,
 ) -> JSONResponse:
-    if key is None:
-        status, body = await action(streams)
-        return JSONResponse(body.model_dump(mode="json"), status)
+    """The command, or its first answer again, under ``key`` (in the caller's transaction)."""
     scope = idempotency.scope(name, principal.subject)
-    conn = streams.conn
-    async with conn.transaction():
-        request_hash = idempotency.request_hash(request)
-        stored = await idempotency.begin(conn, scope, key, request_hash)
-        if stored is not None:
-            replayed = {"Idempotent-Replayed": "true"}
-            if stored.resource_id is None:  # an answer that names nobody, as given
-                return JSONResponse(stored.body, stored.status, headers=replayed)
-            again = await reread(streams, stored.resource_id)
-            return JSONResponse(again.model_dump(mode="json"), stored.status, headers=replayed)
-        status, body = await action(streams)
-        await idempotency.remember(
-            conn, scope, key, request_hash, status, resource_id=_resource_id(body)
-        )
-        return JSONResponse(body.model_dump(mode="json"), status)
+    request_hash = idempotency.request_hash(request)
+    stored = await idempotency.begin(streams.conn, scope, key, request_hash)
+    if stored is not None:
+        replayed = {"Idempotent-Replayed": "true"}
+        if stored.resource_id is None:  # an answer that names nobody, as given
+            return JSONResponse(stored.body, stored.status, headers=replayed)
+        again = await reread(streams, stored.resource_id)
+        return JSONResponse(again.model_dump(mode="json"), stored.status, headers=replayed)
+    status, body = await action(streams)
+    await idempotency.remember(
+        streams.conn, scope, key, request_hash, status, resource_id=_resource_id(body)
+    )
+    return JSONResponse(body.model_dump(mode="json"), status)
 
 
 def _resource_id(body: BaseModel) -> str:

@@ -11,7 +11,6 @@ than everything else a mail needs (see the notes of issue 13).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import datetime
 from email import encoders
 from email.charset import QP, Charset
@@ -26,24 +25,10 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from services.notifications.service_layer.ports import DueDelivery, OutgoingMail
+from services.notifications.service_layer.ports import DueDelivery, MailContent, OutgoingMail
 
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in the raw mail, as the default policy writes it
-
-
-@dataclass(frozen=True)
-class MailContent:
-    """What a delivery row holds to become an e-mail."""
-
-    notification_id: UUID
-    recipient_email: str
-    recipient_name: str | None
-    subject: str
-    body_text: str
-    body_html: str
-    ics: bytes | None
-    calendar_method: str | None
 
 
 def message_id(notification_id: UUID, domain: str) -> str:
@@ -149,19 +134,9 @@ class MimeComposer:
         return message_id(notification_id, self.domain)
 
     def compose(self, delivery: DueDelivery, now: datetime) -> OutgoingMail:
-        content = MailContent(
-            notification_id=delivery.notification_id,
-            recipient_email=delivery.recipient_email,
-            recipient_name=delivery.recipient_name,
-            subject=delivery.subject,
-            body_text=delivery.body_text,
-            body_html=delivery.body_html,
-            ics=delivery.ics,
-            calendar_method=delivery.calendar_method,
-        )
-        message = compose(content, sender=self.sender, domain=self.domain, now=now)
+        message = compose(delivery, sender=self.sender, domain=self.domain, now=now)
         return OutgoingMail(
             mail_from=envelope_sender(self.sender),
-            rcpt_to=content.recipient_email,
+            rcpt_to=delivery.recipient_email,
             data=mail_bytes(message),
         )

@@ -89,13 +89,10 @@ class OutgoingMail:
 
 
 @dataclass(frozen=True)
-class DueDelivery:
-    """A queued delivery claimed for sending: what its mail and its outcome need."""
+class MailContent:
+    """What a delivery holds to become an e-mail."""
 
     notification_id: UUID
-    attempts: int
-    """Attempts made before this one."""
-    kind: str
     recipient_email: str
     recipient_name: str | None
     subject: str
@@ -103,6 +100,15 @@ class DueDelivery:
     body_html: str
     ics: bytes | None
     calendar_method: str | None
+
+
+@dataclass(frozen=True)
+class DueDelivery(MailContent):
+    """A queued delivery claimed for sending: its mail, and what its outcome's event says."""
+
+    attempts: int
+    """Attempts made before this one."""
+    kind: str
     person_id: str | None
     recipient_sealed: str | None
     municipality_code: str | None
