@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, cast
 
 import asyncpg
@@ -64,6 +64,16 @@ def no_control_characters(value: str) -> str:
 
 CleanText = Annotated[str, AfterValidator(no_control_characters)]
 """A ``str`` field of a request that refuses control characters (422, never a 500)."""
+
+
+def from_app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency: what the app holds as ``app.state.<name>`` (``create_app`` puts the
+    service's parts there; a route takes them as ``Annotated[..., Depends(...)]``)."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
 
 
 class ProblemError(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,18 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def write_all() -> list[Path]:
-    ASYNCAPI_DIR.mkdir(parents=True, exist_ok=True)
+def write(
+    directory: Path, services: Sequence[str], generate: Callable[[str], dict[str, Any]]
+) -> list[Path]:
+    """Write ``<directory>/<service>.json`` of each service; the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for service in SERVICES:
-        path = ASYNCAPI_DIR / f"{service}.json"
+    for service in services:
+        path = directory / f"{service}.json"
         path.write_text(render(generate(service)), encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_all() -> list[Path]:
+    return write(ASYNCAPI_DIR, SERVICES, generate)

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.operator.asyncapi import render
+from services.operator.asyncapi import write
 
 OPENAPI_DIR = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 SERVICES = ("membership", "events", "notifications", "web")
@@ -52,10 +52,4 @@ def generate(service: str) -> dict[str, Any]:
 
 
 def write_all() -> list[Path]:
-    OPENAPI_DIR.mkdir(parents=True, exist_ok=True)
-    written = []
-    for service in SERVICES:
-        path = OPENAPI_DIR / f"{service}.json"
-        path.write_text(render(generate(service)), encoding="utf-8")
-        written.append(path)
-    return written
+    return write(OPENAPI_DIR, SERVICES, generate)

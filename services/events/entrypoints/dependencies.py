@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path
 from pydantic import AfterValidator
 
 from services.events.service_layer.batching import MeetingService
 from services.events.service_layer.erasure import ErasureService
 from services.events.service_layer.handlers import MeetingHandlers
 from services.kernel.clock import Clock
-from services.kernel.http import no_control_characters
+from services.kernel.http import from_app_state, no_control_characters
 from services.kernel.shared_poll import SharedPoll
 from services.kernel.stream_limits import StreamLimiter
 
@@ -34,16 +34,13 @@ class Wiring:
     stream_limits: StreamLimiter
 
 
-def _wiring(request: Request) -> Wiring:
-    wiring: Wiring = request.app.state.wiring
-    return wiring
+Wired = Annotated[Wiring, Depends(from_app_state("wiring"))]
 
 
-def _handlers(request: Request) -> MeetingHandlers:
-    return _wiring(request).handlers
+def _handlers(wired: Wired) -> MeetingHandlers:
+    return wired.handlers
 
 
-Wired = Annotated[Wiring, Depends(_wiring)]
 Handlers = Annotated[MeetingHandlers, Depends(_handlers)]
 
 IdempotencyKey = Annotated[

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import structlog
@@ -80,26 +80,22 @@ def stream_id_of(meeting_ref: str) -> str:
     return meeting_ref if meeting_ref.startswith("meeting-") else f"meeting-{meeting_ref}"
 
 
+@dataclass(eq=False)
 class MeetingService:
     """Decides commands on meetings, batched per meeting. One per process."""
 
-    def __init__(
-        self,
-        streams: MeetingStreams,
-        *,
-        snapshot_every: int = 200,
-        max_batch: int = 500,
-        max_attempts: int = 5,
-    ) -> None:
-        self.streams = streams
-        self.snapshot_every = snapshot_every
-        self.max_batch = max_batch
-        self.max_attempts = max_attempts
-        self._queues: dict[str, list[_Pending]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
-        self._cache: dict[str, tuple[int, Meeting | None]] = {}
-        self._headers: dict[str, MeetingHeader] = {}
-        self.batches_decided = 0
+    streams: MeetingStreams
+    _: KW_ONLY
+    snapshot_every: int = 200
+    max_batch: int = 500
+    max_attempts: int = 5
+    batches_decided: int = field(default=0, init=False)
+    _queues: dict[str, list[_Pending]] = field(default_factory=dict, init=False, repr=False)
+    _workers: dict[str, asyncio.Task[None]] = field(default_factory=dict, init=False, repr=False)
+    _cache: dict[str, tuple[int, Meeting | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _headers: dict[str, MeetingHeader] = field(default_factory=dict, init=False, repr=False)
 
     async def execute(
         self, command: c.Command, render: Render, idem: IdempotencyRef | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import Literal
 
 import structlog
@@ -29,13 +30,13 @@ class UnknownPersonError(LookupError):
     """The vault never knew this person id."""
 
 
+@dataclass(eq=False)
 class ErasureService:
     """Erasure on request and by retention, for the events service (which publishes)."""
 
-    def __init__(self, erasures: ErasureLog, vault: KeyVault, clock: Clock) -> None:
-        self.erasures = erasures
-        self.vault = vault
-        self.clock = clock
+    erasures: ErasureLog
+    vault: KeyVault
+    clock: Clock
 
     async def erase(self, person_id: str, reason: Reason) -> bool:
         """Erase the person; True if published now, False if it had been already.

@@ -11,7 +11,7 @@ into the answer (status and body) inside the decision, so a replayed key gets th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -64,24 +64,17 @@ class Registrant:
         }
 
 
+@dataclass(eq=False)
 class MeetingHandlers:
     """The use cases of the events service's HTTP API."""
 
-    def __init__(
-        self,
-        meetings: MeetingService,
-        eligibility: EligibilityService,
-        persons: KeyVault,
-        clock: Clock,
-        *,
-        pending: timedelta,
-    ) -> None:
-        self.meetings = meetings
-        self.eligibility = eligibility
-        self.persons = persons
-        self.clock = clock
-        self.pending = pending
-        """How long a person made for a request is held at least (see ``register``)."""
+    meetings: MeetingService
+    eligibility: EligibilityService
+    persons: KeyVault
+    clock: Clock
+    _: KW_ONLY
+    pending: timedelta
+    """How long a person made for a request is held at least (see ``register``)."""
 
     async def _decide(self, asked: Asked, name: str, command: c.Command, render: Render) -> Reply:
         """Have ``command`` decided, once per Idempotency-Key of this caller (the token's

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Path, Query
 
 from services.kernel.clock import Clock
 from services.kernel.eventstore import EventStore
+from services.kernel.http import from_app_state
 from services.kernel.outbox import PublishedWaiter
 from services.kernel.privacy import Vault
 from services.membership.adapters.streams import PostgresStreams
@@ -36,12 +37,7 @@ class Wiring:
             yield PostgresStreams(conn, self.store, self.vault)
 
 
-def _wiring(request: Request) -> Wiring:
-    wiring: Wiring = request.app.state.wiring
-    return wiring
-
-
-Wired = Annotated[Wiring, Depends(_wiring)]
+Wired = Annotated[Wiring, Depends(from_app_state("wiring"))]
 
 IdempotencyKey = Annotated[
     str | None,

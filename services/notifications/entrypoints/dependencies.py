@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 
+from services.kernel.http import from_app_state
 from services.kernel.privacy import Vault
 
 
@@ -21,12 +22,7 @@ class Wiring:
     vault: Vault
 
 
-def _wiring(request: Request) -> Wiring:
-    wiring: Wiring = request.app.state.wiring
-    return wiring
-
-
-Wired = Annotated[Wiring, Depends(_wiring)]
+Wired = Annotated[Wiring, Depends(from_app_state("wiring"))]
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]

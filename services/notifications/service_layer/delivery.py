@@ -21,7 +21,7 @@ when it claims those rows again, records them as sent without mailing them again
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -72,31 +72,22 @@ class _Outcomes:
     failures: list[tuple[DueDelivery, Failed]]
 
 
+@dataclass(eq=False)
 class DeliveryWorker:
     """Sends what is due. Call :meth:`deliver_due` with the current time (the clock's)."""
 
-    def __init__(
-        self,
-        deliveries: Deliveries,
-        mailer: Mailer,
-        composer: MailComposer,
-        *,
-        retry: RetryPolicy = RetryPolicy(),
-        max_per_run: int = 1000,
-        batch_size: int = 50,
-        senders: int = 1,
-    ) -> None:
-        self.deliveries = deliveries
-        self.mailer = mailer
-        self.composer = composer
-        self.retry = retry
-        self.max_per_run = max_per_run
-        self.batch_size = batch_size
-        self.senders = senders
-        # Mail the SMTP server accepted whose "sent" did not commit because the database
-        # went away meanwhile: when this process claims the row again, it records it as
-        # sent instead of mailing it twice. (Only a crash in that window resends.)
-        self._accepted_unrecorded: set[UUID] = set()
+    deliveries: Deliveries
+    mailer: Mailer
+    composer: MailComposer
+    _: KW_ONLY
+    retry: RetryPolicy = RetryPolicy()
+    max_per_run: int = 1000
+    batch_size: int = 50
+    senders: int = 1
+    _accepted_unrecorded: set[UUID] = field(default_factory=set, init=False, repr=False)
+    """Mail the SMTP server accepted whose "sent" did not commit because the database went
+    away meanwhile: when this process claims the row again, it records it as sent instead of
+    mailing it twice. (Only a crash in that window resends.)"""
 
     async def deliver_due(self, now: datetime) -> int:
         """Try each delivery due at ``now`` once (at most ``max_per_run``); return how many

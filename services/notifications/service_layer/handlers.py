@@ -151,22 +151,15 @@ class _View:
         )
 
 
+@dataclass(eq=False)
 class Notifier:
     """The use cases around source events and reminders."""
 
-    def __init__(
-        self,
-        policy: Policy,
-        clock: Clock,
-        vault: KeyVault,
-        stores: NotificationStores,
-        messages: Messages,
-    ) -> None:
-        self.policy = policy
-        self.clock = clock
-        self.vault = vault
-        self.stores = stores
-        self.messages = messages
+    policy: Policy
+    clock: Clock
+    vault: KeyVault
+    stores: NotificationStores
+    messages: Messages
 
     async def apply(self, store: NotificationStore, batch: Sequence[Inbound]) -> int:
         """Apply a batch of consumed events in order; return how many notifications it
