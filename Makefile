@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STACK := deploy/local/stack.sh
 
-.PHONY: help install stack-up stack-down stack-status run run-outreach test lint typecheck unit integration e2e contracts asyncapi clean
+.PHONY: help install stack-up stack-down stack-status run run-outreach test lint typecheck unit integration e2e contracts asyncapi openapi clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,9 @@ contracts: install ## regenerate the committed JSON Schemas (refuses a breaking 
 
 asyncapi: install ## regenerate the committed AsyncAPI documents
 	$(PY) -m services.operator asyncapi
+
+openapi: install ## regenerate the committed OpenAPI documents of the HTTP services
+	$(PY) -m services.operator openapi
 
 clean: stack-down
 	rm -rf var .venv

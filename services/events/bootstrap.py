@@ -11,8 +11,12 @@ from contracts import meetings as meetings_wire
 from contracts import membership as membership_wire
 from contracts import privacy as privacy_wire
 from contracts.catalog import registry
-from services.events.adapters import membership_view, projections
+from services.events.adapters import membership_view
+from services.events.adapters.erasures import PostgresErasureLog
 from services.events.adapters.membership_client import HttpMembershipLookup
+from services.events.adapters.projections import migrations as projection_migrations
+from services.events.adapters.projections.rebuild import rebuild
+from services.events.adapters.streams import PostgresMeetingStreams
 from services.events.config import Settings
 from services.events.entrypoints.http import create_app
 from services.events.entrypoints.subscribers import (
@@ -20,8 +24,10 @@ from services.events.entrypoints.subscribers import (
     privacy_subscription,
     projections_subscription,
 )
+from services.events.service_layer.batching import MeetingService
+from services.events.service_layer.eligibility import EligibilityService
 from services.events.service_layer.erasure import ErasureService
-from services.events.service_layer.meetings import EligibilityService, MeetingService
+from services.events.service_layer.handlers import MeetingHandlers
 from services.events.service_layer.ports import MembershipLookup, ViewCompleteness
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
@@ -32,7 +38,7 @@ from services.kernel.runtime import ServiceRuntime
 from services.kernel.subscriber import Subscription
 
 SOURCE = "/kl/events"
-MIGRATIONS = (*membership_view.MIGRATIONS, *projections.MIGRATIONS)
+MIGRATIONS = (*membership_view.MIGRATIONS, *projection_migrations.MIGRATIONS)
 
 
 @dataclass
@@ -45,6 +51,7 @@ class EventsService:
     store: EventStore
     meetings: MeetingService
     eligibility: EligibilityService
+    handlers: MeetingHandlers
     membership_subscription: Subscription
     projection_subscription: Subscription
     privacy_subscription: Subscription
@@ -61,7 +68,7 @@ class EventsService:
 
     async def rebuild_projections(self) -> int:
         """Rebuild the read models from the event store (see ``projections.rebuild``)."""
-        return await projections.rebuild(
+        return await rebuild(
             self.runtime.pool, self.store, self.projection_subscription.name, self.vault
         )
 
@@ -104,8 +111,7 @@ def bootstrap(
 
     store = EventStore(source=SOURCE)
     meetings = MeetingService(
-        lambda: runtime.pool,
-        store,
+        PostgresMeetingStreams(lambda: runtime.pool, store),
         snapshot_every=settings.snapshot_every,
         max_batch=settings.max_batch,
     )
@@ -131,12 +137,13 @@ def bootstrap(
         lambda: runtime.pool, settings.kafka, vault, retention
     )
     privacy_sub = privacy_subscription(lambda: runtime.pool, settings.kafka, vault)
-    erasure = ErasureService(
-        lambda: runtime.pool,
-        store,
+    erasure = ErasureService(PostgresErasureLog(lambda: runtime.pool, store), vault, clock)
+    handlers = MeetingHandlers(
+        meetings,
+        eligibility,
         vault,
         clock,
-        retention=retention,
+        pending=timedelta(days=settings.privacy.pending_days),
     )
     if subscribe and settings.workers:
         runtime.subscribe(membership_sub)
@@ -147,11 +154,9 @@ def bootstrap(
         runtime.background.append(lambda stop: erasure.run_sweeper(stop, interval))
     app = create_app(
         runtime=runtime,
-        meetings=meetings,
-        eligibility=eligibility,
-        clock=clock,
+        handlers=handlers,
+        meetings_service=meetings,
         settings=settings,
-        vault=vault,
         erasure=erasure,
     )
     runtime.install_admin_routes(app)
@@ -163,6 +168,7 @@ def bootstrap(
         store=store,
         meetings=meetings,
         eligibility=eligibility,
+        handlers=handlers,
         membership_subscription=membership_sub,
         projection_subscription=projection_sub,
         privacy_subscription=privacy_sub,

@@ -11,12 +11,13 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from services.events.adapters import projections
 from services.events.adapters.demo import seed_demo
+from services.events.adapters.projections.rebuild import rebuild
+from services.events.adapters.streams import PostgresMeetingStreams
 from services.events.bootstrap import MIGRATIONS, SOURCE
 from services.events.config import Settings
 from services.events.entrypoints.subscribers import PROJECTIONS_CONSUMER
-from services.events.service_layer.meetings import MeetingService
+from services.events.service_layer.batching import MeetingService
 from services.kernel.clock import clock_from_setting
 from services.kernel.db import create_pool
 from services.kernel.eventstore import MIGRATIONS as STORE_MIGRATIONS
@@ -43,7 +44,7 @@ async def seed_database(settings: Settings | None = None) -> bool:
     """
     settings = settings or Settings()
     async with _pool(settings) as pool:
-        meetings = MeetingService(lambda: pool, EventStore(SOURCE))
+        meetings = MeetingService(PostgresMeetingStreams(lambda: pool, EventStore(SOURCE)))
         return await seed_demo(meetings, clock_from_setting(settings.clock_as_of))
 
 
@@ -60,6 +61,6 @@ async def rebuild_database(
         consumer = settings.kafka.topic_prefix + PROJECTIONS_CONSUMER
         vault = Vault(settings.privacy)
         try:
-            return await projections.rebuild(pool, EventStore(SOURCE), consumer, vault, progress)
+            return await rebuild(pool, EventStore(SOURCE), consumer, vault, progress)
         finally:
             await vault.close()

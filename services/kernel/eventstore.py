@@ -280,11 +280,8 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """The events of one stream after ``after_version``, in version order."""
         rows = await conn.fetch(
-            """
-            SELECT position, tx_id::text::bigint AS tx_id, event_id, stream_id, version,
-                   event_type, data, metadata, recorded_at
-            FROM events WHERE stream_id = $1 AND version > $2 ORDER BY version
-            """,
+            f"""SELECT {_RECORDED} FROM events
+                WHERE stream_id = $1 AND version > $2 ORDER BY version""",
             stream_id,
             after_version,
         )
@@ -316,15 +313,10 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Events committed after ``after``, in an order no late commit can jump."""
         rows = await conn.fetch(
-            """
-            SELECT position, tx_id::text::bigint AS tx_id, event_id, stream_id, version,
-                   event_type, data, metadata, recorded_at
-            FROM events
-            WHERE (tx_id, position) > ($1::text::xid8, $2)
-              AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY tx_id, position
-            LIMIT $3
-            """,
+            f"""SELECT {_RECORDED} FROM events
+                WHERE (tx_id, position) > ($1::text::xid8, $2)
+                  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+                ORDER BY tx_id, position LIMIT $3""",
             str(after.tx_id),
             after.position,
             limit,
@@ -344,11 +336,7 @@ class EventStore:
         Events committed after the snapshot reach a subscriber through Kafka as usual.
         """
         rows = await conn.fetch(
-            """
-            SELECT position, tx_id::text::bigint AS tx_id, event_id, stream_id, version,
-                   event_type, data, metadata, recorded_at
-            FROM events WHERE position > $1 ORDER BY position LIMIT $2
-            """,
+            f"SELECT {_RECORDED} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             after_position,
             limit,
         )
@@ -380,6 +368,10 @@ class EventStore:
             state,
         )
 
+
+_RECORDED = """position, tx_id::text::bigint AS tx_id, event_id, stream_id, version,
+    event_type, data, metadata, recorded_at"""
+"""The columns of a :class:`RecordedEvent`."""
 
 _CONFLICT_DETAIL = re.compile(
     r"^Key \(stream_id, version\)=\((?P<stream>.*), \d+\) already exists\.$"

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, cast
 
 import asyncpg
 import structlog
 from aiokafka.errors import KafkaConnectionError
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
-from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from prometheus_client import Histogram
 from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.kernel.idempotency import IdempotencyKeyInvalidError, IdempotencyKeyReusedError
 from services.kernel.logging import correlation
+from services.kernel.principal import NotAllowedError
+from services.kernel.refusals import Refused
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +64,16 @@ def no_control_characters(value: str) -> str:
 
 CleanText = Annotated[str, AfterValidator(no_control_characters)]
 """A ``str`` field of a request that refuses control characters (422, never a 500)."""
+
+
+def from_app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency: what the app holds as ``app.state.<name>`` (``create_app`` puts the
+    service's parts there; a route takes them as ``Annotated[..., Depends(...)]``)."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
 
 
 class ProblemError(Exception):
@@ -111,6 +124,41 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def refusal_response(exc: Refused, status: int, **extra: Any) -> JSONResponse:
+    """The problem+json answer to an error that carries its own problem text."""
+    retry_after = getattr(exc, "retry_after", None)
+    return problem_response(
+        status,
+        exc.code,
+        exc.title,
+        exc.detail_da,
+        exc.detail_en,
+        headers={"Retry-After": retry_after} if retry_after else None,
+        **{**getattr(exc, "extra", {}), **extra},
+    )
+
+
+def install_refusals(app: FastAPI, statuses: Mapping[type[Exception], int]) -> None:
+    """Answer the errors of these classes, and of their subclasses, with the problem text
+    each carries (:class:`~services.kernel.refusals.Refused`) and the status of its
+    nearest class in ``statuses``: the HTTP edge decides the status, the error the words."""
+    table = dict(statuses)
+
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        status = next(table[cls] for cls in type(exc).__mro__ if cls in table)
+        return refusal_response(cast(Refused, exc), status)
+
+    for cls in table:
+        app.add_exception_handler(cls, refused)
+
+
+KERNEL_REFUSALS: dict[type[Exception], int] = {
+    NotAllowedError: 403,
+    IdempotencyKeyInvalidError: 400,
+    IdempotencyKeyReusedError: 422,
+}
+
+
 _UNAVAILABLE = (
     OSError,
     KafkaConnectionError,
@@ -153,6 +201,7 @@ _DANISH_DETAILS = {
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Render every error as problem+json."""
+    install_refusals(app, KERNEL_REFUSALS)
 
     @app.exception_handler(ProblemError)
     async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
@@ -338,41 +387,3 @@ class BodySizeLimitMiddleware:
             if started:
                 raise
             await body_too_large_response(self.max_bytes)(scope, receive, send)
-
-
-ReadinessCheck = Callable[[], Awaitable[None]]
-
-
-def install_health(app: FastAPI, checks: Iterable[tuple[str, ReadinessCheck]]) -> None:
-    """``/healthz`` (the process lives), ``/readyz`` (its dependencies answer), ``/metrics``."""
-    named_checks = list(checks)
-
-    @app.get("/healthz", tags=["operations"], summary="Liveness")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"], summary="Readiness", response_model=None)
-    async def readyz() -> Response:
-        failures: dict[str, str] = {}
-        for name, check in named_checks:
-            try:
-                await check()
-            except Exception as exc:
-                failures[name] = type(exc).__name__
-        if failures:
-            return problem_response(
-                503,
-                "not-ready",
-                "Ikke klar",
-                "Tjenesten kan ikke nå: " + ", ".join(failures),
-                "The service cannot reach: " + ", ".join(failures),
-                headers={"Retry-After": "2"},
-                failing=failures,
-            )
-        return JSONResponse({"status": "ready"})
-
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    async def metrics() -> Response:
-        # Only reads: the gauges are computed in the background (ServiceRuntime), so a
-        # scrape, which anyone may make, opens no Kafka client and runs no query.
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

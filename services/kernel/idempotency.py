@@ -25,7 +25,7 @@ import asyncpg
 import orjson
 
 from services.kernel.db import Migration, lock_key
-from services.kernel.http import ProblemError
+from services.kernel.refusals import Refusal
 
 MIGRATIONS = (
     Migration(
@@ -52,6 +52,30 @@ MIGRATIONS = (
 )
 
 
+class IdempotencyKeyInvalidError(Refusal):
+    code = "idempotency-key-invalid"
+    title = "Ugyldig Idempotency-Key"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Idempotency-Key skal være 1 til 200 tegn.",
+            "Idempotency-Key must be 1 to 200 characters.",
+        )
+
+
+class IdempotencyKeyReusedError(Refusal):
+    code = "idempotency-key-reused"
+    title = "Idempotency-Key er brugt til en anden forespørgsel"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Denne Idempotency-Key blev brugt til en forespørgsel med andet indhold. "
+            "Brug en ny nøgle til en ny forespørgsel.",
+            "This Idempotency-Key was used for a request with other content. "
+            "Use a new key for a new request.",
+        )
+
+
 @dataclass(frozen=True)
 class StoredResponse:
     """The first answer to a key: its status and either the resource to read again or a
@@ -74,15 +98,12 @@ def request_hash(payload: Any) -> str:
 async def begin(
     conn: asyncpg.Connection, scope: str, key: str, payload_hash: str
 ) -> StoredResponse | None:
-    """Lock the key for this transaction; the earlier answer, if the request was made before."""
+    """Lock the key for this transaction; the earlier answer, if the request was made before.
+
+    Refuses a key that is not 1 to 200 characters (:class:`IdempotencyKeyInvalidError`) and
+    a key used before for another request (:class:`IdempotencyKeyReusedError`)."""
     if not 1 <= len(key) <= 200:
-        raise ProblemError(
-            400,
-            "idempotency-key-invalid",
-            "Ugyldig Idempotency-Key",
-            "Idempotency-Key skal være 1 til 200 tegn.",
-            "Idempotency-Key must be 1 to 200 characters.",
-        )
+        raise IdempotencyKeyInvalidError()
     await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(f"idem:{scope}:{key}"))
     row = await conn.fetchrow(
         """SELECT request_hash, status, resource_id, body FROM idempotency_keys
@@ -93,15 +114,7 @@ async def begin(
     if row is None:
         return None
     if row["request_hash"] != payload_hash:
-        raise ProblemError(
-            422,
-            "idempotency-key-reused",
-            "Idempotency-Key er brugt til en anden forespørgsel",
-            "Denne Idempotency-Key blev brugt til en forespørgsel med andet indhold. "
-            "Brug en ny nøgle til en ny forespørgsel.",
-            "This Idempotency-Key was used for a request with other content. "
-            "Use a new key for a new request.",
-        )
+        raise IdempotencyKeyReusedError()
     return StoredResponse(row["status"], row["resource_id"], row["body"])
 
 

@@ -61,7 +61,6 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         standby_interval: float = 1.0,
-        crash_after_batches: int | None = None,
         gather_s: float = 0.01,
     ) -> None:
         self.dsn = dsn
@@ -70,11 +69,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
-        self.crash_after_batches = crash_after_batches
         self.gather_s = gather_s
         self.is_active = False
         self.published_total = 0
-        self._batches_sent = 0
         self._wake = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -166,17 +163,18 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*futures)
-        self._batches_sent += 1
-        if self.crash_after_batches is not None and self._batches_sent >= self.crash_after_batches:
-            # Fault injection for the crash tests: die after Kafka acknowledged a batch and
-            # before it is marked published, the worst moment for an outbox relay.
-            os.kill(os.getpid(), signal.SIGKILL)
+        await self.mark_published(conn, rows)
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def mark_published(
+        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]
+    ) -> None:
+        """Mark ``rows`` published: Kafka has acknowledged every one of them."""
         await conn.execute(
             "UPDATE outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
             [row["id"] for row in rows],
         )
-        self.published_total += len(rows)
-        return len(rows)
 
 
 async def unpublished_count(conn: asyncpg.Connection | asyncpg.Pool) -> int:
@@ -253,29 +251,29 @@ class PublishedWaiter:
             delay = min(delay * 2, 0.1)
 
 
-def main() -> None:
-    """Run a relay alone: ``python -m services.kernel.outbox --dsn ... --bootstrap ...``."""
+def arguments() -> argparse.ArgumentParser:
+    """The options of a relay run alone (see :func:`main`)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--dsn", required=True)
-    parser.add_argument("--bootstrap", default="127.0.0.1:19092")
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    )
     parser.add_argument("--topic-prefix", default="")
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument(
-        "--crash-after-batches",
-        type=int,
-        default=None,
-        help="testing only: SIGKILL itself after sending this many batches, before marking",
-    )
-    args = parser.parse_args()
+    return parser
+
+
+def relay_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`OutboxRelay` arguments of parsed :func:`arguments`."""
+    kafka = KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=args.topic_prefix)
+    return {"dsn": args.dsn, "kafka": kafka, "batch_size": args.batch_size}
+
+
+def run_alone(relay: OutboxRelay) -> None:
+    """Run ``relay`` in this process until SIGTERM or SIGINT."""
     from services.kernel.logging import configure_logging
 
     configure_logging("outbox-relay")
-    relay = OutboxRelay(
-        args.dsn,
-        KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=args.topic_prefix),
-        batch_size=args.batch_size,
-        crash_after_batches=args.crash_after_batches,
-    )
 
     async def _main() -> None:
         stop = asyncio.Event()
@@ -285,6 +283,11 @@ def main() -> None:
         await relay.run(stop)
 
     asyncio.run(_main())
+
+
+def main() -> None:
+    """Run a relay alone: ``python -m services.kernel.outbox --dsn ... --bootstrap ...``."""
+    run_alone(OutboxRelay(**relay_options(arguments().parse_args())))
 
 
 if __name__ == "__main__":

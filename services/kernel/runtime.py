@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from services.kernel.kafka import (
     diagnose,
     ensure_topics,
 )
+from services.kernel.lifecycle import running
 from services.kernel.metrics import CONSUMER_LAG, OUTBOX_UNPUBLISHED, RELAY_LAG, consumer_lag
 from services.kernel.outbox import OutboxRelay, relay_lag_seconds, unpublished_count
 from services.kernel.subscriber import Subscription
@@ -214,13 +216,9 @@ class ServiceRuntime:
                 await close()
         log.info("service stopped", service=self.name)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, _: Any) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+    def lifespan(self, _: Any) -> AbstractAsyncContextManager[None]:
+        """The FastAPI lifespan: started before serving, stopped after."""
+        return running(self)
 
     async def check_database(self) -> None:
         async with asyncio.timeout(2):

@@ -137,68 +137,45 @@ class Subscription:
         the same id, it gets its partitions back at once, without waiting for the group to
         notice the old process is gone (``session_timeout_ms``) and rebalance.
         """
-        topics = [self.kafka.topic(t) for t in self.topics]
-        if self.batch_size > 1:
-            self._attach_batch(broker, topics, instance_id)
-            return
-
-        @broker.subscriber(
-            *topics,
+        batched = self.batch_size > 1
+        subscriber = broker.subscriber(
+            *(self.kafka.topic(t) for t in self.topics),
             group_id=self.name,
             group_instance_id=instance_id,
             session_timeout_ms=self.kafka.session_timeout_ms,
             heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
-            title=f"{self.name}:subscriber",
-            description=f"Applies {', '.join(m.type_name() for m in self.handlers)}"
-            f" to the read model of {self.name}.",
-        )
-        async def on_message(message: KafkaMessage) -> None:
-            record = message.raw_message
-            assert isinstance(record, ConsumerRecord)
-            try:
-                await self.handle_record(broker, record)
-            except Exception as exc:
-                # Not even dead-lettering worked (Kafka away?): rewind to this record so it
-                # is delivered again, after a pause, instead of being skipped.
-                log.warning("message not handled, will be redelivered", error=repr(exc))
-                await asyncio.sleep(1.0)  # wait-ok: back-off before redelivery
-                await message.nack()
-                return
-            await message.ack()
-
-    def _attach_batch(
-        self, broker: KafkaBroker, topics: list[str], instance_id: str | None
-    ) -> None:
-        @broker.subscriber(
-            *topics,
-            group_id=self.name,
-            group_instance_id=instance_id,
-            session_timeout_ms=self.kafka.session_timeout_ms,
-            heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
-            ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest",
-            batch=True,
+            batch=batched,  # the next two count for a batch subscriber only
             max_records=self.batch_size,
             batch_timeout_ms=self.batch_wait_ms,
             title=f"{self.name}:subscriber",
             description=f"Applies {', '.join(m.type_name() for m in self.handlers)}"
             f" to the read model of {self.name}.",
         )
-        async def on_batch(message: KafkaMessage) -> None:
-            records = message.raw_message
-            assert isinstance(records, tuple)
-            if not records:
-                return
+
+        async def on_message(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            if batched:
+                assert isinstance(raw, tuple)
+                if not raw:
+                    return
+                handled = self.handle_records(broker, raw)
+            else:
+                assert isinstance(raw, ConsumerRecord)
+                handled = self.handle_record(broker, raw)
             try:
-                await self.handle_records(broker, records)
+                await handled
             except Exception as exc:
-                log.warning("batch not handled, will be redelivered", error=repr(exc))
+                # Not even dead-lettering worked (Kafka away?): rewind to this record (or
+                # batch) so it is delivered again, after a pause, instead of being skipped.
+                log.warning("message not handled, will be redelivered", error=repr(exc))
                 await asyncio.sleep(1.0)  # wait-ok: back-off before redelivery
                 await message.nack()
                 return
             await message.ack()
+
+        subscriber(on_message)
 
     async def handle_records(
         self, broker: KafkaBroker, records: Sequence[ConsumerRecord[Any, Any]]
@@ -255,20 +232,10 @@ class Subscription:
                 structlog.contextvars.unbind_contextvars("event_id", "event_type")
 
     async def _apply_batch_with_retries(self, events: list[InboundEvent]) -> None:
-        attempt = 0
-        while True:
-            try:
-                await self._apply_batch_once(events)
-                self.last_handled_at = time.time()
-                return
-            except _INFRASTRUCTURE_ERRORS as exc:
-                delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
-                attempt += 1
-                log.warning("infrastructure failure, will retry", error=repr(exc), delay=delay)
-                EVENTS_HANDLED.labels(self.name, "retried").inc(len(events))
-                await asyncio.sleep(delay)  # wait-ok: back-off while the database is away
-            except Exception as exc:
-                raise _BatchRefusedError(repr(exc)) from exc
+        try:
+            await self._retrying(lambda: self._apply_batch_once(events), len(events), attempts=1)
+        except Exception as exc:
+            raise _BatchRefusedError(repr(exc)) from exc
 
     async def _apply_batch_once(self, events: list[InboundEvent]) -> None:
         async with self.pool().acquire() as conn, conn.transaction():
@@ -302,25 +269,40 @@ class Subscription:
 
     async def _apply_with_retries(self, event: InboundEvent) -> None:
         handler = self.handlers.get(type(event.payload))
+        attempts = self.handler_attempts
+        try:
+            await self._retrying(lambda: self._apply_once(event, handler), 1, attempts=attempts)
+        except PoisonMessageError:
+            raise
+        except Exception as exc:
+            raise PoisonMessageError(f"handler failed {attempts} times: {exc!r}") from exc
+
+    async def _retrying(
+        self, apply: Callable[[], Awaitable[None]], events: int, *, attempts: int
+    ) -> None:
+        """Run ``apply`` (one transaction) until it succeeds. A failure of the database or
+        the network is not the events' fault: retried with back-off, forever, while the
+        partition waits. Any other failure is retried until ``attempts`` have failed, then
+        raised; a :class:`PoisonMessageError` is raised at once."""
+        backoff = 0
         failures = 0
-        attempt = 0
         while True:
             try:
-                await self._apply_once(event, handler)
+                await apply()
                 self.last_handled_at = time.time()
                 return
             except PoisonMessageError:
                 raise
             except _INFRASTRUCTURE_ERRORS as exc:
-                delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
-                attempt += 1
+                delay = self.retry_delays[min(backoff, len(self.retry_delays) - 1)]
+                backoff += 1
                 log.warning("infrastructure failure, will retry", error=repr(exc), delay=delay)
-                EVENTS_HANDLED.labels(self.name, "retried").inc()
+                EVENTS_HANDLED.labels(self.name, "retried").inc(events)
                 await asyncio.sleep(delay)  # wait-ok: back-off while the database is away
             except Exception as exc:
                 failures += 1
-                if failures >= self.handler_attempts:
-                    raise PoisonMessageError(f"handler failed {failures} times: {exc!r}") from exc
+                if failures >= attempts:
+                    raise
                 log.warning("handler failed, will retry", error=repr(exc), failures=failures)
 
     async def _apply_once(self, event: InboundEvent, handler: Handler | None) -> None:

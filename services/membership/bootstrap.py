@@ -8,8 +8,7 @@ Every default can be overridden (tests pass their own settings and a manual cloc
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,7 @@ from contracts import outreach as co
 from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.eventstore import EventStore
+from services.kernel.lifecycle import running
 from services.kernel.outbox import PublishedWaiter
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
@@ -27,7 +27,6 @@ from services.membership.adapters import outreach_views, roster
 from services.membership.adapters.streams import SOURCE, PostgresStreams
 from services.membership.config import Settings
 from services.membership.entrypoints.http import create_app
-from services.membership.entrypoints.outreach_http import Outreach, install_outreach
 from services.membership.entrypoints.outreach_subscribers import outreach_subscription
 from services.membership.entrypoints.subscribers import (
     privacy_subscription,
@@ -98,13 +97,9 @@ class Container:
     async def stop(self) -> None:
         await self.runtime.stop()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, _: Any) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+    def lifespan(self, _: Any) -> AbstractAsyncContextManager[None]:
+        """The FastAPI lifespan: started before serving, stopped after."""
+        return running(self)
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -132,7 +127,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -
         lifespan=container.lifespan,
         readiness_checks=runtime.readiness_checks(),
     )
-    install_outreach(app, Outreach(lambda: runtime.pool, container.store, vault, container.clock))
     runtime.install_admin_routes(app)
     install_auth(app, settings.auth)
     app.state.container = container

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,24 +26,23 @@ from services.kernel.auth import install_auth
 from services.kernel.clock import Clock, clock_from_setting
 from services.kernel.db import listen
 from services.kernel.eventstore import EventStore
+from services.kernel.lifecycle import running
 from services.kernel.privacy import Vault
 from services.kernel.runtime import ServiceRuntime
-from services.notifications.adapters.meeting_seats import MIGRATIONS as SEAT_MIGRATIONS
-from services.notifications.adapters.meeting_seats import PostgresSeats
-from services.notifications.adapters.postgres import (
-    DELIVERIES_CHANNEL,
-    MIGRATIONS,
-    PostgresNotificationStore,
-)
+from services.notifications.adapters.deliveries import DELIVERIES_CHANNEL, PostgresDeliveries
+from services.notifications.adapters.email import MimeComposer
+from services.notifications.adapters.messages import DanishMessages
+from services.notifications.adapters.migrations import MIGRATIONS
 from services.notifications.adapters.smtp import SmtpMailer
+from services.notifications.adapters.store import PostgresNotificationStores
 from services.notifications.config import Settings
 from services.notifications.domain.decisions import Policy
 from services.notifications.domain.model import Person
 from services.notifications.entrypoints.http import create_app
 from services.notifications.entrypoints.subscribers import build_subscription
 from services.notifications.service_layer.delivery import DeliveryWorker, RetryPolicy
-from services.notifications.service_layer.inviting import Inviter
-from services.notifications.service_layer.notifying import Notifier
+from services.notifications.service_layer.handlers import Notifier
+from services.notifications.service_layer.invitations import Inviter
 from services.notifications.service_layer.ports import Mailer
 
 log = structlog.get_logger(__name__)
@@ -108,13 +107,9 @@ class NotificationsService:
         await self.worker.mailer.close()
         await self.runtime.stop()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(self, _: Any) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
+    def lifespan(self, _: Any) -> AbstractAsyncContextManager[None]:
+        """The FastAPI lifespan: started before serving, stopped after."""
+        return running(self)
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
@@ -154,7 +149,7 @@ def bootstrap(
         name="notifications",
         dsn=settings.database_url,
         kafka=settings.kafka,
-        migrations=(*MIGRATIONS, *SEAT_MIGRATIONS),
+        migrations=MIGRATIONS,
         topics={NOTIFICATION_TOPIC: 3},
         port=settings.port,
         housekeeping=settings.housekeeping,
@@ -168,27 +163,22 @@ def bootstrap(
         reminder_before=settings.reminder_before,
         calendar_domain=settings.calendar_domain,
     )
-    notifier = Notifier(
-        policy,
-        clock,
-        vault,
-        lambda: runtime.pool,
-        lambda conn: PostgresNotificationStore(conn, store),
-    )
+    stores = PostgresNotificationStores(lambda: runtime.pool, store)
+    notifier = Notifier(policy, clock, vault, stores, DanishMessages())
     runtime.subscribe(
         build_subscription(
             notifier,
+            stores,
             name=settings.consumer_group,
             pool=lambda: runtime.pool,
             kafka=settings.kafka,
             batch_size=settings.consumer_batch_size,
-            inviter=Inviter(notifier, PostgresSeats, settings.web_url),
+            inviter=Inviter(notifier, settings.web_url),
         )
     )
     runtime.document([NotificationQueued, NotificationSent, NotificationFailed])
     worker = DeliveryWorker(
-        lambda: runtime.pool,
-        store,
+        PostgresDeliveries(lambda: runtime.pool, store),
         mailer
         or SmtpMailer(
             settings.smtp_host,
@@ -199,8 +189,7 @@ def bootstrap(
             timeout=settings.smtp_timeout_seconds,
             connections=settings.delivery_senders,
         ),
-        sender=settings.sender,
-        message_domain=settings.calendar_domain,
+        MimeComposer(settings.sender, settings.calendar_domain),
         retry=RetryPolicy(settings.retry_base, settings.retry_cap, settings.max_attempts),
         batch_size=settings.delivery_batch_size,
         senders=settings.delivery_senders,

@@ -17,19 +17,17 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from services.kernel.auth import DEV_ISSUER
+from services.operator.options import IssuerOpt, console
 
 areas_app = typer.Typer(
     help="The yearly lists of housing areas, invitations to join, outreach and statistics.",
     no_args_is_help=True,
 )
-console = Console()
 
 MembershipOpt = Annotated[str, typer.Option(envvar="MEMBERSHIP_URL")]
-IssuerOpt = Annotated[str, typer.Option(envvar="ISSUER_URL", help="The development token issuer")]
 TokenOpt = Annotated[
     str | None,
     typer.Option(

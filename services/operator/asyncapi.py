@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,18 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def write_all() -> list[Path]:
-    """Write the three documents. They describe the services' wiring, built from their
-    settings' local defaults, which are development values: say so, or the settings refuse
-    them (``make asyncapi`` failed with "refused outside development" without it)."""
-    for service in SERVICES:
-        os.environ.setdefault(f"{service.upper()}_DEVELOPMENT", "true")
-    ASYNCAPI_DIR.mkdir(parents=True, exist_ok=True)
+def write(
+    directory: Path, services: Sequence[str], generate: Callable[[str], dict[str, Any]]
+) -> list[Path]:
+    """Write ``<directory>/<service>.json`` of each service; the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for service in SERVICES:
-        path = ASYNCAPI_DIR / f"{service}.json"
+    for service in services:
+        path = directory / f"{service}.json"
         path.write_text(render(generate(service)), encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_all() -> list[Path]:
+    return write(ASYNCAPI_DIR, SERVICES, generate)

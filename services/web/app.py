@@ -16,12 +16,12 @@ from pydantic import BaseModel, Field
 
 from services.kernel.auth import is_loopback_host
 from services.kernel.clock import Clock, clock_from_setting
+from services.kernel.health import install_health
 from services.kernel.http import (
     NO_OTEL,
     BodySizeLimitMiddleware,
     CleanText,
     CorrelationMiddleware,
-    install_health,
     install_problem_handlers,
     problem_response,
 )
@@ -139,15 +139,20 @@ def create_app(
         media = answer.headers.get("content-type", "application/json")
         return Response(answer.content, status_code=answer.status_code, media_type=media)
 
-    @app.api_route(
-        "/api/{service}/{path:path}",
-        methods=list(METHODS),
-        tags=["web"],
-        summary="Proxy to a service's HTTP API (membership, events, notifications)",
-        response_model=None,
-    )
     async def proxy(service: str, path: str, request: Request) -> Response:
         return await state["proxy"].forward(service, path, request)
+
+    # One route per method: each gets an operation id of its own (one route with five
+    # methods shares one, taken from a set, and so differs from run to run).
+    for method in METHODS:
+        app.add_api_route(
+            "/api/{service}/{path:path}",
+            proxy,
+            methods=[method],
+            tags=["web"],
+            summary="Proxy to a service's HTTP API (membership, events, notifications)",
+            response_model=None,
+        )
 
     def page(name: str) -> FileResponse:
         return FileResponse(STATIC / name, media_type="text/html; charset=utf-8")

@@ -15,7 +15,7 @@ from services.events.config import Settings
 from services.events.domain import commands as c
 from services.events.domain.errors import MeetingNotFoundError
 from services.events.domain.model import AgendaItem
-from services.events.service_layer.meetings import MeetingService
+from services.events.service_layer.batching import MeetingService
 from services.kernel.clock import Clock
 
 CPH = ZoneInfo("Europe/Copenhagen")

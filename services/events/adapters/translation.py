@@ -10,10 +10,13 @@ from contracts import meetings as wire
 from contracts.base import EventPayload, registry
 from services.events.domain import events as e
 from services.events.domain.model import (
+    DETAILS,
+    TIMES,
     AgendaItem,
     Meeting,
     Participant,
     Registration,
+    details_of,
 )
 from services.kernel.eventstore import NewEvent, RecordedEvent
 
@@ -97,21 +100,10 @@ SNAPSHOT_FORMAT = 2
 
 def meeting_to_json(m: Meeting) -> dict[str, Any]:
     """The state as a JSON object for the kernel's snapshot table."""
+    details = details_of(m)
     return {
         "meeting_id": m.meeting_id,
-        "network_slug": m.network_slug,
-        "year": m.year,
-        "title": m.title,
-        "description": m.description,
-        "starts_at": m.starts_at.isoformat(),
-        "ends_at": m.ends_at.isoformat(),
-        "venue_name": m.venue_name,
-        "venue_address": m.venue_address,
-        "seats": m.seats,
-        "registration_deadline": m.registration_deadline.isoformat(),
-        "per_municipality_cap": m.per_municipality_cap,
-        "guest_price_dkk": m.guest_price_dkk,
-        "next_year_members_free": m.next_year_members_free,
+        **{k: v.isoformat() if k in TIMES else v for k, v in details.items()},
         "program": [
             {"starts_at": i.starts_at.isoformat(), "title": i.title, "speaker": i.speaker}
             for i in m.program
@@ -138,22 +130,14 @@ def meeting_to_json(m: Meeting) -> dict[str, Any]:
     }
 
 
+def _details(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _dt(data[k]) if k in TIMES else data[k] for k in DETAILS}
+
+
 def meeting_from_json(data: dict[str, Any]) -> Meeting:
     m = Meeting(
         meeting_id=data["meeting_id"],
-        network_slug=data["network_slug"],
-        year=data["year"],
-        title=data["title"],
-        description=data["description"],
-        starts_at=_dt(data["starts_at"]),
-        ends_at=_dt(data["ends_at"]),
-        venue_name=data["venue_name"],
-        venue_address=data["venue_address"],
-        seats=data["seats"],
-        registration_deadline=_dt(data["registration_deadline"]),
-        per_municipality_cap=data["per_municipality_cap"],
-        guest_price_dkk=data["guest_price_dkk"],
-        next_year_members_free=data["next_year_members_free"],
+        **_details(data),
         program=tuple(
             AgendaItem(_dt(i["starts_at"]), i["title"], i["speaker"]) for i in data["program"]
         ),

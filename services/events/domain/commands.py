@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.events.domain.model import AgendaItem, CancelledBy, MembershipStanding, Participant
+from services.events.domain.model import (
+    AgendaItem,
+    CancelledBy,
+    MeetingDetails,
+    MembershipStanding,
+    Participant,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -15,20 +21,8 @@ class Command:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScheduleMeeting(Command):
-    network_slug: str
-    year: int
-    title: str
-    description: str
-    starts_at: datetime
-    ends_at: datetime
-    venue_name: str
-    venue_address: str
-    seats: int
-    registration_deadline: datetime
-    per_municipality_cap: int | None = None
-    guest_price_dkk: int | None = None
-    next_year_members_free: bool = False
+class ScheduleMeeting(Command, MeetingDetails):
+    """Schedule a meeting with its :class:`MeetingDetails`."""
 
 
 @dataclass(frozen=True, kw_only=True)

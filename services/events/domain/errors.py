@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MeetingError(Exception):
     """A refused command. ``code`` is a stable slug; nothing is written when one is raised."""
@@ -13,6 +15,11 @@ class MeetingError(Exception):
         super().__init__(detail_en)
         self.detail_da = detail_da
         self.detail_en = detail_en
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Members of the answer beside the texts (none by default)."""
+        return {}
 
 
 class MeetingNotFoundError(MeetingError):
@@ -86,6 +93,10 @@ class DuplicateRegistrationError(MeetingError):
             )
         self.registration_id = registration_id
         self.municipality_code = municipality_code
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"registration_id": self.registration_id} if self.registration_id else {}
 
     def without_ids(self) -> DuplicateRegistrationError:
         return DuplicateRegistrationError(None)

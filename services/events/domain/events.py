@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.events.domain.model import AgendaItem, Basis, CancelledBy, Participant
+from services.events.domain.model import (
+    AgendaItem,
+    Basis,
+    CancelledBy,
+    MeetingDetails,
+    Participant,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,20 +25,8 @@ class Event:
 
 
 @dataclass(frozen=True, kw_only=True)
-class MeetingScheduled(Event):
-    network_slug: str
-    year: int
-    title: str
-    description: str
-    starts_at: datetime
-    ends_at: datetime
-    venue_name: str
-    venue_address: str
-    seats: int
-    registration_deadline: datetime
-    per_municipality_cap: int | None = None
-    guest_price_dkk: int | None = None
-    next_year_members_free: bool = False
+class MeetingScheduled(Event, MeetingDetails):
+    """A meeting was scheduled with its :class:`MeetingDetails`."""
 
 
 @dataclass(frozen=True, kw_only=True)

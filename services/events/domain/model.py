@@ -1,16 +1,16 @@
 """The meeting aggregate's state and its value objects.
 
 One meeting and all its registrations form one aggregate (one event stream), so every seat
-decision for a meeting sees every other. :func:`services.events.domain.decide.evolve`
+decision for a meeting sees every other. :func:`services.events.domain.decisions.evolve`
 updates a state in place (the caller owns it) and keeps the derived indexes below current,
 so deciding a registration costs O(1) however many registrations the meeting has.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, get_type_hints
 
 Basis = Literal["member", "next_year_offer", "guest"]
 RegistrationStatus = Literal["confirmed", "waitlisted", "cancelled"]
@@ -68,9 +68,51 @@ class Registration:
         return self.status != "cancelled"
 
 
+@dataclass(frozen=True, kw_only=True)
+class MeetingDetails:
+    """What a meeting is scheduled with: the one definition of a meeting's own fields.
+
+    :class:`~services.events.domain.commands.ScheduleMeeting` and
+    :class:`~services.events.domain.events.MeetingScheduled` are made of these fields (they
+    inherit them); :class:`Meeting` starts with them (it is changed in place, so it cannot
+    inherit a frozen class), and the HTTP models, the wire contract and the read model are
+    held against them by ``tests/unit/events/test_meeting_fields.py``.
+    """
+
+    network_slug: str
+    year: int
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    venue_name: str
+    venue_address: str
+    seats: int
+    registration_deadline: datetime
+    per_municipality_cap: int | None = None
+    guest_price_dkk: int | None = None
+    next_year_members_free: bool = False
+
+
+DETAILS = tuple(f.name for f in fields(MeetingDetails))
+"""The names of a meeting's own fields, in their order."""
+
+TIMES = frozenset(n for n, t in get_type_hints(MeetingDetails).items() if t is datetime)
+"""Those of :data:`DETAILS` that are times."""
+
+DEFAULTS = {f.name: f.default for f in fields(MeetingDetails) if f.default is not MISSING}
+"""The defaults of those of :data:`DETAILS` that may be left out."""
+
+
+def details_of(source: Any) -> dict[str, Any]:
+    """The meeting's own fields of ``source`` (a command, an event, a meeting)."""
+    return {name: getattr(source, name) for name in DETAILS}
+
+
 @dataclass
 class Meeting:
-    """A scheduled meeting with its registrations."""
+    """A scheduled meeting with its registrations: its own fields
+    (:class:`MeetingDetails`), then its program, state and registrations."""
 
     meeting_id: str
     network_slug: str

@@ -13,8 +13,10 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 
 from services.events.bootstrap import bootstrap
+from services.events.config import Settings
 
-_service = bootstrap()
+# A document, never a running service: the public development keys are fine here.
+_service = bootstrap(Settings(development=True))
 
 specification: AsyncAPI = _service.runtime.asyncapi(
     description="Network meetings, seats, registrations and the waiting list. Events are "

@@ -7,7 +7,8 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from services.events.service_layer.erasure import ErasureService, UnknownPersonError
+from services.events.entrypoints.dependencies import Wired
+from services.events.service_layer.erasure import UnknownPersonError
 from services.kernel.auth import Operator
 from services.kernel.http import ProblemError
 
@@ -54,37 +55,36 @@ class ErasureResponse(BaseModel):
     )
 
 
-def privacy_router(erasure: ErasureService) -> APIRouter:
-    router = APIRouter(tags=["privacy"])
+router = APIRouter(tags=["privacy"])
 
-    @router.post(
-        "/persons/erasures",
-        status_code=202,
-        response_model=ErasureResponse,
-        summary="Erase a person's personal data everywhere (operators)",
-        description="Deletes the person's key in the vault, so every sealed copy of their "
-        "name, e-mail, job title and note (event store, topics, snapshots) can no longer be "
-        "opened, and publishes dk.kl.privacy.person_erased; every service then shows the "
-        "person as erased. Seats, statuses and counts stay. 404: the vault knows no such "
-        "e-mail (nothing is echoed back).",
-    )
-    async def erase(_: Operator, body: ErasureRequest) -> ErasureResponse:
-        person_id = body.person_id
+
+@router.post(
+    "/persons/erasures",
+    status_code=202,
+    response_model=ErasureResponse,
+    summary="Erase a person's personal data everywhere (operators)",
+    description="Deletes the person's key in the vault, so every sealed copy of their "
+    "name, e-mail, job title and note (event store, topics, snapshots) can no longer be "
+    "opened, and publishes dk.kl.privacy.person_erased; every service then shows the "
+    "person as erased. Seats, statuses and counts stay. 404: the vault knows no such "
+    "e-mail (nothing is echoed back).",
+)
+async def erase(_: Operator, body: ErasureRequest, wired: Wired) -> ErasureResponse:
+    erasure = wired.erasure
+    person_id = body.person_id
+    if person_id is None:
+        assert body.email is not None
+        person_id = await erasure.vault.find(str(body.email))
+    try:
         if person_id is None:
-            assert body.email is not None
-            person_id = await erasure.vault.find(str(body.email))
-        try:
-            if person_id is None:
-                raise UnknownPersonError("by e-mail")
-            published = await erasure.erase(person_id, "request")
-        except UnknownPersonError:
-            raise ProblemError(
-                404,
-                "person-not-found",
-                "Personen findes ikke",
-                "Der er ingen personoplysninger om denne person (eller de er slettet).",
-                "There is no personal data about this person (or it was erased).",
-            ) from None
-        return ErasureResponse(person_id=person_id, published=published)
-
-    return router
+            raise UnknownPersonError("by e-mail")
+        published = await erasure.erase(person_id, "request")
+    except UnknownPersonError:
+        raise ProblemError(
+            404,
+            "person-not-found",
+            "Personen findes ikke",
+            "Der er ingen personoplysninger om denne person (eller de er slettet).",
+            "There is no personal data about this person (or it was erased).",
+        ) from None
+    return ErasureResponse(person_id=person_id, published=published)

@@ -94,21 +94,27 @@ class ScheduleMeetingRequest(BaseModel):
     next_year_members_free: bool = False
 
 
+MEETING_EXAMPLE = {
+    **{k: v for k, v in SCHEDULE_EXAMPLE.items() if k != "slug"},
+    "meeting_id": "meeting-knub-2021-3",
+    "starts_at": "2021-12-08T10:00:00+01:00",
+    "ends_at": "2021-12-08T15:30:00+01:00",
+    "registration_deadline": "2021-12-03T12:00:00+01:00",
+    "waiting": 0,
+    "program": [AGENDA_EXAMPLE],
+}
+"""The scheduled meeting as the answers show it (in Copenhagen time, with its id)."""
+
+
 class MeetingResponse(BaseModel):
     """A meeting as the service knows it now (read from its event stream)."""
 
     model_config = _examples(
         {
-            **{k: v for k, v in SCHEDULE_EXAMPLE.items() if k != "slug"},
-            "meeting_id": "meeting-knub-2021-3",
-            "starts_at": "2021-12-08T10:00:00+01:00",
-            "ends_at": "2021-12-08T15:30:00+01:00",
-            "registration_deadline": "2021-12-03T12:00:00+01:00",
+            **MEETING_EXAMPLE,
             "seats_taken": 12,
             "offer_seats_taken": 3,
             "free_seats": 68,
-            "waiting": 0,
-            "program": [AGENDA_EXAMPLE],
             "cancelled": False,
             "cancel_reason": None,
             "version": 14,
@@ -143,24 +149,7 @@ class UpcomingMeeting(BaseModel):
     """An upcoming meeting with its program and free seats (from the projection)."""
 
     model_config = _examples(
-        {
-            "meeting_id": "meeting-knub-2021-3",
-            "network_slug": "knub",
-            "year": 2021,
-            "title": "3. netværksmøde 2021",
-            "description": "Systematisering af anvisning og udlejning.",
-            "starts_at": "2021-12-08T10:00:00+01:00",
-            "ends_at": "2021-12-08T15:30:00+01:00",
-            "venue_name": "KL-huset",
-            "venue_address": "Weidekampsgade 10, 2300 København S",
-            "registration_deadline": "2021-12-03T12:00:00+01:00",
-            "seats": 80,
-            "free": 68,
-            "waiting": 0,
-            "next_year_members_free": True,
-            "guest_price_dkk": None,
-            "program": [AGENDA_EXAMPLE],
-        }
+        {**{k: v for k, v in MEETING_EXAMPLE.items() if k != "per_municipality_cap"}, "free": 68}
     )
 
     meeting_id: str
@@ -350,27 +339,28 @@ class Availability(BaseModel):
     cancelled: bool
 
 
+PARTICIPANT_EXAMPLE = {
+    "registration_id": "reg-4f1c2a9b3d7e",
+    "meeting_id": "meeting-knub-2021-3",
+    "name": "Anne Jensen",
+    "email": "anne.jensen@aarhus.dk",
+    "job_title": "Boligsocial koordinator",
+    "municipality_code": "751",
+    "note": "Vegetar",
+    "basis": "member",
+    "price_dkk": 0,
+    "status": "confirmed",
+    "waiting_position": None,
+    "attended": None,
+    "cancelled_by": None,
+    "erased": False,
+}
+
+
 class ParticipantRow(BaseModel):
     """One registration in the participant list (operators)."""
 
-    model_config = _examples(
-        {
-            "registration_id": "reg-4f1c2a9b3d7e",
-            "meeting_id": "meeting-knub-2021-3",
-            "name": "Anne Jensen",
-            "email": "anne.jensen@aarhus.dk",
-            "job_title": "Boligsocial koordinator",
-            "municipality_code": "751",
-            "note": "Vegetar",
-            "basis": "member",
-            "price_dkk": 0,
-            "status": "confirmed",
-            "waiting_position": None,
-            "attended": None,
-            "cancelled_by": None,
-            "erased": False,
-        }
-    )
+    model_config = _examples(PARTICIPANT_EXAMPLE)
 
     registration_id: str
     meeting_id: str
@@ -395,22 +385,13 @@ class MunicipalityRegistration(ParticipantRow):
 
     model_config = _examples(
         {
-            "registration_id": "reg-4f1c2a9b3d7e",
-            "meeting_id": "meeting-knub-2021-3",
+            **{k: v for k, v in PARTICIPANT_EXAMPLE.items() if k != "erased"},
             "meeting_title": "3. netværksmøde 2021",
             "starts_at": "2021-12-08T10:00:00+01:00",
             "meeting_cancelled": False,
-            "name": "Anne Jensen",
-            "email": "anne.jensen@aarhus.dk",
-            "job_title": "Boligsocial koordinator",
-            "municipality_code": "751",
             "note": None,
-            "basis": "member",
-            "price_dkk": 0,
             "status": "waitlisted",
             "waiting_position": 2,
-            "attended": None,
-            "cancelled_by": None,
         }
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import asyncpg
@@ -12,7 +12,11 @@ from contracts import membership as membership_wire
 from contracts import privacy as privacy_wire
 from contracts.base import EventPayload
 from contracts.catalog import registry
-from services.events.adapters import membership_view, projections
+from services.events.adapters import membership_view
+from services.events.adapters.projections import participants, writer
+from services.events.adapters.projections.migrations import READ_MODELS_GUARD
+from services.events.adapters.projections.queries import ReadModelEnds
+from services.events.service_layer.retention import hold_participants
 from services.kernel.kafka import KafkaSettings
 from services.kernel.privacy import Vault
 from services.kernel.subscriber import Handler, InboundEvent, Subscription
@@ -54,7 +58,19 @@ def projections_subscription(
 ) -> Subscription:
     """Meetings events into the read models (availability, participants, upcoming); with
     ``retention``, the participants' retention holds in the vault too."""
-    on_event, on_events = projections.handlers(vault, retention)
+
+    async def on_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
+        data = [(event.envelope.type, event.envelope.data) for event in events]
+        await writer.apply_many(conn, data, vault=vault)
+        if retention is not None:
+            registered, moved = writer.registered_and_moved(data)
+            await hold_participants(
+                vault.retention, ReadModelEnds(conn), retention, registered, moved
+            )
+
+    async def on_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        await on_events(conn, [event])
+
     handlers: dict[type[EventPayload], Handler] = {
         model: on_event
         for model in registry.types().values()
@@ -71,7 +87,7 @@ def projections_subscription(
         # commit per batch, not per event, keeps the availability current.
         batch_size=500,
         batch_handler=on_events,
-        guard=projections.READ_MODELS_GUARD,
+        guard=READ_MODELS_GUARD,
     )
 
 
@@ -84,7 +100,7 @@ def privacy_subscription(
         payload = event.payload
         assert isinstance(payload, privacy_wire.PersonErased)
         vault.forget(payload.person_id)
-        await projections.scrub_person(conn, payload.person_id)
+        await participants.scrub_person(conn, payload.person_id)
 
     return Subscription(
         name=kafka.topic_prefix + PRIVACY_CONSUMER,
@@ -93,5 +109,5 @@ def privacy_subscription(
         registry=registry,
         pool=pool,
         kafka=kafka,
-        guard=projections.READ_MODELS_GUARD,
+        guard=READ_MODELS_GUARD,
     )

@@ -14,7 +14,7 @@ from contracts.base import EventPayload
 from contracts.catalog import registry
 from contracts.outreach import AREA_LIST_TOPIC, INVITATION_TOPIC, AreaListPublished
 from services.kernel.eventstore import NewEvent
-from services.membership.adapters.outreach_contract import (
+from services.membership.adapters.outreach_translation import (
     area_list_event,
     area_list_payload,
     invitation_event,

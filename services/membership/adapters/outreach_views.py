@@ -22,7 +22,7 @@ import asyncpg
 from contracts import outreach as wo
 from contracts.base import EventPayload
 from services.kernel.db import Migration
-from services.membership.adapters.outreach_contract import (
+from services.membership.adapters.outreach_translation import (
     area_list_event,
     invitation_event,
     meeting_fact,
@@ -237,7 +237,7 @@ async def mark_processed(conn: asyncpg.Connection, consumer: str, ids: Sequence[
 
 
 class PostgresOutreachViews:
-    """:class:`~services.membership.service_layer.outreach_ports.OutreachViews` on a
+    """:class:`~services.membership.service_layer.ports.OutreachViews` on a
     connection or a pool."""
 
     def __init__(self, db: asyncpg.Connection | asyncpg.Pool) -> None:

@@ -15,7 +15,7 @@ import asyncpg
 
 from services.kernel.db import Migration
 from services.kernel.eventstore import EventStore
-from services.membership.adapters.contract import from_recorded
+from services.membership.adapters.translation import from_recorded
 from services.membership.domain import model as dm
 
 MIGRATIONS = (

@@ -13,7 +13,7 @@ from contracts.catalog import registry
 from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC, NetworkCreated
 from services.kernel.eventstore import EventStore, NewEvent, StreamVersionConflictError
 from services.kernel.privacy import Vault, seal
-from services.membership.adapters.contract import (
+from services.membership.adapters.translation import (
     ERASED_CONTACT,
     SealedContact,
     contact_fields,
@@ -106,7 +106,7 @@ class PostgresStreams:
                     topic=topic,
                 )
         except StreamVersionConflictError as exc:
-            raise ConcurrencyError(str(exc)) from exc
+            raise ConcurrencyError(stream_id) from exc
         self.appended.extend(r.id for r in recorded)
 
     async def _seal(self, event: dm.MembershipEvent | dm.NetworkCreated) -> SealedContact | None:
@@ -126,7 +126,7 @@ class PostgresStreams:
         until = datetime(year + 1, 1, 1, tzinfo=CPH) + timedelta(
             days=self.vault.settings.retention_days
         )
-        await self.vault.hold([(person.person_id, holder, until)])
+        await self.vault.retention.hold([(person.person_id, holder, until)])
         return person.person_id, seal(person.person_id, person.key, contact_fields(contact))
 
 

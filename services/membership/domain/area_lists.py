@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from services.membership.domain.errors import AreaListInvalidError, RowProblem
 from services.membership.domain.municipalities import municipality
-from services.membership.domain.outreach_errors import AreaListInvalidError, RowProblem
 
 COLUMNS = ("list_date", "category", "area", "municipality_code", "municipality")
 """The columns of an import, as in ../shared/area-lists/2021-12-01.csv."""

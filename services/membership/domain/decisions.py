@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from services.membership.domain.errors import (
     AlreadyCancelledError,
@@ -64,30 +65,24 @@ def decide(state: Membership | None, command: MembershipCommand) -> list[Members
     if isinstance(command, CancelMembership):
         if not state.is_active:
             raise AlreadyCancelledError(state.membership_id)
-        return [
-            MembershipCancelled(
-                membership_id=state.membership_id,
-                network_slug=state.network_slug,
-                municipality_code=state.municipality_code,
-                year=state.year,
-                reason=command.reason,
-                occurred_at=command.at,
-            )
-        ]
+        return [MembershipCancelled(**_about(state), reason=command.reason, occurred_at=command.at)]
     if not state.is_active:
         raise MembershipCancelledError(state.membership_id)
     if command.contact == state.contact:
         return []
     return [
-        MembershipContactChanged(
-            membership_id=state.membership_id,
-            network_slug=state.network_slug,
-            municipality_code=state.municipality_code,
-            year=state.year,
-            contact=command.contact,
-            occurred_at=command.at,
-        )
+        MembershipContactChanged(**_about(state), contact=command.contact, occurred_at=command.at)
     ]
+
+
+def _about(state: Membership) -> dict[str, Any]:
+    """Which membership an event is about (its stream's identity)."""
+    return {
+        "membership_id": state.membership_id,
+        "network_slug": state.network_slug,
+        "municipality_code": state.municipality_code,
+        "year": state.year,
+    }
 
 
 def _join(state: Membership | None, command: JoinNetwork) -> list[MembershipEvent]:

@@ -22,9 +22,9 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from services.membership.domain.area_lists import AreaList, Category
+from services.membership.domain.errors import InvitationsInvalidError, ItemProblem
 from services.membership.domain.model import Contact, Membership
 from services.membership.domain.municipalities import municipality
-from services.membership.domain.outreach_errors import InvitationsInvalidError, ItemProblem
 
 
 def invitation_id(network_slug: str, year: int, municipality_code: str) -> str:

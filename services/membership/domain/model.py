@@ -135,8 +135,10 @@ class NetworkCreated:
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
-class MembershipJoined:
+@dataclass(frozen=True, kw_only=True)
+class _MembershipOpened:
+    """What opens a membership's stream: joining, or renewing into a new year."""
+
     membership_id: str
     network_slug: str
     municipality_code: str
@@ -148,20 +150,16 @@ class MembershipJoined:
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
-class MembershipRenewed:
+@dataclass(frozen=True, kw_only=True)
+class MembershipJoined(_MembershipOpened):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class MembershipRenewed(_MembershipOpened):
     """Opens the new year's stream; ``renewed_from`` is the previous year's membership."""
 
-    membership_id: str
-    network_slug: str
-    municipality_code: str
-    municipality_name: str
-    year: int
-    contact: Contact
-    ean: str
-    fee_dkk: int
     renewed_from: str
-    occurred_at: datetime
 
 
 @dataclass(frozen=True)

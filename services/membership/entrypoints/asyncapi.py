@@ -15,7 +15,8 @@ from faststream.specification import AsyncAPI
 from services.membership.bootstrap import build_runtime
 from services.membership.config import Settings
 
-_runtime = build_runtime(Settings())
+# A document, never a running service: the public development keys are fine here.
+_runtime = build_runtime(Settings(development=True))
 
 specification: AsyncAPI = _runtime.asyncapi(
     description="Memberships of KL's networks: municipalities join a network for a "

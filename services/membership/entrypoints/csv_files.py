@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from services.membership.domain.area_lists import COLUMNS, RawRow
-from services.membership.domain.outreach_errors import AreaListInvalidError, RowProblem
+from services.membership.domain.errors import AreaListInvalidError, RowProblem
 from services.membership.domain.statistics import Statistics
 
 MAX_ROWS = 5000

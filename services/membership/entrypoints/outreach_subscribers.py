@@ -13,8 +13,8 @@ from contracts.catalog import registry
 from contracts.meetings import MEETING_TOPIC
 from services.kernel.kafka import KafkaSettings
 from services.kernel.subscriber import Handler, InboundEvent, Subscription
-from services.membership.adapters.outreach_contract import MEETING_PAYLOADS
 from services.membership.adapters.outreach_rebuild import GUARD
+from services.membership.adapters.outreach_translation import MEETING_PAYLOADS
 from services.membership.adapters.outreach_views import Consumed, apply
 
 OUTREACH_CONSUMER = "membership-outreach"

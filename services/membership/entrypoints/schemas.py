@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -147,31 +148,34 @@ class NetworkRequest(BaseModel):
     )
 
 
+_MEMBERSHIP_EXAMPLE: dict[str, Any] = {
+    "membership_id": _EXAMPLE_ID,
+    "network_slug": "knub",
+    "municipality_code": "101",
+    "municipality_name": "København",
+    "year": 2022,
+    "status": "active",
+    "contact_name": "Mette Hansen",
+    "contact_email": "mette.hansen@kk.dk",
+    "ean": "5798000000001",
+    "fee_dkk": 7500,
+    "joined_at": "2021-11-19T10:00:00+01:00",
+    "renewed_from": None,
+    "cancelled_at": None,
+    "cancel_reason": None,
+}
+
+
+def _membership_example(*names: str) -> ConfigDict:
+    """The example membership, or the named fields of it."""
+    example = {n: _MEMBERSHIP_EXAMPLE[n] for n in names} if names else _MEMBERSHIP_EXAMPLE
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
 class MembershipView(BaseModel):
     """A membership as its stream says now (read from the event store)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "membership_id": _EXAMPLE_ID,
-                    "network_slug": "knub",
-                    "municipality_code": "101",
-                    "municipality_name": "København",
-                    "year": 2022,
-                    "status": "active",
-                    "contact_name": "Mette Hansen",
-                    "contact_email": "mette.hansen@kk.dk",
-                    "ean": "5798000000001",
-                    "fee_dkk": 7500,
-                    "joined_at": "2021-11-19T10:00:00+01:00",
-                    "renewed_from": None,
-                    "cancelled_at": None,
-                    "cancel_reason": None,
-                }
-            ]
-        }
-    )
+    model_config = _membership_example()
 
     membership_id: str
     network_slug: str
@@ -190,39 +194,18 @@ class MembershipView(BaseModel):
 
     @classmethod
     def of(cls, m: Membership) -> MembershipView:
-        return cls(
-            membership_id=m.membership_id,
-            network_slug=m.network_slug,
-            municipality_code=m.municipality_code,
-            municipality_name=m.municipality_name,
-            year=m.year,
-            status=m.status.value,
-            contact_name=m.contact.name,
-            contact_email=m.contact.email,
-            ean=m.ean,
-            fee_dkk=m.fee_dkk,
-            joined_at=m.joined_at,
-            renewed_from=m.renewed_from,
-            cancelled_at=m.cancelled_at,
-            cancel_reason=m.cancel_reason,
+        values = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.name != "contact"}
+        values.update(
+            status=m.status.value, contact_name=m.contact.name, contact_email=m.contact.email
         )
+        return cls(**values)
 
 
 class MembershipStatusView(BaseModel):
     """Whether a municipality is a member of a network in a year (no personal data)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "membership_id": _EXAMPLE_ID,
-                    "network_slug": "knub",
-                    "year": 2022,
-                    "municipality_code": "101",
-                    "status": "active",
-                }
-            ]
-        }
+    model_config = _membership_example(
+        "membership_id", "network_slug", "year", "municipality_code", "status"
     )
 
     membership_id: str
@@ -314,23 +297,17 @@ class MunicipalityList(BaseModel):
 class RosterEntry(BaseModel):
     """One membership in the roster read model (no personal data)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "membership_id": _EXAMPLE_ID,
-                    "network_slug": "knub",
-                    "year": 2022,
-                    "municipality_code": "101",
-                    "municipality_name": "København",
-                    "status": "active",
-                    "fee_dkk": 7500,
-                    "renewed_from": None,
-                    "joined_at": "2021-11-19T10:00:00+01:00",
-                    "cancelled_at": None,
-                }
-            ]
-        }
+    model_config = _membership_example(
+        "membership_id",
+        "network_slug",
+        "year",
+        "municipality_code",
+        "municipality_name",
+        "status",
+        "fee_dkk",
+        "renewed_from",
+        "joined_at",
+        "cancelled_at",
     )
 
     membership_id: str

@@ -13,7 +13,7 @@ from services.kernel.kafka import KafkaSettings
 from services.kernel.privacy import Vault
 from services.kernel.subscriber import InboundEvent, Subscription
 from services.membership.adapters import roster
-from services.membership.adapters.contract import membership_event
+from services.membership.adapters.translation import membership_event
 
 ROSTER_CONSUMER = "membership-roster"
 PRIVACY_CONSUMER = "membership-privacy"

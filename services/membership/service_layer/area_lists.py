@@ -15,7 +15,7 @@ from services.membership.domain.area_lists import (
     read_rows,
 )
 from services.membership.service_layer.handlers import retrying
-from services.membership.service_layer.outreach_ports import OutreachStreams
+from services.membership.service_layer.ports import OutreachStreams
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from services.kernel.clock import Clock
+from services.membership.domain.errors import OfferMeetingError, UnknownAreaListError
 from services.membership.domain.invitations import (
     Invitation,
     InvitationOutcome,
@@ -27,9 +28,8 @@ from services.membership.domain.meeting_facts import MeetingState
 from services.membership.domain.model import membership_id
 from services.membership.domain.municipalities import BY_CODE
 from services.membership.domain.outreach import offer_meeting
-from services.membership.domain.outreach_errors import OfferMeetingError, UnknownAreaListError
 from services.membership.service_layer.handlers import require_network, retrying
-from services.membership.service_layer.outreach_ports import OutreachStreams, OutreachViews
+from services.membership.service_layer.ports import OutreachStreams, OutreachViews
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.membership.domain.area_lists import AreaList, ListedArea
+from services.membership.domain.errors import UnknownAreaListError
 from services.membership.domain.invitations import Invitation
 from services.membership.domain.outreach import OutreachReport, outreach
-from services.membership.domain.outreach_errors import UnknownAreaListError
 from services.membership.domain.statistics import Statistics, statistics
-from services.membership.service_layer.outreach_ports import OutreachViews
+from services.membership.service_layer.ports import OutreachViews
 
 
 async def outreach_of_year(

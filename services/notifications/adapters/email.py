@@ -11,7 +11,6 @@ than everything else a mail needs (see the notes of issue 13).
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import datetime
 from email import encoders
 from email.charset import QP, Charset
@@ -26,22 +25,10 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from services.notifications.service_layer.ports import DueDelivery, MailContent, OutgoingMail
+
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable in the raw mail, as the default policy writes it
-
-
-@dataclass(frozen=True)
-class MailContent:
-    """What a delivery row holds to become an e-mail."""
-
-    notification_id: UUID
-    recipient_email: str
-    recipient_name: str | None
-    subject: str
-    body_text: str
-    body_html: str
-    ics: bytes | None
-    calendar_method: str | None
 
 
 def message_id(notification_id: UUID, domain: str) -> str:
@@ -133,3 +120,23 @@ def mail_bytes(message: Message) -> bytes:
     out = io.BytesIO()
     BytesGenerator(out, policy=SMTP_POLICY).flatten(message)
     return out.getvalue()
+
+
+class MimeComposer:
+    """The :class:`~services.notifications.service_layer.ports.MailComposer` port: the MIME
+    message of a delivery, from ``sender``, with Message-IDs in ``domain``."""
+
+    def __init__(self, sender: str, domain: str = "netvaerk.kl.dk") -> None:
+        self.sender = sender
+        self.domain = domain
+
+    def message_id(self, notification_id: UUID) -> str:
+        return message_id(notification_id, self.domain)
+
+    def compose(self, delivery: DueDelivery, now: datetime) -> OutgoingMail:
+        message = compose(delivery, sender=self.sender, domain=self.domain, now=now)
+        return OutgoingMail(
+            mail_from=envelope_sender(self.sender),
+            rcpt_to=delivery.recipient_email,
+            data=mail_bytes(message),
+        )

@@ -1,9 +1,9 @@
 """How many seats each meeting has, beside the view of registrations: the seats left.
 
-The view of meetings (``postgres.py``) keeps what the participants' mails need; the number
+The view of meetings (:mod:`.store`) keeps what the participants' mails need; the number
 of seats only an invitation needs ("there are 12 free seats right now"), so it has a table
-of its own, written when a meeting is scheduled or its seats change. The seats taken are
-the registrations with a seat in the same service's view.
+of its own (``meeting_seats``, in :mod:`.migrations`), written when a meeting is scheduled
+or its seats change. The seats taken are the registrations with a seat in the same view.
 """
 
 from __future__ import annotations
@@ -12,23 +12,10 @@ from collections.abc import Collection, Sequence
 
 import asyncpg
 
-from services.kernel.db import Migration
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        "notifications-outreach-0001-meeting-seats",
-        """
-        CREATE TABLE meeting_seats (
-            meeting_id TEXT PRIMARY KEY,
-            seats      INTEGER NOT NULL
-        );
-        """,
-    ),
-)
-
 
 class PostgresSeats:
-    """The seats of meetings, on a connection inside the caller's transaction."""
+    """:class:`~services.notifications.service_layer.ports.SeatCounts` on one connection,
+    inside the caller's transaction."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

@@ -15,29 +15,28 @@ async def feed_for_recipient(
 ) -> tuple[list[dict[str, Any]], int]:
     """The feed of one recipient, by the vault's person id of their address (one person
     per address, compared as :mod:`services.kernel.emails` says)."""
-    rows = await pool.fetch(
-        f"""SELECT {FEED_COLUMNS}, count(*) OVER () AS total FROM notification_feed
-            WHERE recipient_person_id = $1
-            ORDER BY queued_at DESC, notification_id LIMIT $2 OFFSET $3""",
-        person_id,
-        limit,
-        offset,
-    )
-    return _page(rows) if rows else ([], await _count(pool, "recipient_person_id = $1", person_id))
+    return await _feed(pool, "recipient_person_id", person_id, limit, offset)
 
 
 async def feed_for_municipality(
     pool: asyncpg.Pool, code: str, limit: int, offset: int
 ) -> tuple[list[dict[str, Any]], int]:
+    return await _feed(pool, "municipality_code", code, limit, offset)
+
+
+async def _feed(
+    pool: asyncpg.Pool, column: str, value: str, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the feed where ``column`` (one of ours, never input) is ``value``."""
     rows = await pool.fetch(
         f"""SELECT {FEED_COLUMNS}, count(*) OVER () AS total FROM notification_feed
-            WHERE municipality_code = $1
+            WHERE {column} = $1
             ORDER BY queued_at DESC, notification_id LIMIT $2 OFFSET $3""",
-        code,
+        value,
         limit,
         offset,
     )
-    return _page(rows) if rows else ([], await _count(pool, "municipality_code = $1", code))
+    return _page(rows) if rows else ([], await _count(pool, f"{column} = $1", value))
 
 
 async def deliveries(

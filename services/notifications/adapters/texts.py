@@ -7,12 +7,12 @@ and the HTML is the same paragraphs, escaped.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from datetime import datetime
 
 from services.notifications.adapters.invitation_texts import invitation_content
 from services.notifications.domain.danish_time import danish_clock, danish_date, danish_period
 from services.notifications.domain.model import Meeting, NotificationIntent, NotificationKind
+from services.notifications.service_layer.ports import RenderedText
 
 SIGNATURE = ("Med venlig hilsen", "KL, Kommunernes Landsforening")
 
@@ -21,13 +21,6 @@ _CANCELLED_BY = {
     "municipality": "kommunen",
     "operator": "KL",
 }
-
-
-@dataclass(frozen=True)
-class RenderedText:
-    subject: str
-    text: str
-    html: str
 
 
 def render(intent: NotificationIntent) -> RenderedText:

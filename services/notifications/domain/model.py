@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
+from uuid import UUID
 
 
 class MeetingStatus(StrEnum):
@@ -119,3 +120,8 @@ class NotificationIntent:
     registration_id: str | None = None
     calendar: CalendarAction | None = None
     facts: dict[str, str | int | None] = field(default_factory=dict)
+
+
+def notification_stream(notification_id: UUID) -> str:
+    """The event stream of one notification (queued, then sent or failed)."""
+    return f"notification-{notification_id}"

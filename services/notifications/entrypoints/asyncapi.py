@@ -12,8 +12,10 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 
 from services.notifications.bootstrap import bootstrap
+from services.notifications.config import Settings
 
-_service = bootstrap(background=False)
+# A document, never a running service: the public development keys are fine here.
+_service = bootstrap(Settings(development=True), background=False)
 
 specification: AsyncAPI = _service.runtime.asyncapi(
     description="Consumes membership and meeting events; e-mails participants, contact "

@@ -1,134 +1,25 @@
-"""HTTP API: the notification feed per recipient and per municipality, and deliveries."""
+"""HTTP API: the notification feed per recipient and per municipality, and deliveries.
+
+The routes live on module-level routers (:mod:`.feed`, :mod:`.deliveries`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from fastapi import FastAPI
 
-from services.kernel.auth import AnyRole, Operator, OperatorOrCoordinator, allow
+from services.kernel.health import ReadinessCheck, install_health
 from services.kernel.http import (
     NO_OTEL,
     BodySizeLimitMiddleware,
     CorrelationMiddleware,
-    ReadinessCheck,
-    install_health,
     install_problem_handlers,
 )
 from services.kernel.privacy import Vault
-from services.notifications.adapters import queries
-
-Status = Literal["queued", "sent", "failed"]
-
-_FEED_EXAMPLE: dict[str, JsonValue] = {
-    "notification_id": "6f1d7c2e-2b8e-5a53-9d7e-0f6c1f0b2a11",
-    "kind": "registration_confirmed",
-    "recipient_email": "anne.jensen@aarhus.dk",
-    "municipality_code": "751",
-    "meeting_id": "meeting-knub-2021-3",
-    "registration_id": "reg-4f1c2a",
-    "subject": "Tilmelding bekræftet: 3. netværksmøde 2021",
-    "status": "sent",
-    "attempts": 1,
-    "reason": None,
-    "permanent": None,
-    "queued_at": "2021-11-22T09:15:00Z",
-    "updated_at": "2021-11-22T09:15:02Z",
-}
-
-
-class FeedItem(BaseModel):
-    """One notification in a feed, with where its delivery stands."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [_FEED_EXAMPLE]})
-
-    notification_id: UUID = Field(description="Id of the notification.")
-    kind: str = Field(description="What it is about.", examples=["registration_confirmed"])
-    recipient_email: str | None = Field(
-        description="Recipient (null once the recipient is erased).",
-        examples=["anne.jensen@aarhus.dk"],
-    )
-    municipality_code: str | None = Field(description="Municipality.", examples=["751"])
-    meeting_id: str | None = Field(description="Meeting.", examples=["meeting-knub-2021-3"])
-    registration_id: str | None = Field(description="Registration.", examples=["reg-4f1c2a"])
-    subject: str = Field(description="Subject (Danish).", examples=["Tilmelding bekræftet: ..."])
-    status: Status = Field(description="queued, sent or failed.", examples=["sent"])
-    attempts: int = Field(description="Delivery attempts so far.", examples=[1])
-    reason: str | None = Field(description="Why it failed, if it did.", examples=[None])
-    permanent: bool | None = Field(description="Failed for good (5xx)?", examples=[None])
-    queued_at: datetime = Field(description="When it was queued.")
-    updated_at: datetime = Field(description="When its status last changed.")
-
-
-class FeedPage(BaseModel):
-    """A page of a feed, newest first."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"items": [_FEED_EXAMPLE], "total": 1, "limit": 50, "offset": 0}]
-        }
-    )
-
-    items: list[FeedItem]
-    total: int = Field(description="Items in the whole feed.", examples=[1])
-    limit: int = Field(examples=[50])
-    offset: int = Field(examples=[0])
-
-
-class Delivery(BaseModel):
-    """A delivery as the worker sees it, for operators."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    **{k: v for k, v in _FEED_EXAMPLE.items() if k not in ("reason", "queued_at")},
-                    "recipient_email": "reject-x@aarhus.dk",
-                    "status": "failed",
-                    "next_attempt_at": "2021-11-22T09:15:00Z",
-                    "last_error": "550 5.1.1 mailbox unavailable",
-                    "permanent": True,
-                    "created_at": "2021-11-22T09:15:00Z",
-                    "finished_at": "2021-11-22T09:15:01Z",
-                }
-            ]
-        }
-    )
-
-    notification_id: UUID
-    kind: str = Field(examples=["registration_confirmed"])
-    recipient_email: str | None = Field(examples=["anne.jensen@aarhus.dk"])
-    municipality_code: str | None = Field(examples=["751"])
-    meeting_id: str | None = Field(examples=["meeting-knub-2021-3"])
-    registration_id: str | None = Field(examples=["reg-4f1c2a"])
-    subject: str = Field(examples=["Tilmelding bekræftet: 3. netværksmøde 2021"])
-    status: Status = Field(examples=["failed"])
-    attempts: int = Field(examples=[1])
-    next_attempt_at: datetime = Field(description="When the worker tries next (if queued).")
-    last_error: str | None = Field(examples=["550 5.1.1 mailbox unavailable"])
-    permanent: bool | None = Field(examples=[True])
-    created_at: datetime
-    finished_at: datetime | None
-
-
-class DeliveryPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [], "total": 0, "limit": 50, "offset": 0}]}
-    )
-
-    items: list[Delivery]
-    total: int = Field(examples=[0])
-    limit: int = Field(examples=[50])
-    offset: int = Field(examples=[0])
-
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")]
+from services.notifications.entrypoints import deliveries, feed
+from services.notifications.entrypoints.dependencies import Wiring
 
 
 def create_app(
@@ -138,11 +29,7 @@ def create_app(
     *,
     vault: Vault,
 ) -> FastAPI:
-    """The FastAPI app; ``pool`` is called per request (the pool opens with the lifespan).
-
-    A recipient's feed is found by the vault's person of the address, so the feed compares
-    addresses exactly as tokens and the vault do (:mod:`services.kernel.emails`).
-    """
+    """The FastAPI app; ``pool`` is called per request (the pool opens with the lifespan)."""
     app = FastAPI(
         title="KL notifications",
         version="1.0.0",
@@ -154,80 +41,7 @@ def create_app(
     install_health(app, readiness)
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(CorrelationMiddleware)
-
-    @app.get(
-        "/recipients/{email}/notifications",
-        response_model=FeedPage,
-        tags=["feed"],
-        summary="Notifications sent (or to be sent) to one e-mail address",
-    )
-    async def recipient_feed(
-        principal: AnyRole,
-        email: Annotated[
-            str,
-            Path(
-                min_length=3,
-                max_length=320,
-                pattern=r"^[^@\s/\x00-\x1f\x7f]+@[^@\s/\x00-\x1f\x7f]+$",
-                examples=["anne.jensen@aarhus.dk"],
-            ),
-        ],
-        limit: Limit = 50,
-        offset: Offset = 0,
-    ) -> FeedPage:
-        allow(principal.is_operator or principal.is_person(email))
-        person_id = await vault.find(email)
-        items, total = (
-            ([], 0)
-            if person_id is None
-            else await queries.feed_for_recipient(pool(), person_id, limit, offset)
-        )
-        return FeedPage(
-            items=[FeedItem.model_validate(i) for i in items],
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
-
-    @app.get(
-        "/municipalities/{code}/notifications",
-        response_model=FeedPage,
-        tags=["feed"],
-        summary="Notifications to the staff and contact of one municipality",
-    )
-    async def municipality_feed(
-        principal: OperatorOrCoordinator,
-        code: Annotated[str, Path(pattern=r"^\d{3}$", examples=["751"])],
-        limit: Limit = 50,
-        offset: Offset = 0,
-    ) -> FeedPage:
-        allow(principal.acts_for(code))
-        items, total = await queries.feed_for_municipality(pool(), code, limit, offset)
-        return FeedPage(
-            items=[FeedItem.model_validate(i) for i in items],
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
-
-    @app.get(
-        "/deliveries",
-        response_model=DeliveryPage,
-        tags=["operations"],
-        summary="Deliveries, e.g. the failed ones (?status=failed)",
-    )
-    async def list_deliveries(
-        _: Operator,
-        status: Annotated[Status | None, Query(description="Only this status.")] = None,
-        limit: Limit = 50,
-        offset: Offset = 0,
-    ) -> DeliveryPage:
-        items, total = await queries.deliveries(pool(), status, limit, offset)
-        return DeliveryPage(
-            items=[Delivery.model_validate(i) for i in items],
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
-
+    app.state.wiring = Wiring(pool=pool, vault=vault)
+    app.include_router(feed.router)
+    app.include_router(deliveries.router)
     return app

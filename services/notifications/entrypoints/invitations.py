@@ -1,7 +1,7 @@
 """The outreach's events in the notifications subscription: invitations, and seats.
 
 The wire stays here: an invitation becomes an :class:`InvitationSource` for the
-:class:`~services.notifications.service_layer.inviting.Inviter`; a scheduled meeting or a
+:class:`~services.notifications.service_layer.invitations.Inviter`; a scheduled meeting or a
 change of its seats becomes a (meeting id, seats) change.
 """
 
@@ -13,8 +13,8 @@ from contracts import meetings as wm
 from contracts import outreach as wo
 from contracts.base import EventPayload
 from services.kernel.subscriber import InboundEvent
-from services.notifications.adapters.translate import invitation_issued
-from services.notifications.service_layer.inviting import InvitationSource
+from services.notifications.adapters.translation import invitation_issued
+from services.notifications.service_layer.invitations import InvitationSource
 
 OUTREACH_ONLY: tuple[type[EventPayload], ...] = (
     wo.MunicipalityInvited,

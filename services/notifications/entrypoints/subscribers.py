@@ -22,7 +22,9 @@ from contracts.outreach import INVITATION_TOPIC
 from contracts.privacy import PRIVACY_TOPIC, PersonErased
 from services.kernel.kafka import KafkaSettings
 from services.kernel.subscriber import Handler, InboundEvent, PoisonMessageError, Subscription
-from services.notifications.adapters.translate import (
+from services.notifications.adapters.meeting_seats import PostgresSeats
+from services.notifications.adapters.store import PostgresNotificationStores
+from services.notifications.adapters.translation import (
     MEETING_PAYLOADS,
     REGISTRATION_PAYLOADS,
     meeting_event,
@@ -30,8 +32,7 @@ from services.notifications.adapters.translate import (
 )
 from services.notifications.domain.decisions import UnknownMeetingError
 from services.notifications.entrypoints.invitations import OUTREACH_ONLY, outreach_items
-from services.notifications.service_layer.inviting import Inviter
-from services.notifications.service_layer.notifying import (
+from services.notifications.service_layer.handlers import (
     Erasure,
     Inbound,
     NetworkNamed,
@@ -39,6 +40,7 @@ from services.notifications.service_layer.notifying import (
     SourceEvent,
     UnreadableEventError,
 )
+from services.notifications.service_layer.invitations import Inviter
 
 TOPICS = (MEETING_TOPIC, MEMBERSHIP_TOPIC, NETWORK_TOPIC, PRIVACY_TOPIC, INVITATION_TOPIC)
 
@@ -54,6 +56,7 @@ HANDLED: tuple[type[EventPayload], ...] = (
 
 def build_subscription(
     notifier: Notifier,
+    stores: PostgresNotificationStores,
     *,
     name: str,
     pool: Callable[[], asyncpg.Pool],
@@ -69,12 +72,12 @@ def build_subscription(
     """
 
     async def on_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
-        store = notifier.store(conn)
+        store = stores.on(conn)
         notified = [inbound(e) for e in events if not isinstance(e.payload, OUTREACH_ONLY)]
         try:
             await notifier.apply(store, notified)
             if inviter is not None:  # after the rest: the batch's registrations and erasures
-                await inviter.apply(conn, store, *outreach_items(events))
+                await inviter.apply(store, PostgresSeats(conn), *outreach_items(events))
         except UnknownMeetingError as exc:
             raise PoisonMessageError(f"meeting {exc} was never scheduled") from exc
         except UnreadableEventError as exc:

@@ -21,29 +21,23 @@ when it claims those rows again, records them as sent without mailing them again
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from contracts.base import EventPayload
-from contracts.notifications import NOTIFICATION_TOPIC, NotificationFailed, NotificationSent
-from services.kernel.eventstore import Append, EventStore, NewEvent
-from services.notifications.adapters import postgres as db
-from services.notifications.adapters.email import (
-    MailContent,
-    compose,
-    envelope_sender,
-    mail_bytes,
-    message_id,
+from services.notifications.service_layer.ports import (
+    Deliveries,
+    DeliveryError,
+    DueDelivery,
+    Failed,
+    MailComposer,
+    Mailer,
+    Retry,
+    Sent,
 )
-from services.notifications.service_layer.notifying import notification_stream
-from services.notifications.service_layer.ports import DeliveryError, Mailer, OutgoingMail
 
 log = structlog.get_logger(__name__)
 
@@ -73,40 +67,27 @@ class RetryPolicy:
 class _Outcomes:
     """What became of one claimed batch, written back in one go."""
 
-    sent: list[tuple[asyncpg.Record, db.Sent]]
-    retries: list[db.Retry]
-    failures: list[tuple[asyncpg.Record, db.Failed]]
+    sent: list[tuple[DueDelivery, Sent]]
+    retries: list[Retry]
+    failures: list[tuple[DueDelivery, Failed]]
 
 
+@dataclass(eq=False)
 class DeliveryWorker:
     """Sends what is due. Call :meth:`deliver_due` with the current time (the clock's)."""
 
-    def __init__(
-        self,
-        pool: Callable[[], asyncpg.Pool],
-        store: EventStore,
-        mailer: Mailer,
-        *,
-        sender: str,
-        message_domain: str = "netvaerk.kl.dk",
-        retry: RetryPolicy = RetryPolicy(),
-        max_per_run: int = 1000,
-        batch_size: int = 50,
-        senders: int = 1,
-    ) -> None:
-        self.pool = pool
-        self.store = store
-        self.mailer = mailer
-        self.sender = sender
-        self.message_domain = message_domain
-        self.retry = retry
-        self.max_per_run = max_per_run
-        self.batch_size = batch_size
-        self.senders = senders
-        # Mail the SMTP server accepted whose "sent" did not commit because the database
-        # went away meanwhile: when this process claims the row again, it records it as
-        # sent instead of mailing it twice. (Only a crash in that window resends.)
-        self._accepted_unrecorded: set[UUID] = set()
+    deliveries: Deliveries
+    mailer: Mailer
+    composer: MailComposer
+    _: KW_ONLY
+    retry: RetryPolicy = RetryPolicy()
+    max_per_run: int = 1000
+    batch_size: int = 50
+    senders: int = 1
+    _accepted_unrecorded: set[UUID] = field(default_factory=set, init=False, repr=False)
+    """Mail the SMTP server accepted whose "sent" did not commit because the database went
+    away meanwhile: when this process claims the row again, it records it as sent instead of
+    mailing it twice. (Only a crash in that window resends.)"""
 
     async def deliver_due(self, now: datetime) -> int:
         """Try each delivery due at ``now`` once (at most ``max_per_run``); return how many
@@ -136,14 +117,14 @@ class DeliveryWorker:
         return attempts
 
     async def _deliver_batch(self, now: datetime, limit: int) -> int:
-        async with self.pool().acquire() as conn, conn.transaction():
-            rows = await db.claim_due_deliveries(conn, now, limit)
+        async with self.deliveries.batch() as batch:
+            rows = await batch.claim(now, limit)
             if not rows:
                 return 0
             outcomes = _Outcomes([], [], [])
             for row in rows:
                 await self._attempt(row, now, outcomes)
-            await self._record(conn, outcomes, now)
+            await batch.record(outcomes.sent, outcomes.retries, outcomes.failures, now)
         # Committed: what was accepted is recorded as sent now.
         self._accepted_unrecorded.difference_update(s.notification_id for _, s in outcomes.sent)
         if outcomes.sent:
@@ -151,44 +132,29 @@ class DeliveryWorker:
             log.info("mail delivered", count=len(outcomes.sent))
         return len(rows)
 
-    async def _attempt(self, row: asyncpg.Record, now: datetime, outcomes: _Outcomes) -> None:
-        notification_id: UUID = row["notification_id"]
-        attempt = row["attempts"] + 1
-        mid = message_id(notification_id, self.message_domain)
+    async def _attempt(self, row: DueDelivery, now: datetime, outcomes: _Outcomes) -> None:
+        notification_id = row.notification_id
+        attempt = row.attempts + 1
+        mid = self.composer.message_id(notification_id)
         bound = log.bind(notification_id=str(notification_id), attempt=attempt)
         if notification_id in self._accepted_unrecorded:
             bound.info("accepted by the SMTP server before, recording it as sent")
-            outcomes.sent.append((row, db.Sent(notification_id, attempt, mid)))
+            outcomes.sent.append((row, Sent(notification_id, attempt, mid)))
             return
-        content = MailContent(
-            notification_id=notification_id,
-            recipient_email=row["recipient_email"],
-            recipient_name=row["recipient_name"],
-            subject=row["subject"],
-            body_text=row["body_text"],
-            body_html=row["body_html"],
-            ics=row["ics"],
-            calendar_method=row["calendar_method"],
-        )
-        message = compose(content, sender=self.sender, domain=self.message_domain, now=now)
-        mail = OutgoingMail(
-            mail_from=envelope_sender(self.sender),
-            rcpt_to=content.recipient_email,
-            data=mail_bytes(message),
-        )
+        mail = self.composer.compose(row, now)
         try:
             await self.mailer.send(mail)
         except DeliveryError as exc:
             if not exc.permanent and attempt < self.retry.max_attempts:
                 next_at = now + self.retry.delay(attempt)
-                outcomes.retries.append(db.Retry(notification_id, attempt, exc.reason, next_at))
+                outcomes.retries.append(Retry(notification_id, attempt, exc.reason, next_at))
                 bound.warning("delivery failed, will retry", next_attempt_at=next_at.isoformat())
                 DELIVERY_ATTEMPTS.labels("retry").inc()
                 return
             outcomes.failures.append(
                 (
                     row,
-                    db.Failed(
+                    Failed(
                         notification_id,
                         attempt,
                         exc.reason,
@@ -204,73 +170,4 @@ class DeliveryWorker:
             ).inc()
             return
         self._accepted_unrecorded.add(notification_id)
-        outcomes.sent.append((row, db.Sent(notification_id, attempt, mid)))
-
-    async def _record(self, conn: asyncpg.Connection, outcomes: _Outcomes, now: datetime) -> None:
-        """The rows, their events (one append for the batch) and the feed."""
-        await db.record_outcomes(
-            conn,
-            [s for _, s in outcomes.sent],
-            outcomes.retries,
-            [f for _, f in outcomes.failures],
-            now,
-        )
-        payloads: list[tuple[UUID, EventPayload]] = [
-            (
-                s.notification_id,
-                NotificationSent.model_validate(
-                    {**_common(row, now), "attempts": s.attempts, "message_id": s.message_id}
-                ),
-            )
-            for row, s in outcomes.sent
-        ]
-        payloads += [
-            (
-                f.notification_id,
-                NotificationFailed.model_validate(
-                    {
-                        **_common(row, now),
-                        "reason": f.error[:2000],
-                        "permanent": f.permanent,
-                        "attempts": f.attempts,
-                        "smtp_code": f.smtp_code,
-                        "enhanced_status": f.enhanced_status,
-                    }
-                ),
-            )
-            for row, f in outcomes.failures
-        ]
-        if not payloads:
-            return
-        streams = [notification_stream(nid) for nid, _ in payloads]
-        versions = await self.store.stream_versions(conn, streams)
-        events = [
-            (stream, payload.type_name(), payload.to_data())
-            for stream, (_, payload) in zip(streams, payloads, strict=True)
-        ]
-        await self.store.append_many(
-            conn,
-            [
-                Append(
-                    stream,
-                    versions[stream],
-                    [NewEvent(event_type, data, time=now)],
-                    NOTIFICATION_TOPIC,
-                )
-                for stream, event_type, data in events
-            ],
-        )
-        await db.update_feed(conn, [(event_type, data) for _, event_type, data in events])
-
-
-def _common(row: asyncpg.Record, now: datetime) -> dict[str, Any]:
-    return {
-        "notification_id": str(row["notification_id"]),
-        "kind": row["kind"],
-        "recipient_person_id": row["person_id"],
-        "recipient_sealed": row["recipient_sealed"],
-        "municipality_code": row["municipality_code"],
-        "meeting_id": row["meeting_id"],
-        "registration_id": row["registration_id"],
-        "occurred_at": now,
-    }
+        outcomes.sent.append((row, Sent(notification_id, attempt, mid)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -10,7 +11,44 @@ from uuid import UUID
 
 from services.kernel.eventstore import Append
 from services.kernel.privacy import PersonKey
-from services.notifications.domain.model import Meeting, Registration
+from services.notifications.domain.model import (
+    CalendarAction,
+    Meeting,
+    NotificationIntent,
+    Person,
+    Registration,
+)
+
+# --- writing the message --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedText:
+    """A message's subject, plain text and HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+class Messages(Protocol):
+    """How a decided notification reads: in Danish, with its calendar object."""
+
+    def text(self, intent: NotificationIntent) -> RenderedText:
+        """Subject, plain text and HTML of one notification."""
+        ...
+
+    def calendar(
+        self,
+        action: CalendarAction,
+        meeting: Meeting,
+        attendee: Person,
+        organiser: Person,
+        stamp: datetime,
+    ) -> bytes:
+        """The iCalendar object (an invitation or its cancellation) to attach."""
+        ...
+
 
 # --- sending mail ---------------------------------------------------------------------------
 
@@ -48,6 +86,98 @@ class OutgoingMail:
     mail_from: str
     rcpt_to: str
     data: bytes
+
+
+@dataclass(frozen=True)
+class MailContent:
+    """What a delivery holds to become an e-mail."""
+
+    notification_id: UUID
+    recipient_email: str
+    recipient_name: str | None
+    subject: str
+    body_text: str
+    body_html: str
+    ics: bytes | None
+    calendar_method: str | None
+
+
+@dataclass(frozen=True)
+class DueDelivery(MailContent):
+    """A queued delivery claimed for sending: its mail, and what its outcome's event says."""
+
+    attempts: int
+    """Attempts made before this one."""
+    kind: str
+    person_id: str | None
+    recipient_sealed: str | None
+    municipality_code: str | None
+    meeting_id: str | None
+    registration_id: str | None
+
+
+@dataclass(frozen=True)
+class Sent:
+    notification_id: UUID
+    attempts: int
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    notification_id: UUID
+    attempts: int
+    error: str
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class Failed:
+    notification_id: UUID
+    attempts: int
+    error: str
+    permanent: bool
+    smtp_code: int | None = None
+    enhanced_status: str | None = None
+
+
+class DeliveryBatch(Protocol):
+    """One batch of deliveries in one transaction: claimed, then its outcomes recorded."""
+
+    async def claim(self, now: datetime, limit: int) -> list[DueDelivery]:
+        """Lock up to ``limit`` queued deliveries due at ``now`` (others skip them)."""
+        ...
+
+    async def record(
+        self,
+        sent: Sequence[tuple[DueDelivery, Sent]],
+        retries: Sequence[Retry],
+        failures: Sequence[tuple[DueDelivery, Failed]],
+        now: datetime,
+    ) -> None:
+        """Mark the deliveries, with their ``NotificationSent`` / ``NotificationFailed``
+        events and the feed, a few statements for the whole batch."""
+        ...
+
+
+class Deliveries(Protocol):
+    """The ``deliveries`` outbox."""
+
+    def batch(self) -> AbstractAsyncContextManager[DeliveryBatch]:
+        """One transaction: it commits when the block ends."""
+        ...
+
+
+class MailComposer(Protocol):
+    """How a delivery becomes an e-mail on the wire."""
+
+    def message_id(self, notification_id: UUID) -> str:
+        """The Message-ID of a notification (the same on a resend)."""
+        ...
+
+    def compose(self, delivery: DueDelivery, now: datetime) -> OutgoingMail:
+        """The envelope and the bytes of the delivery's message."""
+        ...
 
 
 class Mailer(Protocol):
@@ -174,6 +304,27 @@ class NotificationStore(Protocol):
 
     async def scrub_person(self, person_id: str) -> None:
         """Forget an erased person in the view, the deliveries and the feed."""
+        ...
+
+
+class SeatCounts(Protocol):
+    """The seats of meetings, beside the view of registrations (in the caller's transaction):
+    what an invitation needs to say how many seats are left."""
+
+    async def save_seats(self, changes: Sequence[tuple[str, int]]) -> None:
+        """(meeting id, seats) in the order they happened; a later one wins."""
+        ...
+
+    async def seats_left(self, meeting_ids: Collection[str]) -> dict[str, int]:
+        """Free seats of the meetings whose seats are known."""
+        ...
+
+
+class NotificationStores(Protocol):
+    """Where a use case that runs on its own (reminders) gets a store."""
+
+    def transaction(self) -> AbstractAsyncContextManager[NotificationStore]:
+        """A store in a transaction of its own: it commits when the block ends."""
         ...
 
 

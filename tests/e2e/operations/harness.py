@@ -23,7 +23,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from contracts import meetings as wire
 from contracts.catalog import registry
-from services.events.adapters import projections
+from services.events.adapters.projections import queries, rebuild
 from services.events.bootstrap import SOURCE as EVENTS_SOURCE
 from services.events.entrypoints.subscribers import PROJECTIONS_CONSUMER
 from services.kernel.db import create_pool, lock_key, with_database
@@ -32,7 +32,7 @@ from services.kernel.privacy import PrivacySettings, Vault
 from services.membership.adapters import roster
 from services.membership.adapters.streams import SOURCE as MEMBERSHIP_SOURCE
 from services.membership.domain.municipalities import MUNICIPALITIES
-from services.notifications.service_layer.feed import rebuild_feed
+from services.notifications.adapters.feed import rebuild_feed
 from tests.support.kafka import group_members
 from tests.support.notifications_smtp_sink import SmtpSink
 from tests.support.stack import ADMIN_DSN
@@ -295,12 +295,12 @@ async def seating_from_store(pool: asyncpg.Pool, meeting_id: str) -> Seating:
 
 async def events_projection(pool: asyncpg.Pool, meeting_id: str) -> dict[str, Any]:
     """The live read models of one meeting, without bookkeeping columns."""
-    availability = await projections.availability(pool, meeting_id)
+    availability = await queries.availability(pool, meeting_id)
     assert availability is not None
     availability.pop("changes")
     return {
         "availability": availability,
-        "participants": await projections.participants(pool, meeting_id),
+        "participants": await queries.participants(pool, meeting_id),
         "meeting": dict(
             await pool.fetchrow("SELECT * FROM meeting_view WHERE meeting_id = $1", meeting_id)
         ),
@@ -336,7 +336,7 @@ async def vault_beside(pool: asyncpg.Pool) -> AsyncIterator[Vault]:
 
 async def rebuild_events(pool: asyncpg.Pool, prefix: str) -> int:
     async with vault_beside(pool) as vault:
-        return await projections.rebuild(
+        return await rebuild.rebuild(
             pool, EventStore(EVENTS_SOURCE), prefix + PROJECTIONS_CONSUMER, vault
         )
 

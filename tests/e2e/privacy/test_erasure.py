@@ -25,7 +25,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from services.events.adapters import projections
+from services.events.adapters.projections import queries, rebuild
 from services.events.bootstrap import SOURCE as EVENTS_SOURCE
 from services.events.entrypoints.subscribers import PROJECTIONS_CONSUMER
 from services.kernel.db import init_connection
@@ -291,10 +291,10 @@ async def test_an_erased_person_is_nowhere_and_the_seats_are_unchanged(
             system.dsn("events"), min_size=1, max_size=2, init=init_connection
         )
         try:
-            await projections.rebuild(
+            await rebuild.rebuild(
                 pool, EventStore(EVENTS_SOURCE), system.prefix + PROJECTIONS_CONSUMER, vault
             )
-            rebuilt = await projections.participants(pool, meeting)
+            rebuilt = await queries.participants(pool, meeting)
         finally:
             await pool.close()
     finally:

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from contracts import meetings as wire
-from services.events.adapters import projections
+from services.events.adapters.projections import participants, queries, writer
 from services.events.bootstrap import EventsService
 from services.kernel.privacy import ERASED, seal
 
@@ -55,10 +55,10 @@ async def test_a_registration_projected_after_its_persons_erasure_shows_erased(
         }
 
     async with pool.acquire() as conn, conn.transaction():
-        await projections.apply_many(conn, [scheduled()], vault=vault)
+        await writer.apply_many(conn, [scheduled()], vault=vault)
         # The erasure event is consumed first; this process still holds Anne's key.
-        await projections.scrub_person(conn, anne.person_id)
-        await projections.apply_many(
+        await participants.scrub_person(conn, anne.person_id)
+        await writer.apply_many(
             conn,
             [
                 confirmed("reg-anne", anne.person_id, anne.key, "Anne Jensen"),
@@ -66,7 +66,7 @@ async def test_a_registration_projected_after_its_persons_erasure_shows_erased(
             ],
             vault=vault,
         )
-    rows = {r["registration_id"]: r for r in await projections.participants(pool, MEETING)}
+    rows = {r["registration_id"]: r for r in await queries.participants(pool, MEETING)}
     assert (rows["reg-anne"]["name"], rows["reg-anne"]["email"]) == (ERASED, None)
     assert rows["reg-anne"]["status"] == "confirmed"
     assert rows["reg-bo"]["name"] == "Bo Holm"

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.envelope import Envelope, encode
 from contracts.membership import MEMBERSHIP_TOPIC, MembershipJoined
-from services.events.adapters import projections
+from services.events.adapters.projections import queries, rebuild, writer
 from services.events.bootstrap import EventsService
 from services.kernel.clock import ManualClock
 from services.kernel.privacy import seal
@@ -118,7 +118,7 @@ async def test_the_availability_projection_equals_a_rebuild_from_the_event_store
     await client.post(f"/meetings/{ids[1]}/seats", json={"seats": 4})
 
     await wait_until(lambda: projection_caught_up(service), timeout=30, what="projection")
-    live = await projections.all_availability(pool)
+    live = await queries.all_availability(pool)
     for meeting_id in ids:
         state = (await client.get(f"/meetings/{meeting_id}")).json()
         row = next(r for r in live if r["meeting_id"] == meeting_id)
@@ -144,7 +144,7 @@ async def test_the_availability_projection_equals_a_rebuild_from_the_event_store
            WHERE p.consumer = $1""",
         service.projection_subscription.name,
     ) == await pool.fetchval("SELECT count(*) FROM events")
-    assert await projections.all_availability(pool) == live
+    assert await queries.all_availability(pool) == live
     assert (
         await pool.fetch("SELECT registration_id, status FROM participant_view ORDER BY 1")
         == participants_before
@@ -189,7 +189,7 @@ async def test_a_rebuild_that_fails_halfway_leaves_the_read_models_and_indexes_a
     before = await pool.fetchrow(snapshot)
 
     # Pages of one event; the third page fails (a bug, a lost vault): nothing may change.
-    real_apply = projections.apply_many
+    real_apply = writer.apply_many
     calls = 0
 
     async def failing(*args: Any, **kwargs: Any) -> int:
@@ -199,8 +199,8 @@ async def test_a_rebuild_that_fails_halfway_leaves_the_read_models_and_indexes_a
             raise RuntimeError("the rebuild fails here")
         return await real_apply(*args, **kwargs)
 
-    monkeypatch.setattr(projections, "REBUILD_PAGE", 1)
-    monkeypatch.setattr(projections, "apply_many", failing)
+    monkeypatch.setattr(rebuild, "REBUILD_PAGE", 1)
+    monkeypatch.setattr(writer, "apply_many", failing)
     with pytest.raises(RuntimeError, match="fails here"):
         await service.rebuild_projections()
     assert calls == 3

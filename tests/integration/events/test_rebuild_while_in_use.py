@@ -17,7 +17,7 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from contracts.meetings import MEETING_TOPIC
-from services.events.adapters import projections
+from services.events.adapters.projections import writer
 from services.events.bootstrap import EventsService
 from tests.integration.events.conftest import add_members, meeting_body, person
 from tests.support.events import projection_caught_up
@@ -91,20 +91,20 @@ async def test_a_rebuild_waits_for_the_subscriber_transaction_in_flight(
     )
     halfway = asyncio.Event()
     go_on = asyncio.Event()
-    real_refresh = projections.refresh_availability
+    real_refresh = writer.refresh_availability
 
     async def slow_refresh(*args: Any, **kwargs: Any) -> None:
         halfway.set()
         await go_on.wait()
         await real_refresh(*args, **kwargs)
 
-    monkeypatch.setattr(projections, "refresh_availability", slow_refresh)
+    monkeypatch.setattr(writer, "refresh_availability", slow_refresh)
     broker = KafkaBroker(KAFKA_BOOTSTRAP, logger=None)
     await broker.connect()
     try:
         applying = asyncio.ensure_future(subscription.handle_records(broker, records))
         await asyncio.wait_for(halfway.wait(), timeout=30)
-        monkeypatch.setattr(projections, "refresh_availability", real_refresh)
+        monkeypatch.setattr(writer, "refresh_availability", real_refresh)
         rebuilding = asyncio.ensure_future(service.rebuild_projections())
         # The rebuild waits for the guard, not for a table it would deadlock on.
         await wait_until(

@@ -8,9 +8,10 @@ from collections import Counter
 import asyncpg
 import httpx
 
+from services.events.adapters.streams import PostgresMeetingStreams
 from services.events.adapters.translation import meeting_to_json
 from services.events.bootstrap import EventsService
-from services.events.service_layer.meetings import MeetingService
+from services.events.service_layer.batching import MeetingService
 from tests.integration.events.conftest import add_members, meeting_body, person
 
 CODES = [f"{n:03d}" for n in range(101, 199)]  # 98 municipalities
@@ -73,7 +74,7 @@ async def test_a_rush_of_1000_gives_exactly_100_seats_and_900_waiting_in_append_
     assert snapshot_version > 1000 - 50
 
     # Another process (no cache) loads the meeting from the snapshot plus the newer events.
-    cold = MeetingService(lambda: pool, service.store)
+    cold = MeetingService(PostgresMeetingStreams(lambda: pool, service.store))
     version, state = await cold.meeting(meeting)
     assert version - snapshot_version < 50, "only the events after the snapshot were read"
     _, warm = await service.meetings.meeting(meeting)

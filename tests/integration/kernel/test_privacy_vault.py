@@ -79,7 +79,7 @@ async def test_after_erasure_no_key_no_digest_and_the_audit_row(vault: Vault) ->
     anne = await vault.person_for("anne@aarhus.dk")
     sealed = seal(anne.person_id, anne.key, {"name": "Anne"})
     assert await vault.open(anne.person_id, sealed) == {"name": "Anne"}
-    await vault.hold([(anne.person_id, "meeting:m1", NOW)])
+    await vault.retention.hold([(anne.person_id, "meeting:m1", NOW)])
 
     assert await vault.erase(anne.person_id, "request") is True
     assert await vault.erase(anne.person_id, "request") is False, "idempotent"
@@ -120,7 +120,7 @@ async def test_a_tampered_seal_raises_rather_than_opening(vault: Vault) -> None:
 
 async def test_a_person_is_due_when_every_hold_has_run_out(vault: Vault) -> None:
     anne, bo, cai = await vault.persons_for(["anne@x.dk", "bo@x.dk", "cai@x.dk"])
-    await vault.hold(
+    await vault.retention.hold(
         [
             (anne.person_id, "meeting:m1", NOW),
             (anne.person_id, "meeting:m2", NOW + timedelta(days=30)),
@@ -128,11 +128,11 @@ async def test_a_person_is_due_when_every_hold_has_run_out(vault: Vault) -> None
             (cai.person_id, "membership:knub-2022-101", None),  # held until released
         ]
     )
-    assert await vault.due_for_retention(NOW - timedelta(seconds=1)) == []
-    assert await vault.due_for_retention(NOW) == [bo.person_id]
-    assert await vault.move_holds("meeting:m1", NOW + timedelta(days=60)) == 2
-    assert await vault.due_for_retention(NOW + timedelta(days=30)) == []
-    assert sorted(await vault.due_for_retention(NOW + timedelta(days=60))) == sorted(
+    assert await vault.retention.due(NOW - timedelta(seconds=1)) == []
+    assert await vault.retention.due(NOW) == [bo.person_id]
+    assert await vault.retention.move_holds("meeting:m1", NOW + timedelta(days=60)) == 2
+    assert await vault.retention.due(NOW + timedelta(days=30)) == []
+    assert sorted(await vault.retention.due(NOW + timedelta(days=60))) == sorted(
         [anne.person_id, bo.person_id]
     )
 
@@ -248,5 +248,5 @@ async def test_a_pending_hold_is_written_with_the_person_and_never_moved(vault: 
     assert [(h["person_id"], h["holder"], h["until"]) for h in holds] == [
         (first.person_id, "pending", later)
     ]
-    assert await vault.due_for_retention(later - timedelta(seconds=1)) == []
-    assert await vault.due_for_retention(later) == [first.person_id]
+    assert await vault.retention.due(later - timedelta(seconds=1)) == []
+    assert await vault.retention.due(later) == [first.person_id]

@@ -54,12 +54,14 @@ async def relay(fresh_dsn: str, kafka_settings: KafkaSettings) -> AsyncIterator[
         await asyncio.wait_for(task, 10)
 
 
-def relay_process(dsn: str, prefix: str, *extra: str) -> subprocess.Popen[bytes]:
+def relay_process(
+    dsn: str, prefix: str, *extra: str, module: str = "services.kernel.outbox"
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "services.kernel.outbox",
+            module,
             "--dsn",
             dsn,
             "--bootstrap",
@@ -93,7 +95,13 @@ async def test_relay_killed_mid_batch_loses_nothing_and_keeps_stream_order(
     await append_counters(pool, store, counters, each)
 
     # First run: SIGKILL after Kafka acknowledged the 3rd batch, before it is marked.
-    crashing = relay_process(fresh_dsn, topic_prefix, "--crash-after-batches", "3")
+    crashing = relay_process(
+        fresh_dsn,
+        topic_prefix,
+        "--crash-after-batches",
+        "3",
+        module="tests.support.crashing_relay",
+    )
     assert await asyncio.to_thread(crashing.wait, 60) == -signal.SIGKILL
     left = await unpublished_count(pool)
     assert total - 3 * 200 < left <= total - 2 * 200, "3rd batch sent but not marked"

@@ -141,6 +141,7 @@ async def test_one_registration_event_reads_one_registration_however_big_the_mee
     counting = CountingPool(pool)
     subscription = build_subscription(
         service.notifier,
+        service.notifier.stores,  # type: ignore[arg-type]
         name=f"counting-{unique}",
         pool=lambda: counting,  # type: ignore[arg-type,return-value]
         kafka=service.settings.kafka,

@@ -13,12 +13,12 @@ from icalendar import Calendar
 from contracts.envelope import decode
 from contracts.notifications import NOTIFICATION_TOPIC
 from services.kernel.clock import ManualClock
-from services.notifications.adapters.postgres import scrub_person
+from services.notifications.adapters.store import scrub_person
 from services.notifications.bootstrap import NotificationsService
 from services.notifications.domain.events import RegistrationPromoted
 from services.notifications.domain.model import Person
 from services.notifications.service_layer.delivery import DeliveryWorker
-from services.notifications.service_layer.notifying import SourceEvent
+from services.notifications.service_layer.handlers import SourceEvent
 from tests.integration.notifications.builders import (
     ANNE,
     BO,
@@ -112,9 +112,9 @@ async def test_a_promotion_delivered_twice_sends_exactly_one_place_mail(
     # meets the deliveries' unique key and queues nothing.
     promotion_again = RegistrationPromoted(MEETING_ID, "reg-2", Person("Bo Holm", BO.email), "461")
     async with pool.acquire() as conn, conn.transaction():
-        notifier = service.notifier
-        again = await notifier.apply(
-            notifier.store(conn), [SourceEvent(str(promotion), lambda _: promotion_again)]
+        store = service.notifier.stores.on(conn)  # type: ignore[attr-defined]
+        again = await service.notifier.apply(
+            store, [SourceEvent(str(promotion), lambda _: promotion_again)]
         )
     assert again == 0
 
@@ -236,9 +236,7 @@ async def test_two_workers_at_once_send_each_mail_exactly_once(
     ids += [await publish.event(confirmed(f"reg-{n}", p)) for n, p in enumerate(people)]
     await processed(pool, *ids)
     other = service.worker
-    twin = DeliveryWorker(
-        lambda: pool, other.store, other.mailer, sender=other.sender, retry=other.retry
-    )
+    twin = DeliveryWorker(other.deliveries, other.mailer, other.composer, retry=other.retry)
     now = service.clock.now()
     counts = await asyncio.gather(other.deliver_due(now), twin.deliver_due(now))
     assert sum(counts) == 12

@@ -7,9 +7,9 @@ import socket
 import asyncpg
 import pytest
 
+from services.notifications.adapters.feed import rebuild_feed
 from services.notifications.adapters.smtp import SmtpMailer
 from services.notifications.bootstrap import NotificationsService
-from services.notifications.service_layer.feed import rebuild_feed
 from services.notifications.service_layer.ports import OutgoingMail, TemporaryDeliveryError
 from tests.integration.notifications.builders import BO, Publisher, confirmed, scheduled, waitlisted
 from tests.integration.notifications.conftest import processed

@@ -11,6 +11,7 @@ import pytest
 
 from contracts.notifications import NotificationFailed, NotificationSent
 from services.kernel.clock import ManualClock
+from services.notifications.adapters.email import MimeComposer
 from services.notifications.bootstrap import NotificationsService, bootstrap
 from services.notifications.config import Settings
 from services.notifications.service_layer.delivery import DeliveryWorker
@@ -180,7 +181,7 @@ async def test_mail_accepted_before_the_database_went_away_is_recorded_not_sent_
     await registered(publish, pool, "one", "two", "three")
     mailer = DatabaseGoesAwayMailer(service.worker.mailer, pool)
     worker = DeliveryWorker(
-        lambda: pool, service.worker.store, mailer, sender=settings.sender, senders=1
+        service.worker.deliveries, mailer, MimeComposer(settings.sender), senders=1
     )
     with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
         await worker.deliver_due(clock.now())  # sent all three, could not record them

@@ -30,7 +30,7 @@ K8S = DEPLOY / "k8s"
 KUSTOMIZATION = K8S / "kustomization.yaml"
 SECRET_EXAMPLE = K8S / "secret.example.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
-HTTP_MODULE = ROOT / "services" / "kernel" / "http.py"
+HEALTH_MODULE = ROOT / "services" / "kernel" / "health.py"
 
 SERVICES = ("membership", "events", "notifications")
 """The services: each with its database, its Kafka topics and its secrets."""
@@ -357,8 +357,8 @@ def pod_labels(deployment: Doc) -> dict[str, str]:
 
 
 def http_routes() -> set[str]:
-    """The paths ``services/kernel/http.py`` registers with ``@app.get(...)``."""
-    return set(re.findall(r"@app\.get\(\s*\"([^\"]+)\"", HTTP_MODULE.read_text()))
+    """The paths ``services/kernel/health.py`` registers with ``@app.get(...)``."""
+    return set(re.findall(r"@app\.get\(\s*\"([^\"]+)\"", HEALTH_MODULE.read_text()))
 
 
 # --- Dockerfile --------------------------------------------------------------------------------

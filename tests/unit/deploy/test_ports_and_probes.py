@@ -76,7 +76,7 @@ def test_readiness_is_readyz_and_liveness_and_startup_are_healthz(service: str) 
     }
 
 
-def test_probe_and_metrics_paths_exist_in_the_http_kernel() -> None:
+def test_probe_and_metrics_paths_exist_in_the_health_kernel() -> None:
     assert {"/healthz", "/readyz", "/metrics"} <= http_routes()
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from services.events.domain import commands as c
 from services.events.domain import events as e
-from services.events.domain.decide import decide, evolve
+from services.events.domain.decisions import decide, evolve
 from services.events.domain.model import Meeting, MembershipStanding, Participant
 
 CPH = ZoneInfo("Europe/Copenhagen")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from services.events.domain.model import MembershipStanding
-from services.events.service_layer.meetings import EligibilityService, MeetingHeader
+from services.events.service_layer.eligibility import EligibilityService
 from services.events.service_layer.ports import (
+    MeetingHeader,
     MembershipServiceUnavailableError,
     MembershipStatus,
 )

@@ -15,7 +15,7 @@ from services.events.adapters.translation import (
 from services.events.domain import commands as c
 from services.events.domain import errors
 from services.events.domain import events as e
-from services.events.domain.decide import decide
+from services.events.domain.decisions import decide
 from services.events.domain.model import AgendaItem
 from tests.unit.events.builders import (
     MEETING,

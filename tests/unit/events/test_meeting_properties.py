@@ -18,7 +18,7 @@ from services.events.adapters.translation import meeting_from_json, meeting_to_j
 from services.events.domain import commands as c
 from services.events.domain import errors
 from services.events.domain import events as e
-from services.events.domain.decide import decide, evolve
+from services.events.domain.decisions import decide, evolve
 from services.events.domain.model import Meeting
 from tests.unit.events.builders import MEETING, NOW, register, schedule
 

@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.kernel.privacy import (
-    PrivacySettings,
-    SealError,
-    Vault,
-    normalise_email,
-    open_sealed,
-    seal,
-)
+from services.kernel.emails import normalise_email
+from services.kernel.privacy import PrivacySettings, SealError, Vault, open_sealed, seal
 
 KEY = bytes(range(32))
 FIELDS = {"name": "Anne Jensen", "email": "anne.jensen@aarhus.dk", "job_title": "Koordinator"}

@@ -27,8 +27,8 @@ from services.membership.domain.area_lists import (
     RawRow,
     read_rows,
 )
+from services.membership.domain.errors import AreaListInvalidError
 from services.membership.domain.municipalities import MUNICIPALITIES
-from services.membership.domain.outreach_errors import AreaListInvalidError
 from services.membership.entrypoints.csv_files import read_area_list
 from services.membership.service_layer.area_lists import ImportOutcome, import_area_list
 from tests.unit.membership.outreach_fakes import FakeOutreachStreams

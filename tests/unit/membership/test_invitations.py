@@ -11,14 +11,14 @@ import pytest
 
 from services.kernel.clock import ManualClock
 from services.membership.domain.area_lists import RawRow
-from services.membership.domain.invitations import InvitationReminded, InvitationRequest
-from services.membership.domain.meeting_facts import FactKind, MeetingFact
-from services.membership.domain.model import Contact
-from services.membership.domain.outreach_errors import (
+from services.membership.domain.errors import (
     InvitationsInvalidError,
     OfferMeetingError,
     UnknownAreaListError,
 )
+from services.membership.domain.invitations import InvitationReminded, InvitationRequest
+from services.membership.domain.meeting_facts import FactKind, MeetingFact
+from services.membership.domain.model import Contact
 from services.membership.service_layer import handlers
 from services.membership.service_layer.area_lists import import_area_list
 from services.membership.service_layer.invitations import InvitationsOutcome, invite

@@ -18,8 +18,15 @@ from services.kernel.eventstore import Append
 from services.kernel.privacy import ERASED, PersonKey, SealError
 from services.notifications.domain import events as domain
 from services.notifications.domain.model import Meeting, Person, Registration
-from services.notifications.service_layer.notifying import Opened, SourceEvent
+from services.notifications.service_layer.handlers import Opened, SourceEvent
 from services.notifications.service_layer.ports import FeedEntry, NewDelivery, ReminderChange
+
+
+class NoStores:
+    """For use cases that must work through the store they are given."""
+
+    def transaction(self) -> object:
+        raise AssertionError("the use case works through the store it is given")
 
 
 @dataclass

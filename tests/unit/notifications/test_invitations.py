@@ -11,14 +11,15 @@ import pytest
 
 from contracts import outreach as wo
 from services.kernel.clock import ManualClock
+from services.notifications.adapters.messages import DanishMessages
 from services.notifications.adapters.texts import render
-from services.notifications.adapters.translate import invitation_issued
+from services.notifications.adapters.translation import invitation_issued
 from services.notifications.domain.decisions import Policy, UnknownMeetingError
 from services.notifications.domain.invitations import InvitationIssued, decide_invitation
 from services.notifications.domain.model import Meeting, NotificationKind, Person
-from services.notifications.service_layer.inviting import InvitationSource, Inviter
-from services.notifications.service_layer.notifying import Notifier
-from tests.unit.notifications.fakes import FakeStore, FakeVault
+from services.notifications.service_layer.handlers import Notifier
+from services.notifications.service_layer.invitations import InvitationSource, Inviter
+from tests.unit.notifications.fakes import FakeStore, FakeVault, NoStores
 
 NOW = datetime(2021, 12, 2, 9, 0, tzinfo=UTC)
 START = datetime(2021, 12, 8, 8, 30, tzinfo=UTC)
@@ -138,10 +139,10 @@ class FakeSeats:
         return {m: self.seats[m] - self.taken.get(m, 0) for m in meeting_ids if m in self.seats}
 
 
-def inviter(vault: FakeVault, seats: FakeSeats) -> Inviter:
+def inviter(vault: FakeVault) -> Inviter:
     policy = Policy(organiser=Person("KL", "netvaerk@kl.dk"))
-    notifier = Notifier(policy, ManualClock(NOW), vault, lambda: None, lambda _: FakeStore())  # type: ignore[arg-type, return-value]
-    return Inviter(notifier, lambda _: seats, WEB)
+    notifier = Notifier(policy, ManualClock(NOW), vault, NoStores(), DanishMessages())
+    return Inviter(notifier, WEB)
 
 
 def source(vault: FakeVault, event_id: str, reminder: int = 0) -> InvitationSource:
@@ -160,17 +161,17 @@ def test_the_inviter_queues_one_mail_per_invitation_with_the_seats_left() -> Non
     vault, seats, store = FakeVault(), FakeSeats(), FakeStore()
     store.meetings_by_id[MEETING.meeting_id] = MEETING
     seats.taken[MEETING.meeting_id] = 68
-    invite = inviter(vault, seats)
+    invite = inviter(vault)
 
     queued = asyncio.run(
         invite.apply(
-            None,  # type: ignore[arg-type]
             store,
+            seats,
             [(MEETING.meeting_id, 80)],
             [source(vault, "ev-1"), source(vault, "ev-2", reminder=1)],
         )
     )
-    again = asyncio.run(invite.apply(None, store, [], [source(vault, "ev-1")]))  # type: ignore[arg-type]
+    again = asyncio.run(invite.apply(store, seats, [], [source(vault, "ev-1")]))
 
     assert (queued, again) == (2, 0), "a redelivered invitation queues nothing new"
     subjects = sorted(d.subject for d in store.deliveries.values())
@@ -183,4 +184,4 @@ def test_the_inviter_queues_one_mail_per_invitation_with_the_seats_left() -> Non
 def test_an_invitation_naming_a_meeting_never_scheduled_here_is_refused() -> None:
     vault = FakeVault()
     with pytest.raises(UnknownMeetingError):
-        asyncio.run(inviter(vault, FakeSeats()).apply(None, FakeStore(), [], [source(vault, "e")]))  # type: ignore[arg-type]
+        asyncio.run(inviter(vault).apply(FakeStore(), FakeSeats(), [], [source(vault, "e")]))

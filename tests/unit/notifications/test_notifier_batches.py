@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 
 from services.kernel.clock import ManualClock
 from services.kernel.privacy import ERASED
+from services.notifications.adapters.messages import DanishMessages
 from services.notifications.domain import events as domain
 from services.notifications.domain.decisions import Policy, UnknownMeetingError
 from services.notifications.domain.model import Meeting, NotificationKind, Person
-from services.notifications.service_layer.notifying import (
+from services.notifications.service_layer.handlers import (
     Erasure,
     Inbound,
     NetworkNamed,
@@ -25,7 +26,13 @@ from services.notifications.service_layer.notifying import (
     UnreadableEventError,
 )
 from services.notifications.service_layer.ports import NewDelivery
-from tests.unit.notifications.fakes import FakeStore, FakeVault, plain_source, registration_source
+from tests.unit.notifications.fakes import (
+    FakeStore,
+    FakeVault,
+    NoStores,
+    plain_source,
+    registration_source,
+)
 
 NOW = datetime(2021, 11, 22, 9, 0, tzinfo=UTC)
 START = datetime(2021, 12, 8, 8, 30, tzinfo=UTC)
@@ -44,10 +51,7 @@ def person(n: int) -> Person:
 
 
 def notifier(vault: FakeVault) -> Notifier:
-    def no_pool() -> object:
-        raise AssertionError("the batch use case works through the store it is given")
-
-    return Notifier(POLICY, ManualClock(NOW), vault, no_pool, lambda _: FakeStore())  # type: ignore[arg-type]
+    return Notifier(POLICY, ManualClock(NOW), vault, NoStores(), DanishMessages())
 
 
 def confirm(

@@ -1,29 +1,23 @@
-"""The key vault: crypto-shredding of personal data in an event-sourced system.
-
-Events are kept forever, so personal data in them (names, e-mails, notes) is never written
-in clear: it is *sealed* with a data key of its own per person (AES-256-GCM), and the event
-carries only the person's random id and the sealed text. Erasing a person deletes the key;
-every copy of the sealed text, in event stores, snapshots, topics and backups, can then no
-longer be opened by anyone, while the events themselves (seats, statuses, counts) stay.
+"""The key vault: persons, their data keys wrapped under a master key, and erasure.
 
 The vault is one PostgreSQL database shared by every service (``<SERVICE>_PRIVACY__*``):
 
 - ``persons``: HMAC-SHA256(pepper, normalised e-mail) -> a RANDOM person id and the
   person's data key, wrapped (AES-GCM) under the master key. The id is random, not derived
   from the e-mail, so once the row is gone nothing links the id in old events to anyone.
-- ``holds``: why a person's data is still needed, and until when (retention).
+- ``holds``: why a person's data is still needed, and until when (:mod:`.retention`).
 - ``erasures``: the audit of erasures (person id, when, why; nothing personal).
 
 The same e-mail gives the same person id until the person is erased (so the meeting
 aggregate can refuse a second registration without seeing the e-mail); after an erasure the
-e-mail gets a new person. This module knows no domain.
+e-mail gets a new person. A rotation of the master key wraps every data key again
+(:meth:`Vault.rewrap`); the data keys, and so everything sealed, stay as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -35,118 +29,17 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import orjson
 import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from services.kernel.db import Migration, create_pool
 from services.kernel.emails import normalise_email
+from services.kernel.privacy.retention import Retention
+from services.kernel.privacy.seal import NONCE_BYTES, associated_data, open_sealed
+from services.kernel.privacy.settings import PrivacySettings, master_key_bytes
 
 log = structlog.get_logger(__name__)
-
-ERASED = "[slettet]"
-"""What a projection shows instead of an erased person's name (Danish: deleted)."""
-
-SEAL_VERSION = "v1"
-_NONCE = 12
-_AD_PREFIX = b"kl-privacy-v1|"
-
-_DEV_MASTER_KEY = base64.b64encode(b"kl-dev-master-key-not-for-prod!!").decode()
-_DEV_PEPPER = base64.b64encode(b"kl-dev-pepper-not-for-production").decode()
-DEVELOPMENT_SECRETS = frozenset({_DEV_MASTER_KEY, _DEV_PEPPER})
-"""The master key and pepper written in this file (public): development only."""
-
-
-class PrivacySettings(BaseModel):
-    """The vault, nested in each service's settings: ``EVENTS_PRIVACY__DATABASE_URL``..."""
-
-    # A validation error must not print a key it refuses.
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    database_url: str = Field(
-        default="postgresql://postgres@127.0.0.1:55432/kl_privacy",
-        description="The key vault's database, shared by every service.",
-    )
-    master_key: SecretStr = Field(
-        default=SecretStr(_DEV_MASTER_KEY),
-        description="Base64 of 32 bytes: wraps every person's data key. The default is for "
-        "development only; production takes it from a secret store.",
-    )
-    previous_master_keys: list[SecretStr] = Field(
-        default_factory=list,
-        description="Master keys used before a rotation (a JSON list of base64 keys): "
-        "they still open the data keys wrapped under them and never wrap a new one. Remove "
-        "them once `python -m services.operator rewrap-keys` has rewrapped every key.",
-    )
-    pepper: SecretStr = Field(
-        default=SecretStr(_DEV_PEPPER),
-        description="Base64 of at least 16 bytes: the HMAC key of e-mail digests.",
-    )
-    key_cache_s: float = Field(
-        default=30.0, ge=0, description="How long a process may reuse a data key it fetched."
-    )
-    retention_days: int = Field(
-        default=90,
-        ge=0,
-        description="Days after a meeting's end before its participants' "
-        "personal data is erased automatically.",
-    )
-    pending_days: int = Field(
-        default=7,
-        ge=1,
-        description="Days a person made for a request is held ('pending') at least: a "
-        "request that was refused gives them no other hold, so the retention sweeper "
-        "erases them once this has run out.",
-    )
-    sweep_interval_s: float = Field(
-        default=60.0, gt=0, le=3600, description="How often the retention sweeper looks."
-    )
-    pool_size: int = Field(default=5, ge=1)
-
-    def development_values(self) -> list[str]:
-        """The settings that hold the public development key or pepper."""
-        named = [("master_key", self.master_key), ("pepper", self.pepper)] + [
-            (f"previous_master_keys[{n}]", k) for n, k in enumerate(self.previous_master_keys)
-        ]
-        return [name for name, value in named if value.get_secret_value() in DEVELOPMENT_SECRETS]
-
-    @field_validator("master_key")
-    @classmethod
-    def _a_master_key(cls, value: SecretStr) -> SecretStr:
-        _master_key_bytes(value, "master_key")
-        return value
-
-    @field_validator("pepper")
-    @classmethod
-    def _a_pepper(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = base64.b64decode(value.get_secret_value(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("pepper is not base64 (make one: openssl rand -base64 32)") from None
-        if len(raw) < 16:
-            raise ValueError(f"pepper must be at least 16 bytes, base64-encoded; it is {len(raw)}")
-        return value
-
-    @field_validator("previous_master_keys")
-    @classmethod
-    def _master_keys(cls, values: list[SecretStr]) -> list[SecretStr]:
-        for n, value in enumerate(values):
-            _master_key_bytes(value, f"previous_master_keys[{n}]")
-        return values
-
-
-def _master_key_bytes(value: SecretStr, name: str) -> bytes:
-    """The 32 bytes of a base64 master key; a clear error (without the key) otherwise."""
-    try:
-        raw = base64.b64decode(value.get_secret_value(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"{name} is not base64 (make one: openssl rand -base64 32)") from None
-    if len(raw) != 32:
-        raise ValueError(f"{name} must be 32 bytes, base64-encoded; it is {len(raw)} bytes")
-    return raw
-
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -175,10 +68,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-class SealError(ValueError):
-    """Sealed text that cannot be opened: tampered, for another person, or unknown format."""
-
-
 class MasterKeyError(RuntimeError):
     """A data key is wrapped under none of the configured master keys."""
 
@@ -195,60 +84,15 @@ def new_person_id() -> str:
     return f"person-{uuid.uuid4().hex}"
 
 
-def _ad(person_id: str) -> bytes:
-    return _AD_PREFIX + person_id.encode()
-
-
-def seal(person_id: str, key: bytes, fields: dict[str, Any]) -> str:
-    """``fields`` as JSON, encrypted with the person's key; the person id is bound as
-    associated data, so the text cannot be passed off as another person's."""
-    nonce = os.urandom(_NONCE)
-    ct = AESGCM(key).encrypt(nonce, orjson.dumps(fields), _ad(person_id))
-    return f"{SEAL_VERSION}.{base64.urlsafe_b64encode(nonce + ct).decode().rstrip('=')}"
-
-
-_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
-
-
-def open_sealed(
-    person_id: str, key: bytes, sealed: str, ciphers: dict[bytes, AESGCM] | None = None
-) -> dict[str, Any]:
-    """The fields :func:`seal` sealed; :class:`SealError` if it cannot be opened.
-
-    ``ciphers``: a caller opening many texts (a projection's batch) passes a dict in which
-    the cipher of each key is kept for the batch, instead of making one per text.
-    """
-    version, _, body = sealed.partition(".")
-    if version != SEAL_VERSION or not body:
-        raise SealError("unknown sealed format")
-    try:
-        # base64.urlsafe_b64decode, without its per-call checks (a hot path of a rebuild)
-        raw = binascii.a2b_base64(
-            body.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(body) % 4)
-        )
-        cipher = None if ciphers is None else ciphers.get(key)
-        if cipher is None:
-            cipher = AESGCM(key)
-            if ciphers is not None:
-                ciphers[key] = cipher
-        plain = cipher.decrypt(raw[:_NONCE], raw[_NONCE:], _ad(person_id))
-        fields = orjson.loads(plain)
-    except (InvalidTag, ValueError, binascii.Error) as exc:
-        raise SealError("sealed text does not open") from exc
-    if not isinstance(fields, dict):
-        raise SealError("sealed text is not an object")
-    return fields
-
-
 class Vault:
     """The key vault of one process: a small pool on the vault database, opened on first
     use, and a time-bounded cache of data keys (dropped for a person on erasure)."""
 
     def __init__(self, settings: PrivacySettings | None = None) -> None:
         self.settings = settings or PrivacySettings()
-        self._master = AESGCM(_master_key_bytes(self.settings.master_key, "master_key"))
+        self._master = AESGCM(master_key_bytes(self.settings.master_key, "master_key"))
         self._previous = [
-            AESGCM(_master_key_bytes(k, "previous_master_keys"))
+            AESGCM(master_key_bytes(k, "previous_master_keys"))
             for k in self.settings.previous_master_keys
         ]
         self._pepper = base64.b64decode(self.settings.pepper.get_secret_value())
@@ -259,6 +103,8 @@ class Vault:
         self._pending: dict[bytes, datetime] = {}
         self._flusher: asyncio.Task[None] | None = None
         self.round_trips = 0
+        self.retention = Retention(self.pool, self._count_round_trip)
+        """The holds on persons' data (:class:`Retention`), on this vault's database."""
 
     # --- plumbing -------------------------------------------------------------------
 
@@ -284,12 +130,15 @@ class Vault:
             await self._pool.close()
             self._pool = None
 
+    def _count_round_trip(self) -> None:
+        self.round_trips += 1
+
     def digest(self, email: str) -> bytes:
         return hmac.new(self._pepper, normalise_email(email).encode(), hashlib.sha256).digest()
 
     def _wrap(self, person_id: str, key: bytes) -> bytes:
-        nonce = os.urandom(_NONCE)
-        return nonce + self._master.encrypt(nonce, key, _ad(person_id))
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._master.encrypt(nonce, key, associated_data(person_id))
 
     def _unwrap(self, person_id: str, wrapped: bytes) -> bytes:
         return self._unwrap_any(person_id, wrapped)[0]
@@ -297,7 +146,8 @@ class Vault:
     def _unwrap_any(self, person_id: str, wrapped: bytes) -> tuple[bytes, bool]:
         """The data key, and whether it is wrapped under the current master key (else
         under a previous one, until :meth:`rewrap` has run)."""
-        nonce, body, ad = wrapped[:_NONCE], wrapped[_NONCE:], _ad(person_id)
+        nonce, body = wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:]
+        ad = associated_data(person_id)
         for n, master in enumerate((self._master, *self._previous)):
             try:
                 return master.decrypt(nonce, body, ad), n == 0
@@ -379,7 +229,7 @@ class Vault:
         found = await self._find_or_make(digests)
         if pending:
             # The first "pending" hold stays (see person_for): set once, never renewed.
-            await self.hold(
+            await self.retention.hold(
                 [(found[d].person_id, "pending", until) for d, until in pending.items()],
                 keep_existing=True,
             )
@@ -512,7 +362,7 @@ class Vault:
                 rewrapped += len(ids)
                 after = rows[-1]["person_id"]
 
-    # --- erasure and retention ------------------------------------------------------
+    # --- erasure ---------------------------------------------------------------------
 
     async def erase(self, person_id: str, reason: str) -> bool:
         """Delete the person's key, digest and holds; record the erasure (idempotent).
@@ -545,48 +395,3 @@ class Vault:
         pool = await self.pool()
         found = await pool.fetchval("SELECT true FROM erasures WHERE person_id = $1", person_id)
         return bool(found)
-
-    async def hold(
-        self, holds: Sequence[tuple[str, str, datetime | None]], *, keep_existing: bool = False
-    ) -> None:
-        """Add or move holds: (person id, holder, until; None = until released).
-
-        Holds of persons the vault does not know (erased) are ignored. ``keep_existing``:
-        add the holds that do not exist, never move one that does.
-        """
-        if not holds:
-            return
-        conflict = "DO NOTHING" if keep_existing else "DO UPDATE SET until = excluded.until"
-        pool = await self.pool()
-        self.round_trips += 1
-        await pool.execute(
-            f"""INSERT INTO holds (person_id, holder, until)
-               SELECT h.* FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-                   AS h(person_id, holder, until)
-               WHERE EXISTS (SELECT 1 FROM persons p WHERE p.person_id = h.person_id)
-               ON CONFLICT (person_id, holder) {conflict}""",
-            [h[0] for h in holds],
-            [h[1] for h in holds],
-            [h[2] for h in holds],
-        )
-
-    async def move_holds(self, holder: str, until: datetime | None) -> int:
-        """Move every hold of one holder (a meeting that moved); how many."""
-        pool = await self.pool()
-        status: str = await pool.execute(
-            "UPDATE holds SET until = $2 WHERE holder = $1", holder, until
-        )
-        return int(status.split()[-1])
-
-    async def due_for_retention(self, now: datetime, limit: int = 500) -> list[str]:
-        """Persons whose holds have all expired at ``now`` (persons with no hold are kept:
-        a hold-less person was never given a retention rule)."""
-        pool = await self.pool()
-        rows = await pool.fetch(
-            """SELECT person_id FROM holds GROUP BY person_id
-               HAVING bool_and(until IS NOT NULL AND until <= $1)
-               ORDER BY person_id LIMIT $2""",
-            now,
-            limit,
-        )
-        return [r["person_id"] for r in rows]

@@ -30,15 +30,12 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import asyncpg
 import structlog
 
 from contracts.notifications import NOTIFICATION_TOPIC, NotificationQueued
 from services.kernel.clock import Clock
 from services.kernel.eventstore import Append, NewEvent
 from services.kernel.privacy import SealError, seal
-from services.notifications.adapters.calendar import calendar_object
-from services.notifications.adapters.texts import render
 from services.notifications.domain.decisions import (
     Policy,
     decide,
@@ -58,22 +55,25 @@ from services.notifications.domain.events import (
     MeetingScheduled,
     MembershipStarted,
 )
-from services.notifications.domain.model import Meeting, NotificationIntent, Registration
+from services.notifications.domain.model import (
+    Meeting,
+    NotificationIntent,
+    Registration,
+    notification_stream,
+)
 from services.notifications.service_layer.ports import (
     FeedEntry,
     KeyVault,
+    Messages,
     NewDelivery,
     NotificationStore,
+    NotificationStores,
     ReminderChange,
 )
 
 log = structlog.get_logger(__name__)
 
 _ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://netvaerk.kl.dk/notifications")
-
-
-def notification_stream(notification_id: UUID) -> str:
-    return f"notification-{notification_id}"
 
 
 def dedupe_key(source: str, person_id: str, intent: NotificationIntent) -> str:
@@ -153,26 +153,15 @@ class _View:
         )
 
 
+@dataclass(eq=False)
 class Notifier:
     """The use cases around source events and reminders."""
 
-    def __init__(
-        self,
-        policy: Policy,
-        clock: Clock,
-        vault: KeyVault,
-        pool: Callable[[], asyncpg.Pool],
-        stores: Callable[[asyncpg.Connection], NotificationStore],
-    ) -> None:
-        self.policy = policy
-        self.clock = clock
-        self.vault = vault
-        self.pool = pool
-        self.stores = stores
-
-    def store(self, conn: asyncpg.Connection) -> NotificationStore:
-        """The store on a connection whose transaction the caller holds."""
-        return self.stores(conn)
+    policy: Policy
+    clock: Clock
+    vault: KeyVault
+    stores: NotificationStores
+    messages: Messages
 
     async def apply(self, store: NotificationStore, batch: Sequence[Inbound]) -> int:
         """Apply a batch of consumed events in order; return how many notifications it
@@ -271,8 +260,7 @@ class Notifier:
         """Queue the reminders due at ``now``; return how many. Safe with several instances."""
         queued = 0
         while True:
-            async with self.pool().acquire() as conn, conn.transaction():
-                store = self.store(conn)
+            async with self.stores.transaction() as store:
                 due = await store.claim_due_reminder(now)
                 if due is None:
                     return queued
@@ -311,10 +299,10 @@ class Notifier:
             notification_id = uuid5(_ID_NAMESPACE, key)
             if notification_id in deliveries:
                 continue
-            text = render(intent)
+            text = self.messages.text(intent)
             ics = None
             if intent.calendar is not None and intent.meeting is not None:
-                ics = calendar_object(
+                ics = self.messages.calendar(
                     intent.calendar, intent.meeting, recipient, self.policy.organiser, now
                 )
             deliveries[notification_id] = (

@@ -21,11 +21,7 @@ from typing import Any
 from services.events.domain import commands as c
 from services.events.domain import errors
 from services.events.domain import events as e
-from services.events.domain.model import (
-    Basis,
-    Meeting,
-    Registration,
-)
+from services.events.domain.model import Basis, Meeting, Registration, details_of
 
 
 def decide(state: Meeting | None, command: c.Command) -> list[e.Event]:
@@ -42,22 +38,7 @@ def decide(state: Meeting | None, command: c.Command) -> list[e.Event]:
 def evolve(state: Meeting | None, event: e.Event) -> Meeting:
     """Apply ``event`` to ``state`` (mutated in place) and return it."""
     if isinstance(event, e.MeetingScheduled):
-        return Meeting(
-            meeting_id=event.meeting_id,
-            network_slug=event.network_slug,
-            year=event.year,
-            title=event.title,
-            description=event.description,
-            starts_at=event.starts_at,
-            ends_at=event.ends_at,
-            venue_name=event.venue_name,
-            venue_address=event.venue_address,
-            seats=event.seats,
-            registration_deadline=event.registration_deadline,
-            per_municipality_cap=event.per_municipality_cap,
-            guest_price_dkk=event.guest_price_dkk,
-            next_year_members_free=event.next_year_members_free,
-        )
+        return Meeting(meeting_id=event.meeting_id, **details_of(event))
     if state is None:
         raise ValueError(f"{type(event).__name__} before MeetingScheduled")
     m = state
@@ -174,25 +155,7 @@ def _schedule(state: Meeting | None, cmd: c.ScheduleMeeting) -> list[e.Event]:
         raise errors.InvalidMeetingError(
             "Gæsteprisen kan ikke være negativ.", "The guest price cannot be negative."
         )
-    return [
-        e.MeetingScheduled(
-            meeting_id=cmd.meeting_id,
-            occurred_at=cmd.at,
-            network_slug=cmd.network_slug,
-            year=cmd.year,
-            title=cmd.title,
-            description=cmd.description,
-            starts_at=cmd.starts_at,
-            ends_at=cmd.ends_at,
-            venue_name=cmd.venue_name,
-            venue_address=cmd.venue_address,
-            seats=cmd.seats,
-            registration_deadline=cmd.registration_deadline,
-            per_municipality_cap=cmd.per_municipality_cap,
-            guest_price_dkk=cmd.guest_price_dkk,
-            next_year_members_free=cmd.next_year_members_free,
-        )
-    ]
+    return [e.MeetingScheduled(meeting_id=cmd.meeting_id, occurred_at=cmd.at, **details_of(cmd))]
 
 
 def _publish_program(m: Meeting, cmd: c.PublishProgram) -> list[e.Event]:
@@ -274,28 +237,17 @@ def _register(m: Meeting, cmd: c.Register) -> list[e.Event]:
     if cap is not None and m.active_per_municipality.get(code, 0) >= cap:
         raise errors.MunicipalityCapReachedError(code, cap)
     basis, price = _basis(m, cmd)
+    registration: dict[str, Any] = {
+        "meeting_id": m.meeting_id,
+        "occurred_at": cmd.at,
+        "registration_id": cmd.registration_id,
+        "participant": cmd.participant,
+        "basis": basis,
+        "price_dkk": price,
+    }
     if m.seats_taken < m.seats and not m.waitlist:
-        return [
-            e.RegistrationConfirmed(
-                meeting_id=m.meeting_id,
-                occurred_at=cmd.at,
-                registration_id=cmd.registration_id,
-                participant=cmd.participant,
-                basis=basis,
-                price_dkk=price,
-            )
-        ]
-    return [
-        e.RegistrationWaitlisted(
-            meeting_id=m.meeting_id,
-            occurred_at=cmd.at,
-            registration_id=cmd.registration_id,
-            participant=cmd.participant,
-            basis=basis,
-            price_dkk=price,
-            position=len(m.waitlist) + 1,
-        )
-    ]
+        return [e.RegistrationConfirmed(**registration)]
+    return [e.RegistrationWaitlisted(**registration, position=len(m.waitlist) + 1)]
 
 
 def _cancel_registration(m: Meeting, cmd: c.CancelRegistration) -> list[e.Event]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from contracts import meetings as wire
 from contracts import membership as wire_membership
@@ -23,25 +24,9 @@ def meeting_event(
     (the participant is then the erased marker, with no e-mail: nothing is sent to them).
     """
     if isinstance(payload, wire.MeetingScheduled):
-        return domain.MeetingScheduled(
-            Meeting(
-                meeting_id=payload.meeting_id,
-                title=payload.title,
-                description=payload.description,
-                starts_at=payload.starts_at,
-                ends_at=payload.ends_at,
-                venue_name=payload.venue_name,
-                venue_address=payload.venue_address,
-            )
-        )
+        return domain.MeetingScheduled(_copied(payload, Meeting, "status", "program"))
     if isinstance(payload, wire.MeetingRescheduled):
-        return domain.MeetingRescheduled(
-            meeting_id=payload.meeting_id,
-            starts_at=payload.starts_at,
-            ends_at=payload.ends_at,
-            venue_name=payload.venue_name,
-            venue_address=payload.venue_address,
-        )
+        return _copied(payload, domain.MeetingRescheduled)
     if isinstance(payload, wire.MeetingProgramPublished):
         return domain.MeetingProgramChanged(
             meeting_id=payload.meeting_id,
@@ -69,6 +54,16 @@ def meeting_event(
             had_seat=payload.had_seat,
         )
     raise TypeError(f"not a meeting event this service reads: {type(payload).__name__}")
+
+
+T = TypeVar("T")
+
+
+def _copied(payload: EventPayload, cls: type[T], *but: str) -> T:
+    """``cls`` made of the payload's fields of the same names (but those named ``but``,
+    which keep their defaults)."""
+    names = (f.name for f in fields(cls) if f.name not in but)  # type: ignore[arg-type]
+    return cls(**{name: getattr(payload, name) for name in names})
 
 
 def _registration(

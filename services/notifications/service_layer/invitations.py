@@ -3,39 +3,25 @@
 Applied in the subscriber's transaction, after the rest of its batch (so the registrations
 and erasures of the batch are in the view): the seats of meetings scheduled or changed are
 kept, the invitations' contacts opened with one vault call, each meeting read once, and the
-mails queued through the notifier like every other (deliveries, events, feed).
+mails queued through the notifier like every other (the texts through its
+:class:`~services.notifications.service_layer.ports.Messages`; deliveries, events, feed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
-
-import asyncpg
 
 from services.kernel.privacy import SealError
 from services.notifications.domain.decisions import UnknownMeetingError
 from services.notifications.domain.invitations import InvitationIssued, decide_invitation
-from services.notifications.service_layer.notifying import (
+from services.notifications.service_layer.handlers import (
     Decided,
     Notifier,
     Opened,
     UnreadableEventError,
 )
-from services.notifications.service_layer.ports import NotificationStore
-
-
-class SeatCounts(Protocol):
-    """The seats of meetings, beside the view of registrations (in the caller's transaction)."""
-
-    async def save_seats(self, changes: Sequence[tuple[str, int]]) -> None:
-        """(meeting id, seats) in the order they happened."""
-        ...
-
-    async def seats_left(self, meeting_ids: Collection[str]) -> dict[str, int]:
-        """Free seats of the meetings whose seats are known."""
-        ...
+from services.notifications.service_layer.ports import NotificationStore, SeatCounts
 
 
 @dataclass(frozen=True)
@@ -49,21 +35,18 @@ class InvitationSource:
     correlation_id: str | None = None
 
 
+@dataclass(eq=False)
 class Inviter:
-    def __init__(
-        self,
-        notifier: Notifier,
-        seats: Callable[[asyncpg.Connection], SeatCounts],
-        web_url: str,
-    ) -> None:
-        self.notifier = notifier
-        self.seats = seats
-        self.web_url = web_url
+    """The invitations' use case, queueing through the notifier."""
+
+    notifier: Notifier
+    web_url: str
+    """Where the web pages are: the municipality's join page, the meeting's page."""
 
     async def apply(
         self,
-        conn: asyncpg.Connection,
         store: NotificationStore,
+        seats: SeatCounts,
         seat_changes: Sequence[tuple[str, int]],
         invitations: Sequence[InvitationSource],
     ) -> int:
@@ -72,7 +55,6 @@ class Inviter:
         ``UnknownMeetingError`` when an invitation names a meeting never scheduled here,
         :class:`UnreadableEventError` when a contact does not open (the subscriber then
         applies the batch one by one, and dead-letters the poison)."""
-        seats = self.seats(conn)
         await seats.save_seats(seat_changes)
         if not invitations:
             return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from contracts import meetings as wm
 from contracts import outreach as wo
 from contracts.base import EventPayload
-from services.membership.adapters.contract import ERASED_CONTACT, SealedContact
+from services.membership.adapters.translation import ERASED_CONTACT, SealedContact
 from services.membership.domain import area_lists as da
 from services.membership.domain import invitations as di
 from services.membership.domain.meeting_facts import FactKind, MeetingFact
