@@ -110,35 +110,53 @@ class Housekeeping:
         return {table: (now - age if age else None) for table, age in ages.items()}
 
     async def sweep(self) -> Swept | None:
-        """One round; None when another instance is sweeping this database right now."""
+        """One round; None when another instance is sweeping this database right now.
+
+        The lock is taken per batch, so another instance can take it between two batches:
+        this one then stops and answers what it deleted before it gave way (each row is
+        counted by the one instance that deleted it), or None if that was nothing."""
         horizons = self.horizons(self.clock.now())
         deleted: dict[str, int] = {}
+        gave_way = False
         async with self._pool().acquire() as conn:
             for table, column, where in _TABLES:
                 horizon = horizons[table]
                 if horizon is None:
                     continue
-                deleted[table] = 0
-                while True:
-                    async with conn.transaction():
-                        if not await conn.fetchval(
-                            "SELECT pg_try_advisory_xact_lock($1)", lock_key(self.name)
-                        ):
-                            return None
-                        status: str = await conn.execute(
-                            f"""DELETE FROM {table} WHERE ctid = ANY(ARRAY(
-                                    SELECT ctid FROM {table}
-                                    WHERE {where} AND {column} < $1 LIMIT {BATCH}))""",
-                            horizon,
-                        )
-                    count = int(status.split()[-1])
-                    deleted[table] += count
-                    if count < BATCH:
-                        break
+                deleted[table], gave_way = await self._sweep_table(
+                    conn, table, column, where, horizon
+                )
+                if gave_way:
+                    break
+        if gave_way and not any(deleted.values()):
+            return None
         swept = Swept(**deleted)
         if any(deleted.values()):
             log.info("housekeeping swept", **deleted)
         return swept
+
+    async def _sweep_table(
+        self, conn: asyncpg.Connection, table: str, column: str, where: str, horizon: datetime
+    ) -> tuple[int, bool]:
+        """Rows of one table deleted in batches, and whether another instance took the lock
+        between two batches (then this one stops)."""
+        deleted = 0
+        while True:
+            async with conn.transaction():
+                if not await conn.fetchval(
+                    "SELECT pg_try_advisory_xact_lock($1)", lock_key(self.name)
+                ):
+                    return deleted, True
+                status: str = await conn.execute(
+                    f"""DELETE FROM {table} WHERE ctid = ANY(ARRAY(
+                            SELECT ctid FROM {table}
+                            WHERE {where} AND {column} < $1 LIMIT {BATCH}))""",
+                    horizon,
+                )
+            count = int(status.split()[-1])
+            deleted += count
+            if count < BATCH:
+                return deleted, False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sweep every ``interval_s`` until ``stop``; a failed round is tried next time."""
