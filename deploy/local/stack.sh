@@ -92,6 +92,17 @@ die() { printf 'stack.sh: error: %s\n' "$*" >&2; exit 1; }
 
 now() { date +%s; }
 
+# poll SECONDS INTERVAL CMD...: run CMD every INTERVAL seconds until it succeeds (return 0), for
+# at most SECONDS (then return 1). The one way this script waits for something.
+poll() {
+    local deadline=$(($(now) + $1)) interval="$2"
+    shift 2
+    until "$@"; do
+        (($(now) < deadline)) || return 1
+        sleep "$interval"
+    done
+}
+
 # Size of each log file when this invocation started a component: error messages show only
 # what that start wrote, not older runs.
 declare -A LOG_OFFSET=()
@@ -138,16 +149,14 @@ self_connected() {
     [[ -n "$(ss -Htan "( sport = :$1 and dport = :$1 )" 2>/dev/null)" ]]
 }
 
+port_released() { ! self_connected "$1"; }
+
 wait_self_connection() {
-    local port="$1" name="$2" deadline=$(($(now) + 65)) said=""
-    while self_connected "$port"; do
-        if [[ -z "$said" ]]; then
-            say "$name: port $port is held by a connection to itself (a client retried against it while it was stopped; the port lies in the ephemeral range); waiting until it is released (at most 60 s)"
-            said=1
-        fi
-        (($(now) < deadline)) || die "port $port is still held by a connection to itself; choose a port below 32768 for $name"
-        sleep 1
-    done
+    local port="$1" name="$2"
+    self_connected "$port" || return 0
+    say "$name: port $port is held by a connection to itself (a client retried against it while it was stopped; the port lies in the ephemeral range); waiting until it is released (at most 60 s)"
+    poll 65 1 port_released "$port" ||
+        die "port $port is still held by a connection to itself; choose a port below 32768 for $name"
 }
 
 # require_port_free PORT VARNAME: fail at once when a foreign process holds the port.
@@ -178,9 +187,11 @@ proc_alive() {
     [[ -n "$state" && "$state" != Z ]]
 }
 
+proc_gone() { ! proc_alive "$1"; }
+
 # stop_pid PIDFILE MARKER NAME: SIGTERM, wait up to 60 s, then SIGKILL.
 stop_pid() {
-    local pidfile="$1" marker="$2" name="$3" pid i
+    local pidfile="$1" marker="$2" name="$3" pid
     if ! pid_matches "$pidfile" "$marker"; then
         rm -f "$pidfile"
         say "$name: not running"
@@ -188,11 +199,7 @@ stop_pid() {
     fi
     pid="$(head -n1 "$pidfile")"
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 600; i++)); do
-        proc_alive "$pid" || break
-        sleep 0.1
-    done
-    if proc_alive "$pid"; then
+    if ! poll 60 0.1 proc_gone "$pid"; then
         warn "$name: still running after 60 s, sending SIGKILL to pid $pid"
         kill -KILL "$pid" 2>/dev/null || true
         sleep 0.5
@@ -211,6 +218,71 @@ launch() {
     setsid "$@" </dev/null >>"$logfile" 2>&1 9>&- &
     echo $! >"$pidfile"
 }
+
+# A component NAME (kafka, pg, smtp, issuer) provides NAME_alive (its process runs; for a
+# server we do not manage: true), NAME_probe (a real client round trip; prints what it found)
+# and NAME_pid (its process id, or nothing). await_ready and report_status do the rest.
+
+# answers NAME: stop polling when NAME answers (PROBE_OUT: what it said) or died (DIED=1).
+answers() {
+    if ! "${1}_alive"; then
+        DIED=1
+        return 0
+    fi
+    PROBE_OUT="$("${1}_probe" 2>&1)"
+}
+
+# await_ready NAME WHAT WHERE HINT LOG...: wait until NAME answers, at most STACK_TIMEOUT s.
+# If its process exits meanwhile, NAME_revive (where defined) may start it again (then the
+# wait begins anew); otherwise, and at the deadline, fail with the tail of the LOGs. HINT is
+# added to the timeout's message.
+await_ready() {
+    local name="$1" what="$2" where="$3" hint="$4" logs
+    shift 4
+    logs="$(printf '%s, ' "${@#"$ROOT"/}")"
+    logs="${logs%, }"
+    while :; do
+        DIED=0 PROBE_OUT=""
+        if ! poll "$STACK_TIMEOUT" 0.3 answers "$name"; then
+            show_log "$@"
+            die "$what did not answer on $where within ${STACK_TIMEOUT}s${PROBE_OUT:+ (last try: $PROBE_OUT)}${hint:+; $hint}"
+        fi
+        ((DIED)) || return 0
+        if declare -F "${name}_revive" >/dev/null && "${name}_revive"; then
+            continue
+        fi
+        show_log "$@"
+        die "$what exited during start-up${logs:+ (logs above: $logs)}"
+    done
+}
+
+# report_status NAME LABEL WHERE PORT DETAIL...: one line "LABEL up|down WHERE ..."; status 1
+# when down. DETAIL is a command that prints the rest of an "up" line; PROBE_OUT holds what
+# the probe said.
+report_status() {
+    local name="$1" label where="$3" port="$4" pid
+    label="$(printf '%-9s' "$2")"
+    shift 4
+    if ! "${name}_alive"; then
+        say "$label down  $where$(port_open "$port" && echo " (port in use by another process)")"
+        return 1
+    fi
+    pid="$("${name}_pid")"
+    if ! PROBE_OUT="$("${name}_probe" 2>&1)"; then
+        say "$label down  $where  ${pid:+pid $pid runs but }does not answer: $PROBE_OUT"
+        return 1
+    fi
+    say "$label up    $where  ${pid:+pid $pid  }$("$@")"
+}
+
+# probe_said: what the last probe said (a DETAIL for report_status).
+probe_said() { printf '%s' "$PROBE_OUT"; }
+
+# listening PORT: something accepts connections on the port; says so when not (for probes).
+listening() { port_open "$1" || { echo "nothing listens on 127.0.0.1:$1"; return 1; }; }
+
+# pid_of PIDFILE: the process id a pid file names.
+pid_of() { head -n1 "$1" 2>/dev/null; }
 
 need_python() {
     [[ -x "$STACK_PYTHON" ]] ||
@@ -255,7 +327,7 @@ need_java() {
         die "$JAVA is Java '$version'; Kafka $KAFKA_VERSION needs Java 17+: apt-get install openjdk-17-jre-headless, or set JAVA_HOME"
 }
 
-kafka_running() { pid_matches "$KAFKA_PID" "$KAFKA_PROPS"; }
+kafka_alive() { pid_matches "$KAFKA_PID" "$KAFKA_PROPS"; }
 
 # kafka_fetch: the jars of kafka_2.13 and its dependencies, plus the log4j binding, into
 # var/kafka/libs; skipped when the marker says the folder is complete for these versions.
@@ -364,15 +436,23 @@ kafka_tls() {
     }
 }
 
+# kafka_new_cluster_id FILE: a new cluster id (kafka.tools.StorageTool random-uuid) into FILE.
+kafka_new_cluster_id() {
+    local id log="$LOG_DIR/kafka-format.log"
+    mark_log "$log"
+    id="$("${KAFKA_CMD[@]}" kafka.tools.StorageTool random-uuid 2>&1 | tee -a "$log" | tail -n1)" || true
+    [[ "$id" =~ ^[A-Za-z0-9_-]{22}$ ]] || {
+        show_log "$log"
+        die "kafka.tools.StorageTool random-uuid gave no cluster id (log above: ${log#"$ROOT"/})"
+    }
+    echo "$id" >"$1"
+}
+
 # kafka_format: cluster id in var/kafka/cluster.id; storage formatted once (--standalone).
 kafka_format() {
     local id_file="$KAFKA_DIR/cluster.id"
     [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
-    if [[ ! -s "$id_file" ]]; then
-        "${KAFKA_CMD[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1 >"$id_file.tmp"
-        [[ -s "$id_file.tmp" ]] || die "kafka.tools.StorageTool random-uuid gave no cluster id"
-        mv "$id_file.tmp" "$id_file"
-    fi
+    [[ -s "$id_file" ]] || kafka_new_cluster_id "$id_file"
     mkdir -p "$KAFKA_DATA"
     SCRAM_ARGS=()
     if kafka_scram; then
@@ -386,32 +466,27 @@ kafka_format() {
     fi
 }
 
-# kafka_properties: server.properties from the template; for scram, without the template's
-# listener lines and with kafka/scram.properties.template (listeners, SASL, TLS) instead.
-# The file holds the broker's SCRAM password: readable by its owner only.
+# kafka_properties: server.properties from the template (kafka/properties.py); for scram with
+# kafka/scram.properties.template over it (listeners, SASL, TLS). Readable by its owner only:
+# it holds the broker's SCRAM password.
 kafka_properties() {
-    local listener_keys='^(listeners|advertised\.listeners|inter\.broker\.listener\.name|listener\.security\.protocol\.map)='
-    (
-        umask 077
-        if kafka_scram; then
-            grep -Ev "$listener_keys" "$HERE/kafka/server.properties.template"
-            cat "$HERE/kafka/scram.properties.template"
-        else
-            cat "$HERE/kafka/server.properties.template"
-        fi | sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
-            -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-            -e "s|@KAFKA_SSL_PORT@|${KAFKA_SSL_PORT:-}|g" \
-            -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" \
-            -e "s|@KAFKA_TLS_DIR@|$KAFKA_TLS_DIR|g" \
-            -e "s|@BROKER_USER@|$KAFKA_SCRAM_BROKER_USER|g" \
-            -e "s|@BROKER_PASSWORD@|$KAFKA_SCRAM_BROKER_PASSWORD|g" >"$KAFKA_PROPS.tmp"
-    )
-    mv "$KAFKA_PROPS.tmp" "$KAFKA_PROPS"
+    local overlays=()
+    if kafka_scram; then overlays+=("$HERE/kafka/scram.properties.template"); fi
+    "$STACK_PYTHON" "$HERE/kafka/properties.py" "$HERE/kafka/server.properties.template" \
+        "${overlays[@]}" --output "$KAFKA_PROPS" \
+        --var KAFKA_PORT="$KAFKA_PORT" \
+        --var KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" \
+        --var KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-}" \
+        --var KAFKA_DATA_DIR="$KAFKA_DATA" \
+        --var KAFKA_TLS_DIR="$KAFKA_TLS_DIR" \
+        --var BROKER_USER="$KAFKA_SCRAM_BROKER_USER" \
+        --var BROKER_PASSWORD="$KAFKA_SCRAM_BROKER_PASSWORD" ||
+        die "could not write ${KAFKA_PROPS#"$ROOT"/} (message above)"
 }
 
 # kafka_preflight: everything that can fail before any component is started.
 kafka_preflight() {
-    kafka_running && return 0
+    kafka_alive && return 0
     need_java
     need_python
     kafka_libs_complete || command -v mvn >/dev/null 2>&1 ||
@@ -438,7 +513,7 @@ kafka_launch() {
 
 # kafka_start: returns at once; kafka_wait checks that it answers.
 kafka_start() {
-    if kafka_running; then
+    if kafka_alive; then
         say "kafka: already running (pid $(<"$KAFKA_PID"))"
         return 0
     fi
@@ -455,6 +530,7 @@ kafka_start() {
 
 # kafka_probe [TIMEOUT]: as a client would; for scram over both listeners, with the services' user.
 kafka_probe() {
+    listening "$KAFKA_PORT" || return 1
     if ! kafka_scram; then
         "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}"
         return
@@ -467,50 +543,30 @@ kafka_probe() {
             --cafile "$KAFKA_TLS_DIR/ca.pem" "${common[@]}" >/dev/null
 }
 
+kafka_pid() { pid_of "$KAFKA_PID"; }
+
+# kafka_revive: a client took the port as its own end while Kafka started (see
+# wait_self_connection): start it again once that connection is gone (three times at most).
+kafka_revive() {
+    ((KAFKA_RELAUNCHED < 3)) && [[ -n "${KAFKA_CMD+set}" ]] || return 1
+    self_connected "$KAFKA_PORT" || self_connected "$KAFKA_CONTROLLER_PORT" || return 1
+    KAFKA_RELAUNCHED=$((KAFKA_RELAUNCHED + 1))
+    say "kafka: could not listen, its port was held by a connection to itself; starting it again"
+    kafka_launch
+}
+KAFKA_RELAUNCHED=0
+
 kafka_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out="" relaunched=0
-    while :; do
-        kafka_running || {
-            # A client took the port as its own end while Kafka started (see
-            # wait_self_connection): start it again once that connection is gone.
-            if ((relaunched < 3)) && [[ -n "${KAFKA_CMD+set}" ]] &&
-                { self_connected "$KAFKA_PORT" || self_connected "$KAFKA_CONTROLLER_PORT"; }; then
-                relaunched=$((relaunched + 1))
-                say "kafka: could not listen, its port was held by a connection to itself; starting it again"
-                kafka_launch
-                deadline=$(($(now) + STACK_TIMEOUT))
-                continue
-            fi
-            show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
-            die "kafka exited during start-up (logs above: ${KAFKA_LOG#"$ROOT"/}, ${KAFKA_LOG_DIR#"$ROOT"/}/server.log)"
-        }
-        if port_open "$KAFKA_PORT" && out="$(kafka_probe 5 2>&1)"; then
-            say "kafka: up on 127.0.0.1:$KAFKA_PORT ($out)"
-            return 0
-        fi
-        if (($(now) >= deadline)); then
-            show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
-            die "kafka did not answer on 127.0.0.1:$KAFKA_PORT within ${STACK_TIMEOUT}s${out:+ (last probe: $out)}; if you changed KAFKA_PORT while it ran, run down first"
-        fi
-        sleep 0.5
-    done
+    await_ready kafka kafka "127.0.0.1:$KAFKA_PORT" \
+        "if you changed KAFKA_PORT while it ran, run down first" \
+        "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
+    say "kafka: up on 127.0.0.1:$KAFKA_PORT ($PROBE_OUT)"
 }
 
 kafka_stop() { stop_pid "$KAFKA_PID" "$KAFKA_PROPS" kafka; }
 
 kafka_status() {
-    local out name
-    name="$(printf '%-9s' "$KAFKA_INSTANCE")"
-    if ! kafka_running; then
-        say "$name down  127.0.0.1:$KAFKA_PORT$(port_open "$KAFKA_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$(kafka_probe 5 2>&1)"; then
-        say "$name up    127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID")  $out"
-    else
-        say "$name down  127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID") runs but does not answer: $out"
-        return 1
-    fi
+    report_status kafka "$KAFKA_INSTANCE" "127.0.0.1:$KAFKA_PORT" "$KAFKA_PORT" probe_said
 }
 
 # kafka_env: plaintext: the bootstrap servers. scram / scram-tls: also the security settings,
@@ -694,17 +750,16 @@ pg_config() {
 
 # pg_wait_stale_postmaster: after a crash postgres refuses to start while the pid in the old
 # postmaster.pid still exists, even as a zombie; wait until it is reaped.
+no_such_pid() { [[ ! -e "/proc/$1" ]]; }
+
 pg_wait_stale_postmaster() {
-    local pidfile="$PG_DATA/postmaster.pid" pid deadline=$(($(now) + STACK_TIMEOUT))
+    local pidfile="$PG_DATA/postmaster.pid" pid
     [[ -f "$pidfile" ]] || return 0
     pid="$(head -n1 "$pidfile")"
     [[ "$pid" =~ ^[0-9]+$ && -e "/proc/$pid" ]] || return 0
     say "postgres: waiting for the previous postmaster (pid $pid, exited) to be reaped ..."
-    while [[ -e "/proc/$pid" ]]; do
-        (($(now) < deadline)) ||
-            die "the old postmaster (pid $pid) named in ${pidfile#"$ROOT"/} still exists; stop it, then run up again"
-        sleep 0.2
-    done
+    poll "$STACK_TIMEOUT" 0.2 no_such_pid "$pid" ||
+        die "the old postmaster (pid $pid) named in ${pidfile#"$ROOT"/} still exists; stop it, then run up again"
 }
 
 pg_preflight() {
@@ -751,24 +806,24 @@ pg_query() {
     "$PSQL" "$(pg_url)" -XAtq -v ON_ERROR_STOP=1 -c 'select 1' 2>&1
 }
 
+pg_alive() { pg_external || pg_running; }
+pg_pid() { pg_external || pid_of "$PG_DATA/postmaster.pid"; }
+
+# pg_probe [TIMEOUT]: pg_isready, then a query.
+pg_probe() {
+    local out
+    out="$("$PG_ISREADY" -t "${1:-2}" -d "$(pg_url)" 2>&1)" &&
+        out="$(PGCONNECT_TIMEOUT="${1:-5}" pg_query)" && [[ "$out" == "1" ]] || {
+        printf '%s' "$out"
+        return 1
+    }
+}
+
 pg_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) url out=""
-    url="$(pg_url)"
-    while :; do
-        if out="$("$PG_ISREADY" -t 2 -d "$url" 2>&1)" && out="$(PGCONNECT_TIMEOUT=5 pg_query)" && [[ "$out" == "1" ]]; then
-            say "postgres: up on $(pg_safe_url)$(pg_external || echo ", data in $(pg_where)/data")"
-            return 0
-        fi
-        if ! pg_external && ! pg_running; then
-            show_log "$PG_LOG"
-            die "postgres exited during start-up (log above: ${PG_LOG#"$ROOT"/})"
-        fi
-        if (($(now) >= deadline)); then
-            pg_external || show_log "$PG_LOG"
-            die "postgres did not answer on $(pg_safe_url) within ${STACK_TIMEOUT}s${out:+ (last error: $out)}"
-        fi
-        sleep 0.3
-    done
+    local logs=()
+    pg_external || logs=("$PG_LOG")
+    await_ready pg postgres "$(pg_safe_url)" "" "${logs[@]}"
+    say "postgres: up on $(pg_safe_url)$(pg_external || echo ", data in $(pg_where)/data")"
 }
 
 # pg_safe_url: the URL without a password, for messages.
@@ -790,37 +845,29 @@ pg_stop() {
 }
 
 pg_status() {
-    local out
     need_pg_client
-    if ! pg_external && ! pg_running; then
-        say "postgres  down  127.0.0.1:$PG_PORT  data $(pg_where)/data$(port_open "$PG_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$("$PG_ISREADY" -t 3 -d "$(pg_url)" 2>&1)" && out="$(PGCONNECT_TIMEOUT=3 pg_query)" && [[ "$out" == "1" ]]; then
-        if pg_external; then
-            say "postgres  up    $(pg_safe_url)  (external, DATABASE_URL)"
-        else
-            say "postgres  up    $(pg_safe_url)  data $(pg_where)/data$( ((EUID == 0)) && echo " (run as $STACK_PG_USER)")"
-        fi
+    if pg_external; then
+        report_status pg postgres "$(pg_safe_url)" "$PG_PORT" echo "(external, DATABASE_URL)"
     else
-        say "postgres  down  $(pg_safe_url) does not answer${out:+: $out}"
-        return 1
+        report_status pg postgres "$(pg_safe_url)" "$PG_PORT" pg_data_said
     fi
 }
+
+pg_data_said() { printf 'data %s/data%s' "$(pg_where)" "$( ((EUID == 0)) && echo " (run as $STACK_PG_USER)")"; }
 
 pg_env() { say "export DATABASE_URL=$(printf '%q' "$(pg_url)")"; }
 
 # ----------------------------------------------------------------------------- SMTP sink
-smtp_running() { pid_matches "$SMTP_PID" "$HERE/smtp_sink.py"; }
+smtp_alive() { pid_matches "$SMTP_PID" "$HERE/smtp_sink.py"; }
 
 smtp_preflight() {
-    smtp_running && return 0
+    smtp_alive && return 0
     need_python
     require_port_free "$SMTP_PORT" SMTP_PORT
 }
 
 smtp_start() {
-    if smtp_running; then
+    if smtp_alive; then
         say "smtp: already running (pid $(<"$SMTP_PID"))"
         return 0
     fi
@@ -832,43 +879,21 @@ smtp_start() {
     say "smtp: starting (pid $(<"$SMTP_PID")) on 127.0.0.1:$SMTP_PORT"
 }
 
+smtp_pid() { pid_of "$SMTP_PID"; }
+
 smtp_probe() {
-    "$STACK_PYTHON" "$HERE/probe.py" smtp 127.0.0.1 "$SMTP_PORT" --timeout "${1:-3}"
+    listening "$SMTP_PORT" && "$STACK_PYTHON" "$HERE/probe.py" smtp 127.0.0.1 "$SMTP_PORT" --timeout 3
 }
 
 smtp_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
-    while :; do
-        smtp_running || {
-            show_log "$SMTP_LOG"
-            die "the SMTP sink exited during start-up (log above: ${SMTP_LOG#"$ROOT"/})"
-        }
-        if port_open "$SMTP_PORT" && out="$(smtp_probe 3 2>&1)"; then
-            say "smtp: up on 127.0.0.1:$SMTP_PORT, Maildir ${MAIL_DIR#"$ROOT"/}"
-            return 0
-        fi
-        if (($(now) >= deadline)); then
-            show_log "$SMTP_LOG"
-            die "the SMTP sink did not answer on 127.0.0.1:$SMTP_PORT within ${STACK_TIMEOUT}s${out:+ ($out)}"
-        fi
-        sleep 0.2
-    done
+    await_ready smtp "the SMTP sink" "127.0.0.1:$SMTP_PORT" "" "$SMTP_LOG"
+    say "smtp: up on 127.0.0.1:$SMTP_PORT, Maildir ${MAIL_DIR#"$ROOT"/}"
 }
 
 smtp_stop() { stop_pid "$SMTP_PID" "$HERE/smtp_sink.py" smtp; }
 
 smtp_status() {
-    local out
-    if ! smtp_running; then
-        say "smtp      down  127.0.0.1:$SMTP_PORT$(port_open "$SMTP_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$(smtp_probe 3 2>&1)"; then
-        say "smtp      up    127.0.0.1:$SMTP_PORT  pid $(<"$SMTP_PID")  Maildir ${MAIL_DIR#"$ROOT"/}"
-    else
-        say "smtp      down  127.0.0.1:$SMTP_PORT  pid $(<"$SMTP_PID") runs but does not answer: $out"
-        return 1
-    fi
+    report_status smtp smtp "127.0.0.1:$SMTP_PORT" "$SMTP_PORT" echo "Maildir ${MAIL_DIR#"$ROOT"/}"
 }
 
 smtp_env() {
@@ -882,16 +907,16 @@ smtp_env() {
 # every start, tokens for any role, loopback only. See docs/security.md.
 issuer_url() { echo "http://127.0.0.1:$ISSUER_PORT"; }
 
-issuer_running() { pid_matches "$ISSUER_PID" "$ISSUER_MARKER"; }
+issuer_alive() { pid_matches "$ISSUER_PID" "$ISSUER_MARKER"; }
 
 issuer_preflight() {
-    issuer_running && return 0
+    issuer_alive && return 0
     need_python
     require_port_free "$ISSUER_PORT" ISSUER_PORT
 }
 
 issuer_start() {
-    if issuer_running; then
+    if issuer_alive; then
         say "issuer: already running (pid $(<"$ISSUER_PID"))"
         return 0
     fi
@@ -902,43 +927,21 @@ issuer_start() {
     say "issuer: starting (pid $(<"$ISSUER_PID")) on $(issuer_url)"
 }
 
+issuer_pid() { pid_of "$ISSUER_PID"; }
+
 issuer_probe() {
-    "$STACK_PYTHON" "$HERE/probe.py" http "$(issuer_url)/jwks.json" --timeout "${1:-3}"
+    listening "$ISSUER_PORT" && "$STACK_PYTHON" "$HERE/probe.py" http "$(issuer_url)/jwks.json" --timeout 3
 }
 
 issuer_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
-    while :; do
-        issuer_running || {
-            show_log "$ISSUER_LOG"
-            die "the development issuer exited during start-up (log above: ${ISSUER_LOG#"$ROOT"/})"
-        }
-        if port_open "$ISSUER_PORT" && out="$(issuer_probe 3 2>&1)"; then
-            say "issuer: up on $(issuer_url)"
-            return 0
-        fi
-        if (($(now) >= deadline)); then
-            show_log "$ISSUER_LOG"
-            die "the development issuer did not answer on $(issuer_url) within ${STACK_TIMEOUT}s${out:+ ($out)}"
-        fi
-        sleep 0.2
-    done
+    await_ready issuer "the development issuer" "$(issuer_url)" "" "$ISSUER_LOG"
+    say "issuer: up on $(issuer_url)"
 }
 
 issuer_stop() { stop_pid "$ISSUER_PID" "$ISSUER_MARKER" issuer; }
 
 issuer_status() {
-    local out
-    if ! issuer_running; then
-        say "issuer    down  $(issuer_url)$(port_open "$ISSUER_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$(issuer_probe 3 2>&1)"; then
-        say "issuer    up    $(issuer_url)  pid $(<"$ISSUER_PID")  (development tokens)"
-    else
-        say "issuer    down  $(issuer_url)  pid $(<"$ISSUER_PID") runs but does not answer: $out"
-        return 1
-    fi
+    report_status issuer issuer "$(issuer_url)" "$ISSUER_PORT" echo "(development tokens)"
 }
 
 issuer_env() {
