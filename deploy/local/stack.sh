@@ -12,6 +12,10 @@
 # the PLAINTEXT one: own ports, data and pid file; `env` then prints SCRAM (or SCRAM over TLS)
 # client settings.
 #
+# KAFKA_BROKERS=3 selects a cluster of three KRaft nodes (each broker and controller) beside
+# the one-node Kafka: own ports (KAFKA_CLUSTER_PORT ...), data and pid files. `kafka` is then
+# all three nodes, and `kafka-1`, `kafka-2`, `kafka-3` one of them (e.g. `down kafka-2`).
+#
 # See deploy/local/README.md for ports, environment variables and the folder layout.
 set -euo pipefail
 
@@ -43,6 +47,34 @@ case "$KAFKA_SECURITY" in
         exit 2
         ;;
 esac
+# 1: the stack's Kafka (one combined node). 3: a cluster of three combined nodes, a 3-voter
+# quorum, replication factor 3 and min ISR 2 for every internal topic. Node N listens on
+# KAFKA_CLUSTER_PORT + N - 1 (clients) and KAFKA_CLUSTER_CONTROLLER_PORT + N - 1 (quorum).
+KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
+case "$KAFKA_BROKERS" in
+    1) ;;
+    3)
+        [[ "$KAFKA_SECURITY" == plaintext ]] || {
+            printf 'stack.sh: error: KAFKA_BROKERS=3 runs PLAINTEXT only; unset KAFKA_SECURITY\n' >&2
+            exit 2
+        }
+        KAFKA_INSTANCE="kafka-cluster"
+        KAFKA_PORT="${KAFKA_CLUSTER_PORT:-19192}"
+        KAFKA_CONTROLLER_PORT="${KAFKA_CLUSTER_CONTROLLER_PORT:-19195}"
+        ;;
+    *)
+        printf 'stack.sh: error: KAFKA_BROKERS=%s: 1 (the one-node Kafka) or 3 (a three-node cluster)\n' "$KAFKA_BROKERS" >&2
+        exit 2
+        ;;
+esac
+for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    [[ "$port" =~ ^[0-9]+$ ]] || {
+        printf 'stack.sh: error: the Kafka port %s is not a number\n' "$port" >&2
+        exit 2
+    }
+done
+KAFKA_FIRST_PORT="$KAFKA_PORT"                 # node N: + N - 1 (see kafka_node)
+KAFKA_FIRST_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT"
 # SCRAM users, created when the storage is formatted (`StorageTool format --add-scram`):
 # the services' user (SCRAM-SHA-512 and SCRAM-SHA-256) and the broker's own (inter-broker).
 # Local development only: a real cluster gets its credentials from its operator.
@@ -60,14 +92,15 @@ STACK_PG_USER="${STACK_PG_USER:-kldev}"       # system user that runs postgres w
 KAFKA_VERSION="4.1.1"
 LOG4J_VERSION="2.24.3"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
-KAFKA_LIBS="$VAR/kafka/libs"                   # shared by both Kafka instances
-KAFKA_DIR="$VAR/$KAFKA_INSTANCE"
-KAFKA_DATA="$KAFKA_DIR/data"
-KAFKA_PROPS="$KAFKA_DIR/server.properties"
-KAFKA_TLS_DIR="$KAFKA_DIR/tls"                 # scram: CA and broker certificate (PEM)
-KAFKA_PID="$RUN_DIR/$KAFKA_INSTANCE.pid"
-KAFKA_LOG="$LOG_DIR/$KAFKA_INSTANCE.log"       # console: WARN and above, JVM errors
-KAFKA_LOG_DIR="$LOG_DIR/$KAFKA_INSTANCE"       # server.log: INFO
+KAFKA_LIBS="$VAR/kafka/libs"                   # shared by all Kafka instances
+KAFKA_HOME="$VAR/$KAFKA_INSTANCE"              # cluster.id; scram: tls/, scram.credentials
+KAFKA_TLS_DIR="$KAFKA_HOME/tls"                # scram: CA and broker certificate (PEM)
+# Per node (kafka_node sets them): KAFKA_NODE_ID, KAFKA_NAME, KAFKA_PORT, KAFKA_CONTROLLER_PORT,
+# KAFKA_DIR (data/ and server.properties), KAFKA_DATA, KAFKA_PROPS, KAFKA_PID, KAFKA_LOG
+# (console: WARN and above, JVM errors) and KAFKA_LOG_DIR (server.log: INFO).
+KAFKA_ALL_NODES=()
+for ((n = 1; n <= KAFKA_BROKERS; n++)); do KAFKA_ALL_NODES+=("$n"); done
+KAFKA_NODES=("${KAFKA_ALL_NODES[@]}")          # the nodes the command acts on
 
 # The private cluster's folder (data/, run/): var/pg, or elsewhere when its user cannot reach
 # var/ (see pg_locate, which sets PG_DIR, PG_DATA, PG_SOCKET_DIR and PG_LOG).
@@ -135,7 +168,7 @@ port_owner() {
     line="$(ss -Htlnp "sport = :$1" 2>/dev/null | head -n1)" || return 0
     pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line")"
     [[ -n "$pid" ]] || return 0
-    printf 'pid %s (%s)' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)"
+    printf 'pid %s (%s)' "$pid" "$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | cut -c1-80)"
 }
 
 # wait_self_connection PORT NAME: a client that retries against a stopped server on a port of
@@ -175,7 +208,7 @@ pid_matches() {
     [[ -s "$pidfile" ]] || return 1
     pid="$(head -n1 "$pidfile" 2>/dev/null)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    cmdline="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
     [[ "$cmdline" == *"$marker"* ]]
 }
 
@@ -191,14 +224,25 @@ proc_gone() { ! proc_alive "$1"; }
 
 # stop_pid PIDFILE MARKER NAME: SIGTERM, wait up to 60 s, then SIGKILL.
 stop_pid() {
-    local pidfile="$1" marker="$2" name="$3" pid
+    if stop_signal "$@"; then stop_wait "$1" "$3"; fi
+}
+
+# stop_signal PIDFILE MARKER NAME: SIGTERM to the process if it runs (status 1, and "NAME: not
+# running", if it does not).
+stop_signal() {
+    local pidfile="$1" marker="$2" name="$3"
     if ! pid_matches "$pidfile" "$marker"; then
         rm -f "$pidfile"
         say "$name: not running"
-        return 0
+        return 1
     fi
-    pid="$(head -n1 "$pidfile")"
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -TERM "$(pid_of "$pidfile")" 2>/dev/null || true
+}
+
+# stop_wait PIDFILE NAME: wait up to 60 s for the signalled process to end, then SIGKILL it.
+stop_wait() {
+    local pidfile="$1" name="$2" pid
+    pid="$(pid_of "$pidfile")"
     if ! poll 60 0.1 proc_gone "$pid"; then
         warn "$name: still running after 60 s, sending SIGKILL to pid $pid"
         kill -KILL "$pid" 2>/dev/null || true
@@ -292,7 +336,7 @@ need_python() {
 }
 
 prepare_dirs() {
-    mkdir -p "$RUN_DIR" "$LOG_DIR" "$KAFKA_LOG_DIR"
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
     ensure_gitignore
 }
 
@@ -326,6 +370,43 @@ need_java() {
     [[ "$major" =~ ^[0-9]+$ && "$major" -ge 17 ]] ||
         die "$JAVA is Java '$version'; Kafka $KAFKA_VERSION needs Java 17+: apt-get install openjdk-17-jre-headless, or set JAVA_HOME"
 }
+
+# kafka_node N: select node N of the instance (sets the per-node KAFKA_* settings). The
+# one-node instances (kafka, kafka-scram) have node 1 only, in var/<instance>/; a cluster's
+# node N is kafka-N, in var/kafka-cluster/kafka-N/.
+kafka_node() {
+    KAFKA_NODE_ID="$1"
+    KAFKA_PORT=$((KAFKA_FIRST_PORT + $1 - 1))
+    KAFKA_CONTROLLER_PORT=$((KAFKA_FIRST_CONTROLLER_PORT + $1 - 1))
+    if kafka_cluster; then
+        KAFKA_NAME="kafka-$1"
+        KAFKA_DIR="$KAFKA_HOME/$KAFKA_NAME"
+    else
+        KAFKA_NAME="$KAFKA_INSTANCE"
+        KAFKA_DIR="$KAFKA_HOME"
+    fi
+    KAFKA_DATA="$KAFKA_DIR/data"
+    KAFKA_PROPS="$KAFKA_DIR/server.properties"
+    KAFKA_PID="$RUN_DIR/$KAFKA_NAME.pid"
+    KAFKA_LOG="$LOG_DIR/$KAFKA_NAME.log"
+    KAFKA_LOG_DIR="$LOG_DIR/$KAFKA_NAME"
+}
+
+# kafka_each FUNCTION: FUNCTION for each selected node (KAFKA_NODES); status 1 if it failed
+# for any.
+kafka_each() {
+    local n rc=0
+    for n in "${KAFKA_NODES[@]}"; do
+        kafka_node "$n"
+        "$1" || rc=1
+    done
+    return "$rc"
+}
+
+kafka_cluster() { ((KAFKA_BROKERS > 1)); }
+
+# kafka_say MESSAGE: "kafka: MESSAGE" (one node) or "kafka-N: MESSAGE" (a cluster's node).
+kafka_say() { say "$(kafka_cluster && echo "$KAFKA_NAME" || echo kafka): $*"; }
 
 kafka_alive() { pid_matches "$KAFKA_PID" "$KAFKA_PROPS"; }
 
@@ -369,9 +450,10 @@ kafka_cmd() {
 # meta_value FILE KEY
 meta_value() { sed -n "s/^$2=//p" "$1" | head -n1; }
 
-# kafka_check_storage: a formatted data folder must match var/kafka/cluster.id and node 1.
+# kafka_check_storage: a formatted data folder must match the instance's cluster.id and the
+# node's id.
 kafka_check_storage() {
-    local id_file="$KAFKA_DIR/cluster.id" meta="$KAFKA_DATA/meta.properties" data="${KAFKA_DATA#"$ROOT"/}"
+    local id_file="$KAFKA_HOME/cluster.id" meta="$KAFKA_DATA/meta.properties" data="${KAFKA_DATA#"$ROOT"/}"
     local meta_id meta_node
     if [[ ! -f "$meta" ]]; then
         if [[ -d "$KAFKA_DATA" && -n "$(ls -A "$KAFKA_DATA")" ]]; then
@@ -388,10 +470,10 @@ kafka_check_storage() {
     fi
     [[ "$meta_id" == "$(<"$id_file")" ]] ||
         die "$data belongs to Kafka cluster '$meta_id' but ${id_file#"$ROOT"/} says '$(<"$id_file")': delete $data and ${id_file#"$ROOT"/} (topics are lost) and run up again"
-    [[ "$meta_node" == "1" ]] ||
-        die "$data was formatted for node.id '$meta_node', not 1: delete $data (topics are lost) and run up again"
+    [[ "$meta_node" == "$KAFKA_NODE_ID" ]] ||
+        die "$data was formatted for node.id '$meta_node', not $KAFKA_NODE_ID: delete $data (topics are lost) and run up again"
     if kafka_scram; then
-        [[ -f "$KAFKA_DIR/scram.credentials" && "$(<"$KAFKA_DIR/scram.credentials")" == "$(scram_fingerprint)" ]] ||
+        [[ -f "$KAFKA_HOME/scram.credentials" && "$(<"$KAFKA_HOME/scram.credentials")" == "$(scram_fingerprint)" ]] ||
             die "$data was formatted with other SCRAM credentials than KAFKA_SCRAM_USER/KAFKA_SCRAM_PASSWORD/KAFKA_SCRAM_BROKER_PASSWORD now give: use the old ones, or delete $data (topics are lost) and run up again"
     fi
     return 0
@@ -448,34 +530,47 @@ kafka_new_cluster_id() {
     echo "$id" >"$1"
 }
 
-# kafka_format: cluster id in var/kafka/cluster.id; storage formatted once (--standalone).
+# kafka_format: the node's storage formatted once, with the instance's cluster id (made at the
+# first format). One node: a standalone quorum (--standalone). A cluster: the static quorum of
+# its controller.quorum.voters, the same on every node.
 kafka_format() {
-    local id_file="$KAFKA_DIR/cluster.id"
+    local id_file="$KAFKA_HOME/cluster.id" quorum=() log="$LOG_DIR/$KAFKA_NAME-format.log"
     [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
     [[ -s "$id_file" ]] || kafka_new_cluster_id "$id_file"
     mkdir -p "$KAFKA_DATA"
     SCRAM_ARGS=()
     if kafka_scram; then
         scram_format_args
-        scram_fingerprint >"$KAFKA_DIR/scram.credentials"
+        scram_fingerprint >"$KAFKA_HOME/scram.credentials"
     fi
+    kafka_cluster || quorum=(--standalone)
     if ! "${KAFKA_CMD[@]}" kafka.tools.StorageTool format -t "$(<"$id_file")" -c "$KAFKA_PROPS" \
-        --standalone --ignore-formatted "${SCRAM_ARGS[@]}" >"$LOG_DIR/$KAFKA_INSTANCE-format.log" 2>&1; then
-        show_log "$LOG_DIR/$KAFKA_INSTANCE-format.log"
+        "${quorum[@]}" --ignore-formatted "${SCRAM_ARGS[@]}" >"$log" 2>&1; then
+        show_log "$log"
         die "formatting the Kafka storage in ${KAFKA_DATA#"$ROOT"/} failed: delete ${KAFKA_DATA#"$ROOT"/} and ${id_file#"$ROOT"/} and run up again"
     fi
 }
 
 # kafka_properties: server.properties from the template (kafka/properties.py); for scram with
-# kafka/scram.properties.template over it (listeners, SASL, TLS). Readable by its owner only:
-# it holds the broker's SCRAM password.
+# kafka/scram.properties.template over it (listeners, SASL, TLS), for a cluster's node with
+# kafka/cluster.properties.template (the quorum's voters, replication). Readable by its owner
+# only: it holds the broker's SCRAM password.
 kafka_properties() {
-    local overlays=()
+    local overlays=() unset=() voters="" n
     if kafka_scram; then overlays+=("$HERE/kafka/scram.properties.template"); fi
+    if kafka_cluster; then
+        overlays+=("$HERE/kafka/cluster.properties.template")
+        unset=(--unset controller.quorum.bootstrap.servers)
+        for n in "${KAFKA_ALL_NODES[@]}"; do
+            voters+="${voters:+,}$n@127.0.0.1:$((KAFKA_FIRST_CONTROLLER_PORT + n - 1))"
+        done
+    fi
     "$STACK_PYTHON" "$HERE/kafka/properties.py" "$HERE/kafka/server.properties.template" \
-        "${overlays[@]}" --output "$KAFKA_PROPS" \
+        "${overlays[@]}" --output "$KAFKA_PROPS" "${unset[@]}" \
+        --var KAFKA_NODE_ID="$KAFKA_NODE_ID" \
         --var KAFKA_PORT="$KAFKA_PORT" \
         --var KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" \
+        --var KAFKA_VOTERS="$voters" \
         --var KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-}" \
         --var KAFKA_DATA_DIR="$KAFKA_DATA" \
         --var KAFKA_TLS_DIR="$KAFKA_TLS_DIR" \
@@ -486,6 +581,10 @@ kafka_properties() {
 
 # kafka_preflight: everything that can fail before any component is started.
 kafka_preflight() {
+    kafka_each kafka_node_preflight
+}
+
+kafka_node_preflight() {
     kafka_alive && return 0
     need_java
     need_python
@@ -496,6 +595,9 @@ kafka_preflight() {
         require_port_free "$KAFKA_PORT" KAFKA_SCRAM_PORT
         require_port_free "$KAFKA_SSL_PORT" KAFKA_SCRAM_SSL_PORT
         require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_SCRAM_CONTROLLER_PORT
+    elif kafka_cluster; then
+        require_port_free "$KAFKA_PORT" KAFKA_CLUSTER_PORT
+        require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CLUSTER_CONTROLLER_PORT
     else
         require_port_free "$KAFKA_PORT" KAFKA_PORT
         require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
@@ -505,16 +607,23 @@ kafka_preflight() {
 }
 
 kafka_launch() {
-    wait_self_connection "$KAFKA_PORT" kafka
-    wait_self_connection "$KAFKA_CONTROLLER_PORT" kafka
+    wait_self_connection "$KAFKA_PORT" "$KAFKA_NAME"
+    wait_self_connection "$KAFKA_CONTROLLER_PORT" "$KAFKA_NAME"
+    kafka_cmd
+    mkdir -p "$KAFKA_LOG_DIR"
     mark_log "$KAFKA_LOG_DIR/server.log"
     launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
 }
 
-# kafka_start: returns at once; kafka_wait checks that it answers.
+# kafka_start: returns at once; kafka_wait checks that it answers. (A cluster's nodes all
+# start before any is waited for: none answers before a majority of the quorum runs.)
 kafka_start() {
+    kafka_each kafka_node_start
+}
+
+kafka_node_start() {
     if kafka_alive; then
-        say "kafka: already running (pid $(<"$KAFKA_PID"))"
+        kafka_say "already running (pid $(<"$KAFKA_PID"))"
         return 0
     fi
     rm -f "$KAFKA_PID"
@@ -524,15 +633,18 @@ kafka_start() {
     kafka_properties
     kafka_format
     kafka_launch
-    STARTED+=(kafka)
-    say "kafka: starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT$(kafka_scram && echo " (SASL_PLAINTEXT), $KAFKA_SSL_PORT (SASL_SSL)")"
+    STARTED+=("$(kafka_cluster && echo "$KAFKA_NAME" || echo kafka)")
+    kafka_say "starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT$(kafka_scram && echo " (SASL_PLAINTEXT), $KAFKA_SSL_PORT (SASL_SSL)")"
 }
 
-# kafka_probe [TIMEOUT]: as a client would; for scram over both listeners, with the services' user.
+# kafka_probe [TIMEOUT]: as a client would; for scram over both listeners, with the services'
+# user; for a cluster's node: the node is among the brokers the cluster's metadata lists.
 kafka_probe() {
     listening "$KAFKA_PORT" || return 1
     if ! kafka_scram; then
-        "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}"
+        local node=()
+        kafka_cluster && node=(--node "$KAFKA_NODE_ID")
+        "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}" "${node[@]}"
         return
     fi
     local common=(--sasl-mechanism SCRAM-SHA-512 --username "$KAFKA_SCRAM_USER" --timeout "${1:-5}")
@@ -551,29 +663,54 @@ kafka_revive() {
     ((KAFKA_RELAUNCHED < 3)) && [[ -n "${KAFKA_CMD+set}" ]] || return 1
     self_connected "$KAFKA_PORT" || self_connected "$KAFKA_CONTROLLER_PORT" || return 1
     KAFKA_RELAUNCHED=$((KAFKA_RELAUNCHED + 1))
-    say "kafka: could not listen, its port was held by a connection to itself; starting it again"
+    kafka_say "could not listen, its port was held by a connection to itself; starting it again"
     kafka_launch
 }
-KAFKA_RELAUNCHED=0
 
 kafka_wait() {
-    await_ready kafka kafka "127.0.0.1:$KAFKA_PORT" \
-        "if you changed KAFKA_PORT while it ran, run down first" \
-        "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
-    say "kafka: up on 127.0.0.1:$KAFKA_PORT ($PROBE_OUT)"
+    kafka_each kafka_node_wait
 }
 
-kafka_stop() { stop_pid "$KAFKA_PID" "$KAFKA_PROPS" kafka; }
+kafka_node_wait() {
+    local hint="if you changed KAFKA_PORT while it ran, run down first"
+    kafka_cluster && hint="a node answers only while a majority of the three runs; if you changed KAFKA_CLUSTER_PORT while they ran, run down first"
+    KAFKA_RELAUNCHED=0
+    await_ready kafka "$KAFKA_NAME" "127.0.0.1:$KAFKA_PORT" "$hint" \
+        "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
+    kafka_say "up on 127.0.0.1:$KAFKA_PORT ($PROBE_OUT)"
+}
+
+# kafka_stop: SIGTERM to every selected node at once, then wait for them (a cluster's last
+# nodes would otherwise wait in vain for a quorum to shut down in order).
+kafka_stop() {
+    local stopping=() n
+    for n in "${KAFKA_NODES[@]}"; do
+        kafka_node "$n"
+        stop_signal "$KAFKA_PID" "$KAFKA_PROPS" "$KAFKA_NAME" && stopping+=("$n")
+    done
+    for n in "${stopping[@]}"; do
+        kafka_node "$n"
+        stop_wait "$KAFKA_PID" "$KAFKA_NAME"
+    done
+}
 
 kafka_status() {
-    report_status kafka "$KAFKA_INSTANCE" "127.0.0.1:$KAFKA_PORT" "$KAFKA_PORT" probe_said
+    kafka_each kafka_node_status
+}
+
+kafka_node_status() {
+    report_status kafka "$KAFKA_NAME" "127.0.0.1:$KAFKA_PORT" "$KAFKA_PORT" probe_said
 }
 
 # kafka_env: plaintext: the bootstrap servers. scram / scram-tls: also the security settings,
 # as KAFKA_* (tools, tests) and as <SERVICE>_KAFKA__* (the services' KafkaSettings).
 kafka_env() {
+    local servers="" n
     if ! kafka_scram; then
-        say "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
+        for n in "${KAFKA_ALL_NODES[@]}"; do
+            servers+="${servers:+,}127.0.0.1:$((KAFKA_FIRST_PORT + n - 1))"
+        done
+        say "export KAFKA_BOOTSTRAP_SERVERS=$servers"
         return 0
     fi
     local -A values=(
@@ -968,18 +1105,41 @@ stop_started() {
     ((${#STARTED[@]} > 0)) || return 0
     warn "stack.sh: up failed, stopping what it started: ${STARTED[*]}"
     for c in "${STARTED[@]}"; do
-        "$(fn_name "$c")_stop" >/dev/null 2>&1 || true
+        component stop "$c" >/dev/null 2>&1 || true
     done
     STARTED=()
 }
 
-# fn_name COMPONENT: the function prefix of a component.
-fn_name() {
+# component ACTION COMPONENT: run the component's function for ACTION (preflight, start,
+# wait, stop, status, env). `kafka` acts on every node of the selected Kafka, `kafka-N` on
+# node N of the cluster (KAFKA_BROKERS=3) only.
+component() {
+    local action="$1" c="$2"
+    case "$c" in
+        kafka)
+            KAFKA_NODES=("${KAFKA_ALL_NODES[@]}")
+            "kafka_$action"
+            ;;
+        kafka-[0-9])
+            known_component "$c"
+            KAFKA_NODES=("${c#kafka-}")
+            "kafka_$action"
+            ;;
+        postgres | pg) "pg_$action" ;;
+        smtp) "smtp_$action" ;;
+        issuer) "issuer_$action" ;;
+        *) die "unknown component '$c' (kafka, postgres, smtp or issuer)" ;;
+    esac
+}
+
+# known_component COMPONENT: fails with a message for a name that is none.
+known_component() {
     case "$1" in
-        kafka) echo kafka ;;
-        postgres | pg) echo pg ;;
-        smtp) echo smtp ;;
-        issuer) echo issuer ;;
+        kafka | postgres | pg | smtp | issuer) ;;
+        kafka-[0-9])
+            kafka_cluster && ((${1#kafka-} >= 1 && ${1#kafka-} <= KAFKA_BROKERS)) ||
+                die "unknown component '$1' (kafka-N names a node of the cluster: KAFKA_BROKERS=3 and kafka-1, kafka-2 or kafka-3)"
+            ;;
         *) die "unknown component '$1' (kafka, postgres, smtp or issuer)" ;;
     esac
 }
@@ -997,9 +1157,9 @@ cmd_up() {
     trap 'rc=$?; ((rc == 0)) || stop_started; exit "$rc"' EXIT
     # Check everything (tools, ports, data folders) before starting anything; then start
     # all, then wait: the components boot in parallel.
-    for c in "$@"; do "$(fn_name "$c")_preflight"; done
-    for c in "$@"; do "$(fn_name "$c")_start"; done
-    for c in "$@"; do "$(fn_name "$c")_wait"; done
+    for c in "$@"; do component preflight "$c"; done
+    for c in "$@"; do component start "$c"; done
+    for c in "$@"; do component wait "$c"; done
     say "stack: ready in $((SECONDS - t0)) s"
     trap - EXIT
 }
@@ -1009,27 +1169,27 @@ cmd_down() {
     with_lock
     for ((i = $# ; i >= 1; i--)); do
         c="${!i}"
-        "$(fn_name "$c")_stop"
+        component stop "$c"
     done
 }
 
 cmd_status() {
     local c rc=0
-    for c in "$@"; do "$(fn_name "$c")_status" || rc=1; done
+    for c in "$@"; do component status "$c" || rc=1; done
     return "$rc"
 }
 
 cmd_env() {
     local c
-    for c in "$@"; do "$(fn_name "$c")_env"; done
+    for c in "$@"; do component env "$c"; done
 }
 
 usage() {
     local rc="${1:-0}"
     if ((rc == 0)); then
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,/^# See /p' "$0" | sed 's/^# \{0,1\}//'
     else
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,/^# See /p' "$0" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$rc"
 }
@@ -1040,7 +1200,7 @@ main() {
     shift
     [[ $# -ge 1 ]] || set -- "${COMPONENTS[@]}"
     local c
-    for c in "$@"; do fn_name "$c" >/dev/null; done
+    for c in "$@"; do known_component "$c"; done
     pg_locate
     case "$cmd" in
         up) cmd_up "$@" ;;

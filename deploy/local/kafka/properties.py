@@ -4,7 +4,8 @@
 
 The template is read first; each overlay's settings then replace the same keys where they
 stand (so the file keeps the template's order and comments) and its new keys are added at the
-end, under the overlay's own comments. ``--unset`` removes a key. ``@NAME@`` placeholders are
+end, under the overlay's own comments. ``--unset`` removes a key (and the comment right above
+it). ``@NAME@`` placeholders are
 filled in from ``--var``; one left unfilled is an error, as is a key set twice in one file.
 The output is written readable by its owner only (it may hold the broker's SCRAM password),
 and replaces FILE at once.
@@ -62,7 +63,19 @@ def merge(template: str, overlays: list[str], unset: set[str]) -> list[str]:
                 pending = []
             else:
                 pending = []
-    return [line for line in lines if key_of(line) not in unset]
+    return drop(lines, unset)
+
+
+def drop(lines: list[str], keys: set[str]) -> list[str]:
+    """The lines without the settings of ``keys``, nor the comment lines right above them."""
+    kept: list[str] = []
+    for line in lines:
+        if key_of(line) in keys:
+            while kept and kept[-1].lstrip().startswith("#") and not kept[-1].startswith("####"):
+                kept.pop()
+            continue
+        kept.append(line)
+    return kept
 
 
 def fill(lines: list[str], values: dict[str, str]) -> str:

@@ -56,9 +56,12 @@ def test_later_overlays_win_and_unset_keys_are_gone() -> None:
         ["num.partitions=6\n", "num.partitions=12\n"],
         {"controller.quorum.bootstrap.servers"},
     )
-    values = settings(properties.fill(lines, {"NODE": "1", "PORT": "7"}))
+    text = properties.fill(lines, {"NODE": "1", "PORT": "7"})
+    values = settings(text)
     assert values["num.partitions"] == "12"
     assert "controller.quorum.bootstrap.servers" not in values
+    assert "# quorum" not in text  # the comment about the key went with it
+    assert text.startswith("# the template\n")
 
 
 def test_a_placeholder_without_a_value_is_named() -> None:
@@ -85,3 +88,35 @@ def test_the_stacks_templates_render_and_the_file_is_private(tmp_path: Path) -> 
     assert values["inter.broker.listener.name"] == "SASL_PLAINTEXT"
     assert values["log.dirs"] == "/d"
     assert stat.S_IMODE(output.stat().st_mode) == 0o600
+
+
+def test_a_cluster_nodes_file_names_every_voter_and_keeps_three_copies(tmp_path: Path) -> None:
+    output = tmp_path / "server.properties"
+    code = properties.main(
+        [
+            str(KAFKA / "server.properties.template"),
+            str(KAFKA / "cluster.properties.template"),
+            "--output",
+            str(output),
+            "--unset",
+            "controller.quorum.bootstrap.servers",
+            *("--var", "KAFKA_NODE_ID=2", "--var", "KAFKA_PORT=19193"),
+            *("--var", "KAFKA_CONTROLLER_PORT=19196", "--var", "KAFKA_DATA_DIR=/d"),
+            *("--var", "KAFKA_VOTERS=1@127.0.0.1:19195,2@127.0.0.1:19196,3@127.0.0.1:19197"),
+        ]
+    )
+    assert code == 0
+    text = output.read_text()
+    values = settings(text)
+    assert values["node.id"] == "2"
+    assert values["process.roles"] == "broker,controller"
+    assert values["controller.quorum.voters"] == (
+        "1@127.0.0.1:19195,2@127.0.0.1:19196,3@127.0.0.1:19197"
+    )
+    assert "controller.quorum.bootstrap.servers" not in values
+    assert "which requires the" not in text  # the comment on the removed key went with it
+    assert values["listeners"] == "PLAINTEXT://127.0.0.1:19193,CONTROLLER://127.0.0.1:19196"
+    replication = {k: v for k, v in values.items() if "replication.factor" in k}
+    assert set(replication.values()) == {"3"}
+    in_sync = {k: v for k, v in values.items() if k.endswith("min.isr") or k.startswith("min.")}
+    assert set(in_sync.values()) == {"2"}
