@@ -119,6 +119,10 @@ class KafkaSettings(BaseModel):
             )
         return Replication(factor, in_sync)
 
+    def servers(self) -> list[str]:
+        """The bootstrap servers one by one (FastStream takes a string as ONE address)."""
+        return [server.strip() for server in self.bootstrap_servers.split(",") if server.strip()]
+
     def producer_options(self) -> dict[str, Any]:
         """What every producer sets (the outbox relay, the dead letters, a replay): a write
         counts once all in-sync copies have it, and a retried send is written once."""
@@ -227,7 +231,7 @@ async def diagnose(settings: KafkaSettings, *, timeout: float = 5.0) -> Connecti
     del options["bootstrap_servers"]
     mechanism = options.get("sasl_mechanism")
     failure: ConnectionError = KafkaUnreachableError("no Kafka bootstrap server configured")
-    for server in (s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()):
+    for server in settings.servers():
         host, _, port = server.rpartition(":")
         try:
             async with asyncio.timeout(timeout):

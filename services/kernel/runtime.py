@@ -86,7 +86,7 @@ class ServiceRuntime:
 
     def __post_init__(self) -> None:
         self.broker = KafkaBroker(
-            self.kafka.bootstrap_servers,
+            self.kafka.servers(),
             security=self.kafka.faststream_security(),
             client_id=self.name,
             logger=None,

@@ -87,3 +87,14 @@ def test_the_faststream_broker_that_publishes_dead_letters_does_so_too() -> None
     options = runtime.broker._connection_kwargs
     assert options["acks"] == "all"
     assert options["enable_idempotence"] is True
+
+
+def test_the_faststream_broker_gets_every_bootstrap_server_of_a_cluster() -> None:
+    # FastStream takes a string as one address: "a:1,b:2" was looked up as a host name.
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:19192, 127.0.0.1:19193,127.0.0.1:19194")
+    runtime = ServiceRuntime("events", "postgresql://unused/x", kafka)
+    assert runtime.broker._connection_kwargs["bootstrap_servers"] == [
+        "127.0.0.1:19192",
+        "127.0.0.1:19193",
+        "127.0.0.1:19194",
+    ]
