@@ -80,6 +80,16 @@ async def delete_topics(prefix: str, bootstrap: str = KAFKA_BOOTSTRAP) -> None:
     await delete_topics_with_prefix(KafkaSettings(bootstrap_servers=bootstrap), prefix)
 
 
+async def topic_partitions(*topics: str, bootstrap: str = KAFKA_BOOTSTRAP) -> list[Any]:
+    """The topics' metadata (name, partitions with leader, replicas, in-sync replicas)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.describe_topics(list(topics)))
+    finally:
+        await admin.close()
+
+
 @dataclass(frozen=True)
 class TopicReplication:
     """How a topic is kept, as the cluster describes it."""

@@ -467,9 +467,13 @@ def running_pids(system: System) -> list[int]:
 
 
 async def group_assignments(group: str) -> list[dict[str, list[int]]]:
-    """Per member of a Kafka consumer group: topic -> the partitions it owns."""
+    """Per member of a Kafka consumer group: topic -> the partitions it owns (nothing yet
+    while the group rebalances)."""
     members: list[dict[str, list[int]]] = []
     for member in await group_members(group):
+        if not member[-1]:
+            members.append({})
+            continue
         assignment = ConsumerProtocolMemberAssignment.decode(member[-1])
         members.append({topic: sorted(parts) for topic, parts in assignment.assignment})
     return members
