@@ -37,6 +37,7 @@ from services.kernel.kafka import dead_letter_topic
 from tests.e2e.operations.harness import (
     CODES,
     Rush,
+    answered,
     assert_events_projection_equals_rebuild,
     assert_feed_equals_rebuild,
     assert_mail_once,
@@ -44,11 +45,10 @@ from tests.e2e.operations.harness import (
     contact_email,
     deliveries_settled,
     join_members,
-    members_known_to_events,
+    members_and_meeting,
     outbox_drained,
     pool_of,
     ready,
-    schedule_meeting,
     seating_from_store,
 )
 from tests.support import auth
@@ -123,13 +123,6 @@ async def start_services(system: System) -> None:
     await asyncio.gather(system.start("events"), system.start("notifications"))
 
 
-async def answered(rush: Rush, at_least: int) -> None:
-    async def probe() -> bool:
-        return rush.answered >= at_least
-
-    await wait_until(probe, timeout=60, what=f"{at_least} answers")
-
-
 async def ce_ids(system: System, cluster: Cluster, topic: str, expect: int) -> Counter[str]:
     """How many times each ``ce_id`` is on the system's ``topic`` (read from the start)."""
     records = await read_topic(
@@ -163,13 +156,9 @@ async def test_a_broker_killed_in_a_rush_and_started_later_loses_and_doubles_not
             kept = await topic_replication(topic, cluster.bootstrap)
             assert (kept.copies, kept.min_insync_replicas) == ({3}, "2"), topic
 
-        members = await join_members(http, lambda _: system.url("membership"), codes)
-
-        async def view_knows_members() -> bool:
-            return await members_known_to_events(events_db, codes, 2021)
-
-        await wait_until(view_knows_members, timeout=60, what="events' view of the members")
-        meeting = await schedule_meeting(http, system.url("events"), "tre-maeglere", SEATS)
+        members, meeting = await members_and_meeting(
+            http, system, events_db, codes, "tre-maeglere", SEATS
+        )
         key = await events_db.fetchval(
             """SELECT o.key FROM outbox o JOIN events e USING (event_id)
                WHERE e.stream_id = $1 LIMIT 1""",
@@ -306,13 +295,9 @@ async def test_a_broker_stopped_while_notifications_has_a_batch_in_flight_loses_
         pool_of(system.dsn("events")) as events_db,
         pool_of(system.dsn("notifications")) as notifications_db,
     ):
-        members = await join_members(http, lambda _: system.url("membership"), codes)
-
-        async def view_knows_members() -> bool:
-            return await members_known_to_events(events_db, codes, 2021)
-
-        await wait_until(view_knows_members, timeout=60, what="events' view of the members")
-        meeting = await schedule_meeting(http, system.url("events"), "midt-i-batch", seats=10)
+        members, meeting = await members_and_meeting(
+            http, system, events_db, codes, "midt-i-batch", seats=10
+        )
 
         async def welcomed() -> bool:
             return await deliveries_settled(notifications_db, len(members))

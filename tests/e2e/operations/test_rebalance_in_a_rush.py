@@ -43,11 +43,9 @@ from tests.e2e.operations.harness import (
     contact_email,
     deliveries_settled,
     group_assignments,
-    join_members,
-    members_known_to_events,
+    members_and_meeting,
     outbox_drained,
     pool_of,
-    schedule_meeting,
 )
 from tests.support import auth
 from tests.support.kafka import group_members, topic_partitions
@@ -125,13 +123,9 @@ async def test_an_instance_added_and_one_killed_during_a_rush_lose_and_double_no
         pool_of(system.dsn("events")) as events_db,
         pool_of(system.dsn("notifications")) as notifications_db,
     ):
-        members = await join_members(http, lambda _: system.url("membership"), codes)
-
-        async def view_knows_members() -> bool:
-            return await members_known_to_events(events_db, codes, 2021)
-
-        await wait_until(view_knows_members, timeout=60, what="events' view of the members")
-        meeting = await schedule_meeting(http, system.url("events"), "omfordeling", SEATS)
+        members, meeting = await members_and_meeting(
+            http, system, events_db, codes, "omfordeling", SEATS
+        )
         partition = await meeting_partition(events_db, meeting, system.prefix + MEETING_TOPIC)
         alive = [system.url("events", 0), system.url("events", 1)]
 
