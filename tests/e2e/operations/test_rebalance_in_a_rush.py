@@ -31,7 +31,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.partitioner import DefaultPartitioner
 
 from contracts.meetings import MEETING_TOPIC
-from services.events.adapters import projections
+from services.events.adapters.projections import queries
 from services.events.entrypoints.subscribers import PROJECTIONS_CONSUMER
 from tests.e2e.operations.harness import (
     CODES,
@@ -176,7 +176,7 @@ async def test_an_instance_added_and_one_killed_during_a_rush_lose_and_double_no
         async def caught_up() -> list[dict[str, Any]] | None:
             if not await outbox_drained(events_db):
                 return None
-            rows = await projections.participants(events_db, meeting)
+            rows = await queries.participants(events_db, meeting)
             return rows if {r["registration_id"] for r in rows} == accepted else None
 
         listed = await wait_until(caught_up, timeout=120, what="every registration listed")
