@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
-Conn = asyncpg.Connection | asyncpg.Pool
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 async def availability(conn: Conn, meeting_id: str) -> dict[str, Any] | None:
@@ -42,7 +42,7 @@ _COLUMNS = """p.registration_id, p.meeting_id, p.name, p.email, p.job_title,
     p.waiting_position, p.erased"""
 
 
-Page = tuple[list[dict[str, Any]], list[list[Any]]]
+Page: TypeAlias = tuple[list[dict[str, Any]], list[list[Any]]]
 """A page of a list: its rows, and each row's sort key (what a cursor holds)."""
 
 
