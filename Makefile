@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STACK := deploy/local/stack.sh
 
-.PHONY: help install stack-up stack-down stack-status run run-outreach test lint typecheck unit integration e2e contracts asyncapi openapi clean
+.PHONY: help install stack-up stack-down stack-status cluster-up cluster-down run run-outreach test lint typecheck unit integration e2e contracts asyncapi openapi clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,9 +25,16 @@ install: .venv/.installed ## Python venv with the pinned dependencies, and the s
 stack-up: install ## Kafka, PostgreSQL and the SMTP sink on 127.0.0.1 (idempotent)
 	$(STACK) up
 
-stack-down: ## stop the local stack (and the SCRAM Kafka, if one runs)
+stack-down: ## stop the local stack (and the SCRAM Kafka and the three-node cluster, if they run)
 	$(STACK) down
 	KAFKA_SECURITY=scram $(STACK) down kafka
+	KAFKA_BROKERS=3 $(STACK) down kafka
+
+cluster-up: install ## a three-node Kafka cluster beside the stack's Kafka (tests/e2e/cluster starts it itself if need be)
+	KAFKA_BROKERS=3 $(STACK) up kafka
+
+cluster-down: ## stop the three-node Kafka cluster
+	KAFKA_BROKERS=3 $(STACK) down kafka
 
 stack-status:
 	$(STACK) status

@@ -17,7 +17,7 @@ import asyncpg
 
 from services.kernel.auth import Role, jwks_json
 from services.kernel.db import drop_database, ensure_database, with_database
-from services.operator.dev_issuer import SigningKey
+from services.operator.dev_issuer import SigningKey, claims_for
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
@@ -59,12 +59,14 @@ def auth_env(prefix: str) -> dict[str, str]:
 def token(role: Role, municipality: str | None = None, email: str | None = None) -> str:
     """A token of ``role`` that the services started with :func:`auth_env` accept."""
     return _KEY.token(
-        role,
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        municipality_code=municipality,
-        email=email,
-        lifetime_s=3600,
+        claims_for(
+            role,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            municipality_code=municipality,
+            email=email,
+            lifetime_s=3600,
+        )
     )
 
 

@@ -25,7 +25,7 @@ from services.notifications.adapters.texts import render
 from services.notifications.domain.decisions import Policy, decide
 from services.notifications.domain.events import RegistrationConfirmed
 from services.notifications.domain.model import Meeting, Person
-from services.operator.dev_issuer import SigningKey
+from services.operator.dev_issuer import SigningKey, claims_for
 
 ISSUER, AUDIENCE = "https://login.bench", "kl-netvaerk-bench"
 
@@ -44,8 +44,9 @@ async def measure(n: int = 2_000) -> dict[str, float]:
     settings = AuthSettings(issuer=ISSUER, audience=AUDIENCE, jwks_url=None, jwks=key.jwks())
     now = time.time()
     tokens = [
-        key.token("participant", issuer=ISSUER, audience=AUDIENCE, municipality_code="751",
-                  email=f"p{i}@kommune.dk", lifetime_s=600, now=now)
+        key.token(claims_for("participant", issuer=ISSUER, audience=AUDIENCE,
+                             municipality_code="751", email=f"p{i}@kommune.dk",
+                             lifetime_s=600, now=now))
         for i in range(n + 1)
     ]  # fmt: skip
     fresh = TokenVerifier(settings.model_copy(update={"verified_tokens": 0}))

@@ -26,6 +26,8 @@ TARGETS = {
 def correct(result: dict[str, Any]) -> bool:
     """The correctness checks of one part (never its speed)."""
     part = result["part"]
+    if part == "scaling":
+        return all(correct(run) for run in result["runs"])
     if part in ("rush", "many"):
         return bool(
             result["seats_given"] == result["seats"]
@@ -55,6 +57,8 @@ def correct(result: dict[str, Any]) -> bool:
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
+    if result["part"] == "scaling":
+        return {"runs": [_scaling_row(run) for run in result["runs"]]}
     return {k: v for k, v in result.items() if k not in ("machine",)}
 
 
@@ -177,9 +181,9 @@ def _system(r: dict[str, Any]) -> list[str]:
         _load(r),
         "",
         f"{_f(n)} registrations and {r['joins']} joins from {r['concurrency']} keep-alive "
-        f"clients; membership, events and notifications each one process as `make run` "
-        f"starts them, and an SMTP sink process. One meeting of {r['seats']} seats with the "
-        f"offer and a guest price, and a members-only meeting. Callers: {m['member']} member "
+        f"clients; {_processes(r)}, and an SMTP sink process. One meeting of {r['seats']} "
+        f"seats with the offer and a guest price, and a members-only meeting. Callers: "
+        f"{m['member']} member "
         f"municipalities of 2021, {m['offer']} that join 2022 during the rush (their staff "
         f"register the moment the join is answered), {m['guest']} non-members at the guest "
         f"price, {m['refused']} non-members on the members-only meeting.",
@@ -232,6 +236,16 @@ def _system(r: dict[str, Any]) -> list[str]:
             if "stages" in mail
             else []
         ),
+        *(
+            [
+                f"| mail rate (the rush's mails ÷ first answer to last mail) | "
+                f"{_f(mail['per_s'])} per s | |",
+                f"| events projection lag p50 / p99 (the rush's meeting) | "
+                f"{_f(r['projection_lag_ms']['p50'])} / {_f(r['projection_lag_ms']['p99'])} ms | |",
+            ]
+            if "per_s" in mail
+            else []
+        ),
         f"| last mail after the last answer | {_f(mail['last_mail_after_last_answer_s'], 2)} s"
         f"{' (timed out waiting)' if mail['timed_out'] else ''} | ≤ 5 s: "
         f"{_verdict(mail['last_mail_after_last_answer_s'] <= TARGETS['last_mail_s'])} |",
@@ -253,6 +267,88 @@ def _system(r: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _per_instance(r: dict[str, Any], service: str, key: str) -> list[int]:
+    """The counter ``key`` of each instance of ``service`` during the rush."""
+    labels = [
+        label
+        for label in r["per_instance"]
+        if label.startswith(service) and (service != "events" or label != "events")
+    ]
+    return [round(r["per_instance"][label][key]) for label in labels]
+
+
+def _scaling_row(r: dict[str, Any]) -> dict[str, Any]:
+    """What one run of the scaling part shows, in the order of its table."""
+    mail, lag = r["mail"], r["projection_lag_ms"]
+    applied = mail["stages"]["event_to_applied_s"]
+    return {
+        "instances": r["instances"]["notifications"],
+        "load": f"{r['load_before'].split()[0]} → {r['load_after'].split()[0]}",
+        "registrations_per_s": r["decisions_per_s"],
+        "mails_per_s": mail["per_s"],
+        "last_mail_s": mail["last_mail_after_last_answer_s"],
+        "mail_p50_p99_s": (mail["latency_s"]["50"], mail["latency_s"]["99"]),
+        "applied_p50_p99_s": (applied["50"], applied["99"]),
+        "projection_lag_p50_p99_ms": (lag["p50"], lag["p99"]),
+        "mails_sent": _per_instance(r, "notifications", "mails_sent"),
+        "notifications_applied": _per_instance(r, "notifications", "notifications_applied"),
+        "projections_applied": _per_instance(r, "events", "projections_applied"),
+        "correct": correct(r),
+    }
+
+
+def _scaling(r: dict[str, Any]) -> list[str]:
+    first = r["runs"][0]
+    lines = [
+        "### Scaling: 1, 2 and 3 instances of notifications and of the events workers",
+        "",
+        f"`{r['command']}` — load average (1 min) before → after each run in the table "
+        f"(5 and 15 min before the part: {r['machine']['load_average']})",
+        "",
+        f"The system rush above ({_f(first['registrations'])} registrations and "
+        f"{first['joins']} joins from {first['concurrency']} clients into one meeting of "
+        f"{first['seats']} seats), each path alone left out, three times: with N "
+        "notifications instances (one consumer group, one deliveries table) and one events API "
+        "instance (`EVENTS_WORKERS=false`, it takes the load) beside N events worker "
+        "instances (outbox relay and projections). Per instance: what it did during the "
+        "rush, from each process's `/metrics` (mails it sent; events its subscription "
+        "applied).",
+        "",
+        "| N | load | registrations/s | mails/s | last mail after the last answer | mail "
+        "answer → Maildir p50 / p99 | event → applied by notifications p50 / p99 | events "
+        "projection lag p50 / p99 | mails sent, per notifications instance | events applied, "
+        "per notifications instance | events applied, per events worker | one mail each, "
+        "seats |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in r["runs"]:
+        row = _scaling_row(run)
+        lines.append(
+            f"| {row['instances']} | {row['load']} | {_f(row['registrations_per_s'])} | "
+            f"{_f(row['mails_per_s'])} | {_f(row['last_mail_s'], 2)} s | "
+            f"{_f(row['mail_p50_p99_s'][0], 2)} / {_f(row['mail_p50_p99_s'][1], 2)} s | "
+            f"{_f(row['applied_p50_p99_s'][0], 2)} / {_f(row['applied_p50_p99_s'][1], 2)} s | "
+            f"{_f(row['projection_lag_p50_p99_ms'][0])} / "
+            f"{_f(row['projection_lag_p50_p99_ms'][1])} ms | "
+            f"{' / '.join(_f(n) for n in row['mails_sent'])} | "
+            f"{' / '.join(_f(n) for n in row['notifications_applied'])} | "
+            f"{' / '.join(_f(n) for n in row['projections_applied'])} | "
+            f"{_verdict(row['correct'])} |"
+        )
+    return [*lines, ""]
+
+
+def _processes(r: dict[str, Any]) -> str:
+    """How the services ran, in words."""
+    counts = r.get("instances", {"notifications": 1, "events_workers": 0})
+    if counts == {"notifications": 1, "events_workers": 0}:
+        return "membership, events and notifications each one process as `make run` starts them"
+    return (
+        f"membership one process, events one API process and {counts['events_workers']} "
+        f"worker(s), notifications {counts['notifications']} process(es)"
+    )
 
 
 def _replay(r: dict[str, Any]) -> list[str]:
@@ -304,6 +400,8 @@ def render(results: dict[str, Any], same_run: bool) -> str:
         lines += _limits(results["limits"])
     if "system" in results:
         lines += _system(results["system"])
+    if "scaling" in results:
+        lines += _scaling(results["scaling"])
     for part in ("rush", "many"):
         if part in results:
             lines += _rush(results[part], lim)

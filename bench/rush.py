@@ -381,29 +381,34 @@ async def _check(
     }
 
 
-async def _projection_lags(conn: asyncpg.Connection, consumer: str) -> dict[str, float]:
-    """processed_at - recorded_at per event of the projection's consumer (ms).
+async def _projection_lags(
+    conn: asyncpg.Connection, consumer: str, stream_id: str | None = None
+) -> dict[str, float]:
+    """processed_at - recorded_at per event of the projection's consumer (ms); of one
+    stream's events only, when ``stream_id`` names it.
 
     ``processed_at`` is the start of the subscriber's transaction (``now()``), so the
     number of distinct values is the number of its transactions (batches).
     """
     rows = await conn.fetch(
-        """SELECT extract(epoch FROM p.processed_at - e.recorded_at) * 1000 AS lag
+        """SELECT extract(epoch FROM p.processed_at - e.recorded_at) * 1000 AS lag,
+                  p.processed_at
            FROM processed_events p JOIN events e USING (event_id)
-           WHERE p.consumer = $1""",
+           WHERE p.consumer = $1 AND ($2::text IS NULL OR e.stream_id = $2)""",
         consumer,
+        stream_id,
     )
     lags = [float(r["lag"]) for r in rows]
     relay = [
         float(r[0])
         for r in await conn.fetch(
             """SELECT extract(epoch FROM o.published_at - e.recorded_at) * 1000
-               FROM outbox o JOIN events e USING (event_id) WHERE o.published_at IS NOT NULL"""
+               FROM outbox o JOIN events e USING (event_id)
+               WHERE o.published_at IS NOT NULL AND ($1::text IS NULL OR e.stream_id = $1)""",
+            stream_id,
         )
     ]
-    transactions = await conn.fetchval(
-        "SELECT count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1", consumer
-    )
+    transactions = len({r["processed_at"] for r in rows})
     return {
         "events": len(lags),
         "transactions": int(transactions),

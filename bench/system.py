@@ -59,7 +59,8 @@ from bench.common import (
     unique,
 )
 from bench.common import token as bench_token
-from bench.rush import _check, _meeting_body, _wait, run_loadgen
+from bench.rush import _check, _meeting_body, _projection_lags, _wait, run_loadgen
+from services.events.entrypoints.subscribers import PROJECTIONS_CONSUMER
 from services.kernel.db import drop_database
 from services.kernel.kafka import KafkaSettings
 from services.operator.kafka_tools import delete_topics_with_prefix
@@ -311,7 +312,62 @@ async def _lookups(http: httpx.AsyncClient, membership_url: str) -> float:
     return _counter(text, "http_request_duration_seconds_count", method="GET", route=LOOKUP_ROUTE)
 
 
-async def run(quick: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Instances:
+    """How many processes of each service the run starts.
+
+    ``notifications`` instances share one consumer group and the deliveries table;
+    ``events_workers`` 0 runs the events service as one process (as ``make run`` does),
+    N > 0 as one API instance (``EVENTS_WORKERS=false``: it answers and decides, no relay,
+    no subscribers) beside N worker instances (relay and projections, no load)."""
+
+    notifications: int = 1
+    events_workers: int = 0
+
+    def labels(self) -> list[tuple[str, str]]:
+        """(label, service) of every process: the first of each service is its plain name."""
+        out = [("membership", "membership"), ("events", "events")]
+        out += [(f"events worker {k + 1}", "events") for k in range(self.events_workers)]
+        out += [
+            ("notifications" if k == 0 else f"notifications {k + 1}", "notifications")
+            for k in range(self.notifications)
+        ]
+        return out
+
+
+AS_MAKE_RUN = Instances()
+"""One process of each service."""
+
+
+def _counters(text: str, group: str, projections: str) -> dict[str, float]:
+    """From one process's /metrics: mails it sent, events its subscriptions applied."""
+    return {
+        "mails_sent": _counter(text, "notification_delivery_attempts_total", outcome="sent"),
+        "notifications_applied": _counter(
+            text, "events_handled_total", consumer=group, outcome="applied"
+        ),
+        "projections_applied": _counter(
+            text, "events_handled_total", consumer=projections, outcome="applied"
+        ),
+    }
+
+
+async def _instance_counters(
+    http: httpx.AsyncClient, processes: dict[str, ServiceProcess], group: str, projections: str
+) -> dict[str, dict[str, float]]:
+    """Per notifications and events process: its counters now."""
+    out = {}
+    for label, process in processes.items():
+        if process.service in ("notifications", "events"):
+            text = (await http.get(f"{process.url}/metrics")).text
+            out[label] = _counters(text, group, projections)
+    return out
+
+
+async def run(
+    quick: bool = False, instances: Instances = AS_MAKE_RUN, *, paths: bool = True
+) -> dict[str, Any]:
+    """One system rush with ``instances`` (``paths``: then each path alone, too)."""
     s = spec(quick)
     token = unique()
     dsns = {
@@ -324,15 +380,19 @@ async def run(quick: bool = False) -> dict[str, Any]:
     ports = {name: free_port() for name in SERVICES}
     membership_url = f"http://127.0.0.1:{ports['membership']}"
     sink = start_sink(smtp_port, maildir_path)
-    processes = {
-        name: ServiceProcess(
-            name,
-            ports[name],
-            _env(name, token, dsns, smtp_port, membership_url),
-            logs.with_name(f"{logs.name}-{name}.log"),
+    processes: dict[str, ServiceProcess] = {}
+    for label, service in instances.labels():
+        env = _env(service, token, dsns, smtp_port, membership_url)
+        if label == "events" and instances.events_workers:
+            env["EVENTS_WORKERS"] = "false"
+        processes[label] = ServiceProcess(
+            service,
+            ports[label] if label in ports else free_port(),
+            env,
+            logs.with_name(f"{logs.name}-{label.replace(' ', '-')}.log"),
         )
-        for name in SERVICES
-    }
+    group = f"bench{token}.notifications"
+    projections = f"{prefix}{PROJECTIONS_CONSUMER}"
     maildir = Maildir(maildir_path)
     operator = {"Authorization": f"Bearer {bench_token('operator')}"}
     main_slug, members_only_slug = f"bench-{token}-main", f"bench-{token}-members"
@@ -382,6 +442,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
             for body in (main, members_only):
                 (await http.post(f"{events_url}/meetings", json=body)).raise_for_status()
             lookups_before = await _lookups(http, membership_url)
+            counters_before = await _instance_counters(http, processes, group, projections)
             cpu_before = {name: proc_cpu_seconds(pid) for name, pid in pids.items()}
             stack_before = stack_cpu_seconds()
             load = await asyncio.to_thread(
@@ -410,7 +471,19 @@ async def run(quick: bool = False) -> dict[str, Any]:
             except TimeoutError:
                 mail_timed_out = True
             mail_wait_s = time.perf_counter() - mail_wait
-            cpu = {name: proc_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+            cpu_each = {
+                name: proc_cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()
+            }
+            # Per service, all its processes together.
+            cpu: dict[str, float] = dict.fromkeys(SERVICES, 0.0)
+            for name, seconds in cpu_each.items():
+                service = processes[name].service if name in processes else name
+                cpu[service] = cpu.get(service, 0.0) + seconds
+            counters_after = await _instance_counters(http, processes, group, projections)
+            spread = {
+                label: {k: counters_after[label][k] - v for k, v in before.items()}
+                for label, before in counters_before.items()
+            }
             stack = stack_cpu_between(stack_before, stack_cpu_seconds())
             memory = {name: proc_status(pid).get("VmHWM", 0) / 1024 for name, pid in pids.items()}
             lookups = await _lookups(http, membership_url) - lookups_before
@@ -419,9 +492,10 @@ async def run(quick: bool = False) -> dict[str, Any]:
             mail = _mail_checks(maildir, before_rush, the_plan, results, answered_at)
             # Each path alone: members only, then guests only, each on a fresh meeting, each
             # after the mail of what came before has gone (no backlog shares the machine).
-            paths: dict[str, dict[str, Any]] = {}
+            path_runs: dict[str, dict[str, Any]] = {}
             mails_before = maildir.scan()
-            for kind, codes in (("member", the_plan.members), ("guest", the_plan.guests)):
+            path_kinds = (("member", the_plan.members), ("guest", the_plan.guests))
+            for kind, codes in path_kinds if paths else ():
                 slug = f"bench-{token}-path-{kind}"
                 body = {
                     **_meeting_body(slug, s.seats),
@@ -442,7 +516,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
                     statuses[str(row[1])] = statuses.get(str(row[1]), 0) + 1
                 mails_before += statuses.get("201", 0) + statuses.get("202", 0)
                 await _wait(maildir.at_least(mails_before), s.mail_timeout_s, "the path's mail")
-                paths[kind] = {
+                path_runs[kind] = {
                     "registrations": len(requests),
                     "per_s": len(requests) / alone["wall_s"],
                     "latency_ms": {
@@ -453,6 +527,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
                     "membership_lookups": await _lookups(http, membership_url) - before,
                 }
         stages = await _mail_stages(conn, dsns["notifications"], meetings[0])
+        lags = await _projection_lags(conn, projections, meetings[0])
         checks = await _check(
             conn,
             [
@@ -513,7 +588,13 @@ async def run(quick: bool = False) -> dict[str, Any]:
         },
         "by_kind": by_kind,
         "membership_lookups": lookups,
-        "paths": paths,
+        "paths": path_runs,
+        "instances": {
+            "notifications": instances.notifications,
+            "events_workers": instances.events_workers,
+        },
+        "projection_lag_ms": lags,
+        "per_instance": spread,
         "mail": {
             **mail,
             "timed_out": mail_timed_out,
@@ -604,8 +685,14 @@ def _mail_checks(
         and arrivals.get(the_plan.emails[i].lower())  # type: ignore[union-attr]
     )
     last = max((t for times in arrivals.values() for t in times), default=float("nan"))
+    first_answer = min(
+        (r[3] for i, r in enumerate(results) if the_plan.emails[i] and r[1] in (201, 202)),
+        default=float("nan"),
+    )
+    mails = sum(len(t) for t in arrivals.values())
     return {
-        "mails": sum(len(t) for t in arrivals.values()),
+        "mails": mails,
+        "per_s": mails / (last - first_answer) if last > first_answer else float("nan"),
         "missing": missing,
         "twice": twice,
         "unexpected": unexpected,

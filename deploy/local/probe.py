@@ -1,6 +1,7 @@
 """Readiness probes for deploy/local/stack.sh: one real client round trip per component.
 
-    probe.py kafka 127.0.0.1:19092 [--timeout S]   metadata request (list topics, describe cluster)
+    probe.py kafka 127.0.0.1:19092 [--timeout S]   metadata request to that server (brokers, topics)
+        [--node N]   and node N is among the cluster's brokers (registered, not fenced)
         [--security-protocol SASL_PLAINTEXT|SASL_SSL --sasl-mechanism M --username U
          --cafile CA.pem]   (the password comes from the environment: PROBE_KAFKA_PASSWORD)
     probe.py smtp 127.0.0.1 2525 [--timeout S]     SMTP greeting + EHLO + QUIT
@@ -21,28 +22,40 @@ import sys
 from typing import Any
 
 
-def probe_kafka(bootstrap: str, timeout: float, security: dict[str, Any] | None = None) -> str:
+def probe_kafka(
+    server: str,
+    timeout: float,
+    security: dict[str, Any] | None = None,
+    node: int | None = None,
+) -> str:
+    """A metadata request to this one server (not to whichever broker a client would pick:
+    a cluster's node is probed itself, even while another node is away)."""
     # aiokafka logs every failed connection attempt; the one-line reason is enough here.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.conn import create_conn
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    host, _, port = server.rpartition(":")
 
     async def run() -> str:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap,
+        conn = await create_conn(
+            host,
+            int(port),
             request_timeout_ms=int(timeout * 1000),
             client_id="stack-probe",
             **(security or {}),
         )
         try:
-            await admin.start()
-            topics = await admin.list_topics()
-            cluster = await admin.describe_cluster()
+            metadata = await conn.send(MetadataRequest(topics=None))
         finally:
-            await admin.close()
-        brokers = [b["node_id"] for b in cluster.get("brokers", [])]
+            conn.close()
+        brokers = sorted(broker[0] for broker in metadata.brokers)
         if not brokers:
             raise RuntimeError("no broker registered in the cluster metadata yet")
-        return f"cluster {cluster.get('cluster_id')} brokers {brokers} topics {len(topics)}"
+        if node is not None and node not in brokers:
+            raise RuntimeError(f"node {node} is not among the cluster's brokers {brokers} yet")
+        cluster = getattr(metadata, "cluster_id", None)
+        return f"cluster {cluster} brokers {brokers} topics {len(metadata.topics)}"
 
     return asyncio.run(asyncio.wait_for(run(), timeout))
 
@@ -89,6 +102,7 @@ def main() -> int:
     k.add_argument("--sasl-mechanism", default="SCRAM-SHA-512")
     k.add_argument("--username", default="")
     k.add_argument("--cafile", default=None)
+    k.add_argument("--node", type=int, default=None)
     s = sub.add_parser("smtp")
     s.add_argument("host")
     s.add_argument("port", type=int)
@@ -99,7 +113,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         if args.what == "kafka":
-            info = probe_kafka(args.bootstrap, args.timeout, kafka_security(args))
+            info = probe_kafka(args.bootstrap, args.timeout, kafka_security(args), args.node)
         elif args.what == "http":
             info = probe_http(args.url, args.timeout)
         else:

@@ -12,6 +12,10 @@
 # the PLAINTEXT one: own ports, data and pid file; `env` then prints SCRAM (or SCRAM over TLS)
 # client settings.
 #
+# KAFKA_BROKERS=3 selects a cluster of three KRaft nodes (each broker and controller) beside
+# the one-node Kafka: own ports (KAFKA_CLUSTER_PORT ...), data and pid files. `kafka` is then
+# all three nodes, and `kafka-1`, `kafka-2`, `kafka-3` one of them (e.g. `down kafka-2`).
+#
 # See deploy/local/README.md for ports, environment variables and the folder layout.
 set -euo pipefail
 
@@ -43,6 +47,34 @@ case "$KAFKA_SECURITY" in
         exit 2
         ;;
 esac
+# 1: the stack's Kafka (one combined node). 3: a cluster of three combined nodes, a 3-voter
+# quorum, replication factor 3 and min ISR 2 for every internal topic. Node N listens on
+# KAFKA_CLUSTER_PORT + N - 1 (clients) and KAFKA_CLUSTER_CONTROLLER_PORT + N - 1 (quorum).
+KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
+case "$KAFKA_BROKERS" in
+    1) ;;
+    3)
+        [[ "$KAFKA_SECURITY" == plaintext ]] || {
+            printf 'stack.sh: error: KAFKA_BROKERS=3 runs PLAINTEXT only; unset KAFKA_SECURITY\n' >&2
+            exit 2
+        }
+        KAFKA_INSTANCE="kafka-cluster"
+        KAFKA_PORT="${KAFKA_CLUSTER_PORT:-19192}"
+        KAFKA_CONTROLLER_PORT="${KAFKA_CLUSTER_CONTROLLER_PORT:-19195}"
+        ;;
+    *)
+        printf 'stack.sh: error: KAFKA_BROKERS=%s: 1 (the one-node Kafka) or 3 (a three-node cluster)\n' "$KAFKA_BROKERS" >&2
+        exit 2
+        ;;
+esac
+for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    [[ "$port" =~ ^[0-9]+$ ]] || {
+        printf 'stack.sh: error: the Kafka port %s is not a number\n' "$port" >&2
+        exit 2
+    }
+done
+KAFKA_FIRST_PORT="$KAFKA_PORT"                 # node N: + N - 1 (see kafka_node)
+KAFKA_FIRST_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT"
 # SCRAM users, created when the storage is formatted (`StorageTool format --add-scram`):
 # the services' user (SCRAM-SHA-512 and SCRAM-SHA-256) and the broker's own (inter-broker).
 # Local development only: a real cluster gets its credentials from its operator.
@@ -60,14 +92,15 @@ STACK_PG_USER="${STACK_PG_USER:-kldev}"       # system user that runs postgres w
 KAFKA_VERSION="4.1.1"
 LOG4J_VERSION="2.24.3"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
-KAFKA_LIBS="$VAR/kafka/libs"                   # shared by both Kafka instances
-KAFKA_DIR="$VAR/$KAFKA_INSTANCE"
-KAFKA_DATA="$KAFKA_DIR/data"
-KAFKA_PROPS="$KAFKA_DIR/server.properties"
-KAFKA_TLS_DIR="$KAFKA_DIR/tls"                 # scram: CA and broker certificate (PEM)
-KAFKA_PID="$RUN_DIR/$KAFKA_INSTANCE.pid"
-KAFKA_LOG="$LOG_DIR/$KAFKA_INSTANCE.log"       # console: WARN and above, JVM errors
-KAFKA_LOG_DIR="$LOG_DIR/$KAFKA_INSTANCE"       # server.log: INFO
+KAFKA_LIBS="$VAR/kafka/libs"                   # shared by all Kafka instances
+KAFKA_HOME="$VAR/$KAFKA_INSTANCE"              # cluster.id; scram: tls/, scram.credentials
+KAFKA_TLS_DIR="$KAFKA_HOME/tls"                # scram: CA and broker certificate (PEM)
+# Per node (kafka_node sets them): KAFKA_NODE_ID, KAFKA_NAME, KAFKA_PORT, KAFKA_CONTROLLER_PORT,
+# KAFKA_DIR (data/ and server.properties), KAFKA_DATA, KAFKA_PROPS, KAFKA_PID, KAFKA_LOG
+# (console: WARN and above, JVM errors) and KAFKA_LOG_DIR (server.log: INFO).
+KAFKA_ALL_NODES=()
+for ((n = 1; n <= KAFKA_BROKERS; n++)); do KAFKA_ALL_NODES+=("$n"); done
+KAFKA_NODES=("${KAFKA_ALL_NODES[@]}")          # the nodes the command acts on
 
 # The private cluster's folder (data/, run/): var/pg, or elsewhere when its user cannot reach
 # var/ (see pg_locate, which sets PG_DIR, PG_DATA, PG_SOCKET_DIR and PG_LOG).
@@ -91,6 +124,17 @@ warn() { printf '%s\n' "$*" >&2; }
 die() { printf 'stack.sh: error: %s\n' "$*" >&2; exit 1; }
 
 now() { date +%s; }
+
+# poll SECONDS INTERVAL CMD...: run CMD every INTERVAL seconds until it succeeds (return 0), for
+# at most SECONDS (then return 1). The one way this script waits for something.
+poll() {
+    local deadline=$(($(now) + $1)) interval="$2"
+    shift 2
+    until "$@"; do
+        (($(now) < deadline)) || return 1
+        sleep "$interval"
+    done
+}
 
 # Size of each log file when this invocation started a component: error messages show only
 # what that start wrote, not older runs.
@@ -124,7 +168,7 @@ port_owner() {
     line="$(ss -Htlnp "sport = :$1" 2>/dev/null | head -n1)" || return 0
     pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$line")"
     [[ -n "$pid" ]] || return 0
-    printf 'pid %s (%s)' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)"
+    printf 'pid %s (%s)' "$pid" "$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | cut -c1-80)"
 }
 
 # wait_self_connection PORT NAME: a client that retries against a stopped server on a port of
@@ -138,16 +182,14 @@ self_connected() {
     [[ -n "$(ss -Htan "( sport = :$1 and dport = :$1 )" 2>/dev/null)" ]]
 }
 
+port_released() { ! self_connected "$1"; }
+
 wait_self_connection() {
-    local port="$1" name="$2" deadline=$(($(now) + 65)) said=""
-    while self_connected "$port"; do
-        if [[ -z "$said" ]]; then
-            say "$name: port $port is held by a connection to itself (a client retried against it while it was stopped; the port lies in the ephemeral range); waiting until it is released (at most 60 s)"
-            said=1
-        fi
-        (($(now) < deadline)) || die "port $port is still held by a connection to itself; choose a port below 32768 for $name"
-        sleep 1
-    done
+    local port="$1" name="$2"
+    self_connected "$port" || return 0
+    say "$name: port $port is held by a connection to itself (a client retried against it while it was stopped; the port lies in the ephemeral range); waiting until it is released (at most 60 s)"
+    poll 65 1 port_released "$port" ||
+        die "port $port is still held by a connection to itself; choose a port below 32768 for $name"
 }
 
 # require_port_free PORT VARNAME: fail at once when a foreign process holds the port.
@@ -166,7 +208,7 @@ pid_matches() {
     [[ -s "$pidfile" ]] || return 1
     pid="$(head -n1 "$pidfile" 2>/dev/null)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    cmdline="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline")" || return 1
     [[ "$cmdline" == *"$marker"* ]]
 }
 
@@ -178,21 +220,30 @@ proc_alive() {
     [[ -n "$state" && "$state" != Z ]]
 }
 
+proc_gone() { ! proc_alive "$1"; }
+
 # stop_pid PIDFILE MARKER NAME: SIGTERM, wait up to 60 s, then SIGKILL.
 stop_pid() {
-    local pidfile="$1" marker="$2" name="$3" pid i
+    if stop_signal "$@"; then stop_wait "$1" "$3"; fi
+}
+
+# stop_signal PIDFILE MARKER NAME: SIGTERM to the process if it runs (status 1, and "NAME: not
+# running", if it does not).
+stop_signal() {
+    local pidfile="$1" marker="$2" name="$3"
     if ! pid_matches "$pidfile" "$marker"; then
         rm -f "$pidfile"
         say "$name: not running"
-        return 0
+        return 1
     fi
-    pid="$(head -n1 "$pidfile")"
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 600; i++)); do
-        proc_alive "$pid" || break
-        sleep 0.1
-    done
-    if proc_alive "$pid"; then
+    kill -TERM "$(pid_of "$pidfile")" 2>/dev/null || true
+}
+
+# stop_wait PIDFILE NAME: wait up to 60 s for the signalled process to end, then SIGKILL it.
+stop_wait() {
+    local pidfile="$1" name="$2" pid
+    pid="$(pid_of "$pidfile")"
+    if ! poll 60 0.1 proc_gone "$pid"; then
         warn "$name: still running after 60 s, sending SIGKILL to pid $pid"
         kill -KILL "$pid" 2>/dev/null || true
         sleep 0.5
@@ -212,6 +263,71 @@ launch() {
     echo $! >"$pidfile"
 }
 
+# A component NAME (kafka, pg, smtp, issuer) provides NAME_alive (its process runs; for a
+# server we do not manage: true), NAME_probe (a real client round trip; prints what it found)
+# and NAME_pid (its process id, or nothing). await_ready and report_status do the rest.
+
+# answers NAME: stop polling when NAME answers (PROBE_OUT: what it said) or died (DIED=1).
+answers() {
+    if ! "${1}_alive"; then
+        DIED=1
+        return 0
+    fi
+    PROBE_OUT="$("${1}_probe" 2>&1)"
+}
+
+# await_ready NAME WHAT WHERE HINT LOG...: wait until NAME answers, at most STACK_TIMEOUT s.
+# If its process exits meanwhile, NAME_revive (where defined) may start it again (then the
+# wait begins anew); otherwise, and at the deadline, fail with the tail of the LOGs. HINT is
+# added to the timeout's message.
+await_ready() {
+    local name="$1" what="$2" where="$3" hint="$4" logs
+    shift 4
+    logs="$(printf '%s, ' "${@#"$ROOT"/}")"
+    logs="${logs%, }"
+    while :; do
+        DIED=0 PROBE_OUT=""
+        if ! poll "$STACK_TIMEOUT" 0.3 answers "$name"; then
+            show_log "$@"
+            die "$what did not answer on $where within ${STACK_TIMEOUT}s${PROBE_OUT:+ (last try: $PROBE_OUT)}${hint:+; $hint}"
+        fi
+        ((DIED)) || return 0
+        if declare -F "${name}_revive" >/dev/null && "${name}_revive"; then
+            continue
+        fi
+        show_log "$@"
+        die "$what exited during start-up${logs:+ (logs above: $logs)}"
+    done
+}
+
+# report_status NAME LABEL WHERE PORT DETAIL...: one line "LABEL up|down WHERE ..."; status 1
+# when down. DETAIL is a command that prints the rest of an "up" line; PROBE_OUT holds what
+# the probe said.
+report_status() {
+    local name="$1" label where="$3" port="$4" pid
+    label="$(printf '%-9s' "$2")"
+    shift 4
+    if ! "${name}_alive"; then
+        say "$label down  $where$(port_open "$port" && echo " (port in use by another process)")"
+        return 1
+    fi
+    pid="$("${name}_pid")"
+    if ! PROBE_OUT="$("${name}_probe" 2>&1)"; then
+        say "$label down  $where  ${pid:+pid $pid runs but }does not answer: $PROBE_OUT"
+        return 1
+    fi
+    say "$label up    $where  ${pid:+pid $pid  }$("$@")"
+}
+
+# probe_said: what the last probe said (a DETAIL for report_status).
+probe_said() { printf '%s' "$PROBE_OUT"; }
+
+# listening PORT: something accepts connections on the port; says so when not (for probes).
+listening() { port_open "$1" || { echo "nothing listens on 127.0.0.1:$1"; return 1; }; }
+
+# pid_of PIDFILE: the process id a pid file names.
+pid_of() { head -n1 "$1" 2>/dev/null; }
+
 need_python() {
     [[ -x "$STACK_PYTHON" ]] ||
         die "no Python at $STACK_PYTHON (the project venv): create it and install the project's dependencies (aiokafka, aiosmtpd), or point STACK_PYTHON at a Python that has them"
@@ -220,7 +336,7 @@ need_python() {
 }
 
 prepare_dirs() {
-    mkdir -p "$RUN_DIR" "$LOG_DIR" "$KAFKA_LOG_DIR"
+    mkdir -p "$RUN_DIR" "$LOG_DIR"
     ensure_gitignore
 }
 
@@ -255,7 +371,44 @@ need_java() {
         die "$JAVA is Java '$version'; Kafka $KAFKA_VERSION needs Java 17+: apt-get install openjdk-17-jre-headless, or set JAVA_HOME"
 }
 
-kafka_running() { pid_matches "$KAFKA_PID" "$KAFKA_PROPS"; }
+# kafka_node N: select node N of the instance (sets the per-node KAFKA_* settings). The
+# one-node instances (kafka, kafka-scram) have node 1 only, in var/<instance>/; a cluster's
+# node N is kafka-N, in var/kafka-cluster/kafka-N/.
+kafka_node() {
+    KAFKA_NODE_ID="$1"
+    KAFKA_PORT=$((KAFKA_FIRST_PORT + $1 - 1))
+    KAFKA_CONTROLLER_PORT=$((KAFKA_FIRST_CONTROLLER_PORT + $1 - 1))
+    if kafka_cluster; then
+        KAFKA_NAME="kafka-$1"
+        KAFKA_DIR="$KAFKA_HOME/$KAFKA_NAME"
+    else
+        KAFKA_NAME="$KAFKA_INSTANCE"
+        KAFKA_DIR="$KAFKA_HOME"
+    fi
+    KAFKA_DATA="$KAFKA_DIR/data"
+    KAFKA_PROPS="$KAFKA_DIR/server.properties"
+    KAFKA_PID="$RUN_DIR/$KAFKA_NAME.pid"
+    KAFKA_LOG="$LOG_DIR/$KAFKA_NAME.log"
+    KAFKA_LOG_DIR="$LOG_DIR/$KAFKA_NAME"
+}
+
+# kafka_each FUNCTION: FUNCTION for each selected node (KAFKA_NODES); status 1 if it failed
+# for any.
+kafka_each() {
+    local n rc=0
+    for n in "${KAFKA_NODES[@]}"; do
+        kafka_node "$n"
+        "$1" || rc=1
+    done
+    return "$rc"
+}
+
+kafka_cluster() { ((KAFKA_BROKERS > 1)); }
+
+# kafka_say MESSAGE: "kafka: MESSAGE" (one node) or "kafka-N: MESSAGE" (a cluster's node).
+kafka_say() { say "$(kafka_cluster && echo "$KAFKA_NAME" || echo kafka): $*"; }
+
+kafka_alive() { pid_matches "$KAFKA_PID" "$KAFKA_PROPS"; }
 
 # kafka_fetch: the jars of kafka_2.13 and its dependencies, plus the log4j binding, into
 # var/kafka/libs; skipped when the marker says the folder is complete for these versions.
@@ -297,9 +450,10 @@ kafka_cmd() {
 # meta_value FILE KEY
 meta_value() { sed -n "s/^$2=//p" "$1" | head -n1; }
 
-# kafka_check_storage: a formatted data folder must match var/kafka/cluster.id and node 1.
+# kafka_check_storage: a formatted data folder must match the instance's cluster.id and the
+# node's id.
 kafka_check_storage() {
-    local id_file="$KAFKA_DIR/cluster.id" meta="$KAFKA_DATA/meta.properties" data="${KAFKA_DATA#"$ROOT"/}"
+    local id_file="$KAFKA_HOME/cluster.id" meta="$KAFKA_DATA/meta.properties" data="${KAFKA_DATA#"$ROOT"/}"
     local meta_id meta_node
     if [[ ! -f "$meta" ]]; then
         if [[ -d "$KAFKA_DATA" && -n "$(ls -A "$KAFKA_DATA")" ]]; then
@@ -316,10 +470,10 @@ kafka_check_storage() {
     fi
     [[ "$meta_id" == "$(<"$id_file")" ]] ||
         die "$data belongs to Kafka cluster '$meta_id' but ${id_file#"$ROOT"/} says '$(<"$id_file")': delete $data and ${id_file#"$ROOT"/} (topics are lost) and run up again"
-    [[ "$meta_node" == "1" ]] ||
-        die "$data was formatted for node.id '$meta_node', not 1: delete $data (topics are lost) and run up again"
+    [[ "$meta_node" == "$KAFKA_NODE_ID" ]] ||
+        die "$data was formatted for node.id '$meta_node', not $KAFKA_NODE_ID: delete $data (topics are lost) and run up again"
     if kafka_scram; then
-        [[ -f "$KAFKA_DIR/scram.credentials" && "$(<"$KAFKA_DIR/scram.credentials")" == "$(scram_fingerprint)" ]] ||
+        [[ -f "$KAFKA_HOME/scram.credentials" && "$(<"$KAFKA_HOME/scram.credentials")" == "$(scram_fingerprint)" ]] ||
             die "$data was formatted with other SCRAM credentials than KAFKA_SCRAM_USER/KAFKA_SCRAM_PASSWORD/KAFKA_SCRAM_BROKER_PASSWORD now give: use the old ones, or delete $data (topics are lost) and run up again"
     fi
     return 0
@@ -364,54 +518,74 @@ kafka_tls() {
     }
 }
 
-# kafka_format: cluster id in var/kafka/cluster.id; storage formatted once (--standalone).
+# kafka_new_cluster_id FILE: a new cluster id (kafka.tools.StorageTool random-uuid) into FILE.
+kafka_new_cluster_id() {
+    local id log="$LOG_DIR/kafka-format.log"
+    mark_log "$log"
+    id="$("${KAFKA_CMD[@]}" kafka.tools.StorageTool random-uuid 2>&1 | tee -a "$log" | tail -n1)" || true
+    [[ "$id" =~ ^[A-Za-z0-9_-]{22}$ ]] || {
+        show_log "$log"
+        die "kafka.tools.StorageTool random-uuid gave no cluster id (log above: ${log#"$ROOT"/})"
+    }
+    echo "$id" >"$1"
+}
+
+# kafka_format: the node's storage formatted once, with the instance's cluster id (made at the
+# first format). One node: a standalone quorum (--standalone). A cluster: the static quorum of
+# its controller.quorum.voters, the same on every node.
 kafka_format() {
-    local id_file="$KAFKA_DIR/cluster.id"
+    local id_file="$KAFKA_HOME/cluster.id" quorum=() log="$LOG_DIR/$KAFKA_NAME-format.log"
     [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
-    if [[ ! -s "$id_file" ]]; then
-        "${KAFKA_CMD[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1 >"$id_file.tmp"
-        [[ -s "$id_file.tmp" ]] || die "kafka.tools.StorageTool random-uuid gave no cluster id"
-        mv "$id_file.tmp" "$id_file"
-    fi
+    [[ -s "$id_file" ]] || kafka_new_cluster_id "$id_file"
     mkdir -p "$KAFKA_DATA"
     SCRAM_ARGS=()
     if kafka_scram; then
         scram_format_args
-        scram_fingerprint >"$KAFKA_DIR/scram.credentials"
+        scram_fingerprint >"$KAFKA_HOME/scram.credentials"
     fi
+    kafka_cluster || quorum=(--standalone)
     if ! "${KAFKA_CMD[@]}" kafka.tools.StorageTool format -t "$(<"$id_file")" -c "$KAFKA_PROPS" \
-        --standalone --ignore-formatted "${SCRAM_ARGS[@]}" >"$LOG_DIR/$KAFKA_INSTANCE-format.log" 2>&1; then
-        show_log "$LOG_DIR/$KAFKA_INSTANCE-format.log"
+        "${quorum[@]}" --ignore-formatted "${SCRAM_ARGS[@]}" >"$log" 2>&1; then
+        show_log "$log"
         die "formatting the Kafka storage in ${KAFKA_DATA#"$ROOT"/} failed: delete ${KAFKA_DATA#"$ROOT"/} and ${id_file#"$ROOT"/} and run up again"
     fi
 }
 
-# kafka_properties: server.properties from the template; for scram, without the template's
-# listener lines and with kafka/scram.properties.template (listeners, SASL, TLS) instead.
-# The file holds the broker's SCRAM password: readable by its owner only.
+# kafka_properties: server.properties from the template (kafka/properties.py); for scram with
+# kafka/scram.properties.template over it (listeners, SASL, TLS), for a cluster's node with
+# kafka/cluster.properties.template (the quorum's voters, replication). Readable by its owner
+# only: it holds the broker's SCRAM password.
 kafka_properties() {
-    local listener_keys='^(listeners|advertised\.listeners|inter\.broker\.listener\.name|listener\.security\.protocol\.map)='
-    (
-        umask 077
-        if kafka_scram; then
-            grep -Ev "$listener_keys" "$HERE/kafka/server.properties.template"
-            cat "$HERE/kafka/scram.properties.template"
-        else
-            cat "$HERE/kafka/server.properties.template"
-        fi | sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
-            -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-            -e "s|@KAFKA_SSL_PORT@|${KAFKA_SSL_PORT:-}|g" \
-            -e "s|@KAFKA_DATA_DIR@|$KAFKA_DATA|g" \
-            -e "s|@KAFKA_TLS_DIR@|$KAFKA_TLS_DIR|g" \
-            -e "s|@BROKER_USER@|$KAFKA_SCRAM_BROKER_USER|g" \
-            -e "s|@BROKER_PASSWORD@|$KAFKA_SCRAM_BROKER_PASSWORD|g" >"$KAFKA_PROPS.tmp"
-    )
-    mv "$KAFKA_PROPS.tmp" "$KAFKA_PROPS"
+    local overlays=() unset=() voters="" n
+    if kafka_scram; then overlays+=("$HERE/kafka/scram.properties.template"); fi
+    if kafka_cluster; then
+        overlays+=("$HERE/kafka/cluster.properties.template")
+        unset=(--unset controller.quorum.bootstrap.servers)
+        for n in "${KAFKA_ALL_NODES[@]}"; do
+            voters+="${voters:+,}$n@127.0.0.1:$((KAFKA_FIRST_CONTROLLER_PORT + n - 1))"
+        done
+    fi
+    "$STACK_PYTHON" "$HERE/kafka/properties.py" "$HERE/kafka/server.properties.template" \
+        "${overlays[@]}" --output "$KAFKA_PROPS" "${unset[@]}" \
+        --var KAFKA_NODE_ID="$KAFKA_NODE_ID" \
+        --var KAFKA_PORT="$KAFKA_PORT" \
+        --var KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" \
+        --var KAFKA_VOTERS="$voters" \
+        --var KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-}" \
+        --var KAFKA_DATA_DIR="$KAFKA_DATA" \
+        --var KAFKA_TLS_DIR="$KAFKA_TLS_DIR" \
+        --var BROKER_USER="$KAFKA_SCRAM_BROKER_USER" \
+        --var BROKER_PASSWORD="$KAFKA_SCRAM_BROKER_PASSWORD" ||
+        die "could not write ${KAFKA_PROPS#"$ROOT"/} (message above)"
 }
 
 # kafka_preflight: everything that can fail before any component is started.
 kafka_preflight() {
-    kafka_running && return 0
+    kafka_each kafka_node_preflight
+}
+
+kafka_node_preflight() {
+    kafka_alive && return 0
     need_java
     need_python
     kafka_libs_complete || command -v mvn >/dev/null 2>&1 ||
@@ -421,6 +595,9 @@ kafka_preflight() {
         require_port_free "$KAFKA_PORT" KAFKA_SCRAM_PORT
         require_port_free "$KAFKA_SSL_PORT" KAFKA_SCRAM_SSL_PORT
         require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_SCRAM_CONTROLLER_PORT
+    elif kafka_cluster; then
+        require_port_free "$KAFKA_PORT" KAFKA_CLUSTER_PORT
+        require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CLUSTER_CONTROLLER_PORT
     else
         require_port_free "$KAFKA_PORT" KAFKA_PORT
         require_port_free "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
@@ -430,16 +607,23 @@ kafka_preflight() {
 }
 
 kafka_launch() {
-    wait_self_connection "$KAFKA_PORT" kafka
-    wait_self_connection "$KAFKA_CONTROLLER_PORT" kafka
+    wait_self_connection "$KAFKA_PORT" "$KAFKA_NAME"
+    wait_self_connection "$KAFKA_CONTROLLER_PORT" "$KAFKA_NAME"
+    kafka_cmd
+    mkdir -p "$KAFKA_LOG_DIR"
     mark_log "$KAFKA_LOG_DIR/server.log"
     launch "$KAFKA_PID" "$KAFKA_LOG" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_PROPS"
 }
 
-# kafka_start: returns at once; kafka_wait checks that it answers.
+# kafka_start: returns at once; kafka_wait checks that it answers. (A cluster's nodes all
+# start before any is waited for: none answers before a majority of the quorum runs.)
 kafka_start() {
-    if kafka_running; then
-        say "kafka: already running (pid $(<"$KAFKA_PID"))"
+    kafka_each kafka_node_start
+}
+
+kafka_node_start() {
+    if kafka_alive; then
+        kafka_say "already running (pid $(<"$KAFKA_PID"))"
         return 0
     fi
     rm -f "$KAFKA_PID"
@@ -449,14 +633,18 @@ kafka_start() {
     kafka_properties
     kafka_format
     kafka_launch
-    STARTED+=(kafka)
-    say "kafka: starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT$(kafka_scram && echo " (SASL_PLAINTEXT), $KAFKA_SSL_PORT (SASL_SSL)")"
+    STARTED+=("$(kafka_cluster && echo "$KAFKA_NAME" || echo kafka)")
+    kafka_say "starting (pid $(<"$KAFKA_PID")) on 127.0.0.1:$KAFKA_PORT$(kafka_scram && echo " (SASL_PLAINTEXT), $KAFKA_SSL_PORT (SASL_SSL)")"
 }
 
-# kafka_probe [TIMEOUT]: as a client would; for scram over both listeners, with the services' user.
+# kafka_probe [TIMEOUT]: as a client would; for scram over both listeners, with the services'
+# user; for a cluster's node: the node is among the brokers the cluster's metadata lists.
 kafka_probe() {
+    listening "$KAFKA_PORT" || return 1
     if ! kafka_scram; then
-        "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}"
+        local node=()
+        kafka_cluster && node=(--node "$KAFKA_NODE_ID")
+        "$STACK_PYTHON" "$HERE/probe.py" kafka "127.0.0.1:$KAFKA_PORT" --timeout "${1:-5}" "${node[@]}"
         return
     fi
     local common=(--sasl-mechanism SCRAM-SHA-512 --username "$KAFKA_SCRAM_USER" --timeout "${1:-5}")
@@ -467,57 +655,62 @@ kafka_probe() {
             --cafile "$KAFKA_TLS_DIR/ca.pem" "${common[@]}" >/dev/null
 }
 
+kafka_pid() { pid_of "$KAFKA_PID"; }
+
+# kafka_revive: a client took the port as its own end while Kafka started (see
+# wait_self_connection): start it again once that connection is gone (three times at most).
+kafka_revive() {
+    ((KAFKA_RELAUNCHED < 3)) && [[ -n "${KAFKA_CMD+set}" ]] || return 1
+    self_connected "$KAFKA_PORT" || self_connected "$KAFKA_CONTROLLER_PORT" || return 1
+    KAFKA_RELAUNCHED=$((KAFKA_RELAUNCHED + 1))
+    kafka_say "could not listen, its port was held by a connection to itself; starting it again"
+    kafka_launch
+}
+
 kafka_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out="" relaunched=0
-    while :; do
-        kafka_running || {
-            # A client took the port as its own end while Kafka started (see
-            # wait_self_connection): start it again once that connection is gone.
-            if ((relaunched < 3)) && [[ -n "${KAFKA_CMD+set}" ]] &&
-                { self_connected "$KAFKA_PORT" || self_connected "$KAFKA_CONTROLLER_PORT"; }; then
-                relaunched=$((relaunched + 1))
-                say "kafka: could not listen, its port was held by a connection to itself; starting it again"
-                kafka_launch
-                deadline=$(($(now) + STACK_TIMEOUT))
-                continue
-            fi
-            show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
-            die "kafka exited during start-up (logs above: ${KAFKA_LOG#"$ROOT"/}, ${KAFKA_LOG_DIR#"$ROOT"/}/server.log)"
-        }
-        if port_open "$KAFKA_PORT" && out="$(kafka_probe 5 2>&1)"; then
-            say "kafka: up on 127.0.0.1:$KAFKA_PORT ($out)"
-            return 0
-        fi
-        if (($(now) >= deadline)); then
-            show_log "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
-            die "kafka did not answer on 127.0.0.1:$KAFKA_PORT within ${STACK_TIMEOUT}s${out:+ (last probe: $out)}; if you changed KAFKA_PORT while it ran, run down first"
-        fi
-        sleep 0.5
+    kafka_each kafka_node_wait
+}
+
+kafka_node_wait() {
+    local hint="if you changed KAFKA_PORT while it ran, run down first"
+    kafka_cluster && hint="a node answers only while a majority of the three runs; if you changed KAFKA_CLUSTER_PORT while they ran, run down first"
+    KAFKA_RELAUNCHED=0
+    await_ready kafka "$KAFKA_NAME" "127.0.0.1:$KAFKA_PORT" "$hint" \
+        "$KAFKA_LOG" "$KAFKA_LOG_DIR/server.log"
+    kafka_say "up on 127.0.0.1:$KAFKA_PORT ($PROBE_OUT)"
+}
+
+# kafka_stop: SIGTERM to every selected node at once, then wait for them (a cluster's last
+# nodes would otherwise wait in vain for a quorum to shut down in order).
+kafka_stop() {
+    local stopping=() n
+    for n in "${KAFKA_NODES[@]}"; do
+        kafka_node "$n"
+        stop_signal "$KAFKA_PID" "$KAFKA_PROPS" "$KAFKA_NAME" && stopping+=("$n")
+    done
+    for n in "${stopping[@]}"; do
+        kafka_node "$n"
+        stop_wait "$KAFKA_PID" "$KAFKA_NAME"
     done
 }
 
-kafka_stop() { stop_pid "$KAFKA_PID" "$KAFKA_PROPS" kafka; }
-
 kafka_status() {
-    local out name
-    name="$(printf '%-9s' "$KAFKA_INSTANCE")"
-    if ! kafka_running; then
-        say "$name down  127.0.0.1:$KAFKA_PORT$(port_open "$KAFKA_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$(kafka_probe 5 2>&1)"; then
-        say "$name up    127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID")  $out"
-    else
-        say "$name down  127.0.0.1:$KAFKA_PORT  pid $(<"$KAFKA_PID") runs but does not answer: $out"
-        return 1
-    fi
+    kafka_each kafka_node_status
+}
+
+kafka_node_status() {
+    report_status kafka "$KAFKA_NAME" "127.0.0.1:$KAFKA_PORT" "$KAFKA_PORT" probe_said
 }
 
 # kafka_env: plaintext: the bootstrap servers. scram / scram-tls: also the security settings,
 # as KAFKA_* (tools, tests) and as <SERVICE>_KAFKA__* (the services' KafkaSettings).
 kafka_env() {
+    local servers="" n
     if ! kafka_scram; then
-        say "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT"
+        for n in "${KAFKA_ALL_NODES[@]}"; do
+            servers+="${servers:+,}127.0.0.1:$((KAFKA_FIRST_PORT + n - 1))"
+        done
+        say "export KAFKA_BOOTSTRAP_SERVERS=$servers"
         return 0
     fi
     local -A values=(
@@ -694,17 +887,16 @@ pg_config() {
 
 # pg_wait_stale_postmaster: after a crash postgres refuses to start while the pid in the old
 # postmaster.pid still exists, even as a zombie; wait until it is reaped.
+no_such_pid() { [[ ! -e "/proc/$1" ]]; }
+
 pg_wait_stale_postmaster() {
-    local pidfile="$PG_DATA/postmaster.pid" pid deadline=$(($(now) + STACK_TIMEOUT))
+    local pidfile="$PG_DATA/postmaster.pid" pid
     [[ -f "$pidfile" ]] || return 0
     pid="$(head -n1 "$pidfile")"
     [[ "$pid" =~ ^[0-9]+$ && -e "/proc/$pid" ]] || return 0
     say "postgres: waiting for the previous postmaster (pid $pid, exited) to be reaped ..."
-    while [[ -e "/proc/$pid" ]]; do
-        (($(now) < deadline)) ||
-            die "the old postmaster (pid $pid) named in ${pidfile#"$ROOT"/} still exists; stop it, then run up again"
-        sleep 0.2
-    done
+    poll "$STACK_TIMEOUT" 0.2 no_such_pid "$pid" ||
+        die "the old postmaster (pid $pid) named in ${pidfile#"$ROOT"/} still exists; stop it, then run up again"
 }
 
 pg_preflight() {
@@ -751,24 +943,24 @@ pg_query() {
     "$PSQL" "$(pg_url)" -XAtq -v ON_ERROR_STOP=1 -c 'select 1' 2>&1
 }
 
+pg_alive() { pg_external || pg_running; }
+pg_pid() { pg_external || pid_of "$PG_DATA/postmaster.pid"; }
+
+# pg_probe [TIMEOUT]: pg_isready, then a query.
+pg_probe() {
+    local out
+    out="$("$PG_ISREADY" -t "${1:-2}" -d "$(pg_url)" 2>&1)" &&
+        out="$(PGCONNECT_TIMEOUT="${1:-5}" pg_query)" && [[ "$out" == "1" ]] || {
+        printf '%s' "$out"
+        return 1
+    }
+}
+
 pg_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) url out=""
-    url="$(pg_url)"
-    while :; do
-        if out="$("$PG_ISREADY" -t 2 -d "$url" 2>&1)" && out="$(PGCONNECT_TIMEOUT=5 pg_query)" && [[ "$out" == "1" ]]; then
-            say "postgres: up on $(pg_safe_url)$(pg_external || echo ", data in $(pg_where)/data")"
-            return 0
-        fi
-        if ! pg_external && ! pg_running; then
-            show_log "$PG_LOG"
-            die "postgres exited during start-up (log above: ${PG_LOG#"$ROOT"/})"
-        fi
-        if (($(now) >= deadline)); then
-            pg_external || show_log "$PG_LOG"
-            die "postgres did not answer on $(pg_safe_url) within ${STACK_TIMEOUT}s${out:+ (last error: $out)}"
-        fi
-        sleep 0.3
-    done
+    local logs=()
+    pg_external || logs=("$PG_LOG")
+    await_ready pg postgres "$(pg_safe_url)" "" "${logs[@]}"
+    say "postgres: up on $(pg_safe_url)$(pg_external || echo ", data in $(pg_where)/data")"
 }
 
 # pg_safe_url: the URL without a password, for messages.
@@ -790,37 +982,29 @@ pg_stop() {
 }
 
 pg_status() {
-    local out
     need_pg_client
-    if ! pg_external && ! pg_running; then
-        say "postgres  down  127.0.0.1:$PG_PORT  data $(pg_where)/data$(port_open "$PG_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$("$PG_ISREADY" -t 3 -d "$(pg_url)" 2>&1)" && out="$(PGCONNECT_TIMEOUT=3 pg_query)" && [[ "$out" == "1" ]]; then
-        if pg_external; then
-            say "postgres  up    $(pg_safe_url)  (external, DATABASE_URL)"
-        else
-            say "postgres  up    $(pg_safe_url)  data $(pg_where)/data$( ((EUID == 0)) && echo " (run as $STACK_PG_USER)")"
-        fi
+    if pg_external; then
+        report_status pg postgres "$(pg_safe_url)" "$PG_PORT" echo "(external, DATABASE_URL)"
     else
-        say "postgres  down  $(pg_safe_url) does not answer${out:+: $out}"
-        return 1
+        report_status pg postgres "$(pg_safe_url)" "$PG_PORT" pg_data_said
     fi
 }
+
+pg_data_said() { printf 'data %s/data%s' "$(pg_where)" "$( ((EUID == 0)) && echo " (run as $STACK_PG_USER)")"; }
 
 pg_env() { say "export DATABASE_URL=$(printf '%q' "$(pg_url)")"; }
 
 # ----------------------------------------------------------------------------- SMTP sink
-smtp_running() { pid_matches "$SMTP_PID" "$HERE/smtp_sink.py"; }
+smtp_alive() { pid_matches "$SMTP_PID" "$HERE/smtp_sink.py"; }
 
 smtp_preflight() {
-    smtp_running && return 0
+    smtp_alive && return 0
     need_python
     require_port_free "$SMTP_PORT" SMTP_PORT
 }
 
 smtp_start() {
-    if smtp_running; then
+    if smtp_alive; then
         say "smtp: already running (pid $(<"$SMTP_PID"))"
         return 0
     fi
@@ -832,43 +1016,21 @@ smtp_start() {
     say "smtp: starting (pid $(<"$SMTP_PID")) on 127.0.0.1:$SMTP_PORT"
 }
 
+smtp_pid() { pid_of "$SMTP_PID"; }
+
 smtp_probe() {
-    "$STACK_PYTHON" "$HERE/probe.py" smtp 127.0.0.1 "$SMTP_PORT" --timeout "${1:-3}"
+    listening "$SMTP_PORT" && "$STACK_PYTHON" "$HERE/probe.py" smtp 127.0.0.1 "$SMTP_PORT" --timeout 3
 }
 
 smtp_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
-    while :; do
-        smtp_running || {
-            show_log "$SMTP_LOG"
-            die "the SMTP sink exited during start-up (log above: ${SMTP_LOG#"$ROOT"/})"
-        }
-        if port_open "$SMTP_PORT" && out="$(smtp_probe 3 2>&1)"; then
-            say "smtp: up on 127.0.0.1:$SMTP_PORT, Maildir ${MAIL_DIR#"$ROOT"/}"
-            return 0
-        fi
-        if (($(now) >= deadline)); then
-            show_log "$SMTP_LOG"
-            die "the SMTP sink did not answer on 127.0.0.1:$SMTP_PORT within ${STACK_TIMEOUT}s${out:+ ($out)}"
-        fi
-        sleep 0.2
-    done
+    await_ready smtp "the SMTP sink" "127.0.0.1:$SMTP_PORT" "" "$SMTP_LOG"
+    say "smtp: up on 127.0.0.1:$SMTP_PORT, Maildir ${MAIL_DIR#"$ROOT"/}"
 }
 
 smtp_stop() { stop_pid "$SMTP_PID" "$HERE/smtp_sink.py" smtp; }
 
 smtp_status() {
-    local out
-    if ! smtp_running; then
-        say "smtp      down  127.0.0.1:$SMTP_PORT$(port_open "$SMTP_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$(smtp_probe 3 2>&1)"; then
-        say "smtp      up    127.0.0.1:$SMTP_PORT  pid $(<"$SMTP_PID")  Maildir ${MAIL_DIR#"$ROOT"/}"
-    else
-        say "smtp      down  127.0.0.1:$SMTP_PORT  pid $(<"$SMTP_PID") runs but does not answer: $out"
-        return 1
-    fi
+    report_status smtp smtp "127.0.0.1:$SMTP_PORT" "$SMTP_PORT" echo "Maildir ${MAIL_DIR#"$ROOT"/}"
 }
 
 smtp_env() {
@@ -882,16 +1044,16 @@ smtp_env() {
 # every start, tokens for any role, loopback only. See docs/security.md.
 issuer_url() { echo "http://127.0.0.1:$ISSUER_PORT"; }
 
-issuer_running() { pid_matches "$ISSUER_PID" "$ISSUER_MARKER"; }
+issuer_alive() { pid_matches "$ISSUER_PID" "$ISSUER_MARKER"; }
 
 issuer_preflight() {
-    issuer_running && return 0
+    issuer_alive && return 0
     need_python
     require_port_free "$ISSUER_PORT" ISSUER_PORT
 }
 
 issuer_start() {
-    if issuer_running; then
+    if issuer_alive; then
         say "issuer: already running (pid $(<"$ISSUER_PID"))"
         return 0
     fi
@@ -902,43 +1064,21 @@ issuer_start() {
     say "issuer: starting (pid $(<"$ISSUER_PID")) on $(issuer_url)"
 }
 
+issuer_pid() { pid_of "$ISSUER_PID"; }
+
 issuer_probe() {
-    "$STACK_PYTHON" "$HERE/probe.py" http "$(issuer_url)/jwks.json" --timeout "${1:-3}"
+    listening "$ISSUER_PORT" && "$STACK_PYTHON" "$HERE/probe.py" http "$(issuer_url)/jwks.json" --timeout 3
 }
 
 issuer_wait() {
-    local deadline=$(($(now) + STACK_TIMEOUT)) out=""
-    while :; do
-        issuer_running || {
-            show_log "$ISSUER_LOG"
-            die "the development issuer exited during start-up (log above: ${ISSUER_LOG#"$ROOT"/})"
-        }
-        if port_open "$ISSUER_PORT" && out="$(issuer_probe 3 2>&1)"; then
-            say "issuer: up on $(issuer_url)"
-            return 0
-        fi
-        if (($(now) >= deadline)); then
-            show_log "$ISSUER_LOG"
-            die "the development issuer did not answer on $(issuer_url) within ${STACK_TIMEOUT}s${out:+ ($out)}"
-        fi
-        sleep 0.2
-    done
+    await_ready issuer "the development issuer" "$(issuer_url)" "" "$ISSUER_LOG"
+    say "issuer: up on $(issuer_url)"
 }
 
 issuer_stop() { stop_pid "$ISSUER_PID" "$ISSUER_MARKER" issuer; }
 
 issuer_status() {
-    local out
-    if ! issuer_running; then
-        say "issuer    down  $(issuer_url)$(port_open "$ISSUER_PORT" && echo " (port in use by another process)")"
-        return 1
-    fi
-    if out="$(issuer_probe 3 2>&1)"; then
-        say "issuer    up    $(issuer_url)  pid $(<"$ISSUER_PID")  (development tokens)"
-    else
-        say "issuer    down  $(issuer_url)  pid $(<"$ISSUER_PID") runs but does not answer: $out"
-        return 1
-    fi
+    report_status issuer issuer "$(issuer_url)" "$ISSUER_PORT" echo "(development tokens)"
 }
 
 issuer_env() {
@@ -965,18 +1105,41 @@ stop_started() {
     ((${#STARTED[@]} > 0)) || return 0
     warn "stack.sh: up failed, stopping what it started: ${STARTED[*]}"
     for c in "${STARTED[@]}"; do
-        "$(fn_name "$c")_stop" >/dev/null 2>&1 || true
+        component stop "$c" >/dev/null 2>&1 || true
     done
     STARTED=()
 }
 
-# fn_name COMPONENT: the function prefix of a component.
-fn_name() {
+# component ACTION COMPONENT: run the component's function for ACTION (preflight, start,
+# wait, stop, status, env). `kafka` acts on every node of the selected Kafka, `kafka-N` on
+# node N of the cluster (KAFKA_BROKERS=3) only.
+component() {
+    local action="$1" c="$2"
+    case "$c" in
+        kafka)
+            KAFKA_NODES=("${KAFKA_ALL_NODES[@]}")
+            "kafka_$action"
+            ;;
+        kafka-[0-9])
+            known_component "$c"
+            KAFKA_NODES=("${c#kafka-}")
+            "kafka_$action"
+            ;;
+        postgres | pg) "pg_$action" ;;
+        smtp) "smtp_$action" ;;
+        issuer) "issuer_$action" ;;
+        *) die "unknown component '$c' (kafka, postgres, smtp or issuer)" ;;
+    esac
+}
+
+# known_component COMPONENT: fails with a message for a name that is none.
+known_component() {
     case "$1" in
-        kafka) echo kafka ;;
-        postgres | pg) echo pg ;;
-        smtp) echo smtp ;;
-        issuer) echo issuer ;;
+        kafka | postgres | pg | smtp | issuer) ;;
+        kafka-[0-9])
+            kafka_cluster && ((${1#kafka-} >= 1 && ${1#kafka-} <= KAFKA_BROKERS)) ||
+                die "unknown component '$1' (kafka-N names a node of the cluster: KAFKA_BROKERS=3 and kafka-1, kafka-2 or kafka-3)"
+            ;;
         *) die "unknown component '$1' (kafka, postgres, smtp or issuer)" ;;
     esac
 }
@@ -994,9 +1157,9 @@ cmd_up() {
     trap 'rc=$?; ((rc == 0)) || stop_started; exit "$rc"' EXIT
     # Check everything (tools, ports, data folders) before starting anything; then start
     # all, then wait: the components boot in parallel.
-    for c in "$@"; do "$(fn_name "$c")_preflight"; done
-    for c in "$@"; do "$(fn_name "$c")_start"; done
-    for c in "$@"; do "$(fn_name "$c")_wait"; done
+    for c in "$@"; do component preflight "$c"; done
+    for c in "$@"; do component start "$c"; done
+    for c in "$@"; do component wait "$c"; done
     say "stack: ready in $((SECONDS - t0)) s"
     trap - EXIT
 }
@@ -1006,27 +1169,27 @@ cmd_down() {
     with_lock
     for ((i = $# ; i >= 1; i--)); do
         c="${!i}"
-        "$(fn_name "$c")_stop"
+        component stop "$c"
     done
 }
 
 cmd_status() {
     local c rc=0
-    for c in "$@"; do "$(fn_name "$c")_status" || rc=1; done
+    for c in "$@"; do component status "$c" || rc=1; done
     return "$rc"
 }
 
 cmd_env() {
     local c
-    for c in "$@"; do "$(fn_name "$c")_env"; done
+    for c in "$@"; do component env "$c"; done
 }
 
 usage() {
     local rc="${1:-0}"
     if ((rc == 0)); then
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,/^# See /p' "$0" | sed 's/^# \{0,1\}//'
     else
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,/^# See /p' "$0" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$rc"
 }
@@ -1037,7 +1200,7 @@ main() {
     shift
     [[ $# -ge 1 ]] || set -- "${COMPONENTS[@]}"
     local c
-    for c in "$@"; do fn_name "$c" >/dev/null; done
+    for c in "$@"; do known_component "$c"; done
     pg_locate
     case "$cmd" in
         up) cmd_up "$@" ;;

@@ -82,7 +82,7 @@ def as_dead_letter(record: ConsumerRecord[Any, Any]) -> DeadLetter:
 
 async def replay(settings: KafkaSettings, letters: list[DeadLetter]) -> int:
     """Publish dead letters again to their original topics, without the dlt_ headers."""
-    producer = AIOKafkaProducer(**settings.client_options(), enable_idempotence=True)
+    producer = AIOKafkaProducer(**settings.client_options(), **settings.producer_options())
     await producer.start()
     try:
         for letter in letters:

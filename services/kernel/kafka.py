@@ -11,8 +11,10 @@ import contextlib
 import socket
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
@@ -23,6 +25,7 @@ from aiokafka.errors import (
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
+    for_code,
 )
 from faststream.security import (
     BaseSecurity,
@@ -30,7 +33,9 @@ from faststream.security import (
     SASLScram256,
     SASLScram512,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+log = structlog.get_logger(__name__)
 
 
 class KafkaSettings(BaseModel):
@@ -67,6 +72,61 @@ class KafkaSettings(BaseModel):
     heartbeat_interval_ms: int = Field(
         default=2000, ge=100, description="Heartbeats to the group: a third of the session."
     )
+    replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="Copies of each topic the service creates, and of its dead-letter topic. "
+        "None: follow the cluster, min(3, the brokers it has when the topics are created). "
+        "Topics that exist already keep theirs.",
+    )
+    min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="min.insync.replicas of the topics the service creates: how many copies "
+        "must have a write before Kafka acknowledges it (the producers ask for all). None: 2 "
+        "when the replication factor is 3 or more, else 1, so one broker can be lost "
+        "without losing a write or refusing one.",
+    )
+
+    @model_validator(mode="after")
+    def _in_sync_replicas_fit_the_copies(self) -> KafkaSettings:
+        factor, in_sync = self.replication_factor, self.min_insync_replicas
+        if factor is not None and in_sync is not None and in_sync > factor:
+            raise ValueError(
+                f"<SERVICE>_KAFKA__MIN_INSYNC_REPLICAS={in_sync} is more than "
+                f"<SERVICE>_KAFKA__REPLICATION_FACTOR={factor}: Kafka would refuse every "
+                "write. Lower it, or leave it unset (2 with three copies or more, else 1)."
+            )
+        return self
+
+    def replication(self, brokers: int) -> Replication:
+        """The replication of the topics created on a cluster of ``brokers`` brokers."""
+        factor = self.replication_factor or min(3, brokers)
+        if factor > brokers:
+            raise KafkaReplicationError(
+                f"<SERVICE>_KAFKA__REPLICATION_FACTOR={factor} needs {factor} brokers, but "
+                f"the cluster at {self.bootstrap_servers} has {brokers}: lower it, or leave it "
+                "unset to follow the cluster."
+            )
+        in_sync = self.min_insync_replicas or (2 if factor >= 3 else 1)
+        if in_sync > factor:
+            raise KafkaReplicationError(
+                f"<SERVICE>_KAFKA__MIN_INSYNC_REPLICAS={in_sync} is more than the {factor} "
+                f"copies the topics get on the cluster at {self.bootstrap_servers} ({brokers} "
+                "brokers): Kafka would refuse every write. Lower it, or leave it unset."
+            )
+        return Replication(factor, in_sync)
+
+    def servers(self) -> list[str]:
+        """The bootstrap servers one by one (FastStream takes a string as ONE address)."""
+        return [server.strip() for server in self.bootstrap_servers.split(",") if server.strip()]
+
+    def producer_options(self) -> dict[str, Any]:
+        """What every producer sets (the outbox relay, the dead letters, a replay): a write
+        counts once all in-sync copies have it, and a retried send is written once."""
+        return {"acks": "all", "enable_idempotence": True}
 
     def client_options(self) -> dict[str, Any]:
         """Keyword arguments for aiokafka producers, consumers and admin clients."""
@@ -130,6 +190,25 @@ def kafka_settings_from_env(
     return KafkaSettings.model_validate({**values, **overrides})
 
 
+@dataclass(frozen=True)
+class Replication:
+    """How many copies a topic has, and how many must have a write before it counts."""
+
+    factor: int
+    min_insync: int
+
+    def topic_configs(self) -> dict[str, str]:
+        return {"min.insync.replicas": str(self.min_insync)}
+
+
+class KafkaReplicationError(ConnectionError):
+    """The cluster cannot hold the topics as the settings ask (too few brokers)."""
+
+
+class KafkaTopicError(ConnectionError):
+    """Kafka refused to create a topic (the reason is in the message)."""
+
+
 class KafkaAuthenticationError(ConnectionError):
     """Kafka refused this client's SASL credentials (wrong user, password or mechanism)."""
 
@@ -152,7 +231,7 @@ async def diagnose(settings: KafkaSettings, *, timeout: float = 5.0) -> Connecti
     del options["bootstrap_servers"]
     mechanism = options.get("sasl_mechanism")
     failure: ConnectionError = KafkaUnreachableError("no Kafka bootstrap server configured")
-    for server in (s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()):
+    for server in settings.servers():
         host, _, port = server.rpartition(":")
         try:
             async with asyncio.timeout(timeout):
@@ -187,7 +266,11 @@ async def ensure_topics(
 ) -> None:
     """Create the topics that do not exist yet, with their partition counts.
 
-    ``topics`` maps unprefixed names to partition counts; each gets its dead-letter topic.
+    ``topics`` maps unprefixed names to partition counts; each gets its dead-letter topic (one
+    partition). Both get the replication the settings give for the cluster as it is now
+    (:meth:`KafkaSettings.replication`); one it cannot hold raises
+    :class:`KafkaReplicationError`, a refusal by Kafka :class:`KafkaTopicError`. An existing
+    topic with fewer copies than that is left as it is, with a warning.
     """
     admin = AIOKafkaAdminClient(**settings.client_options(), request_timeout_ms=int(timeout * 1000))
     try:
@@ -204,15 +287,44 @@ async def ensure_topics(
         for name, partitions in topics.items():
             wanted[settings.topic(name)] = partitions
             wanted[dead_letter_topic(settings.topic(name))] = 1
+        cluster = await admin.describe_cluster()
+        replication = settings.replication(len(cluster["brokers"]))
         existing = set(await admin.list_topics())
-        new = [NewTopic(n, p, 1) for n, p in wanted.items() if n not in existing]
+        new = [
+            NewTopic(n, p, replication.factor, topic_configs=replication.topic_configs())
+            for n, p in wanted.items()
+            if n not in existing
+        ]
         if new:
-            try:
-                await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another instance made them a moment ago
+            response = await admin.create_topics(new)
+            for topic, code, *rest in response.topic_errors:
+                if code in (0, TopicAlreadyExistsError.errno):
+                    continue  # made now, or by another instance a moment ago
+                message = rest[0] if rest and rest[0] else ""
+                raise KafkaTopicError(
+                    f"Kafka refused to create topic {topic} with {replication.factor} "
+                    f"copies: {for_code(code).__name__} {message}".strip()
+                )
+        await _warn_of_fewer_copies(admin, sorted(set(wanted) & existing), replication)
     finally:
         await admin.close()
+
+
+async def _warn_of_fewer_copies(
+    admin: AIOKafkaAdminClient, topics: list[str], replication: Replication
+) -> None:
+    """Log the existing topics that have fewer copies than the settings ask for."""
+    if not topics:
+        return
+    for topic in await admin.describe_topics(topics):
+        copies = min((len(p["replicas"]) for p in topic["partitions"]), default=0)
+        if 0 < copies < replication.factor:
+            log.warning(
+                "topic has fewer copies than the settings ask for",
+                topic=topic["topic"],
+                copies=copies,
+                wanted=replication.factor,
+            )
 
 
 def dead_letter_topic(topic: str) -> str:

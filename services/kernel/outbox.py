@@ -105,8 +105,7 @@ class OutboxRelay:
             await conn.add_listener(OUTBOX_CHANNEL, self._on_notify)
             producer = AIOKafkaProducer(
                 **self.kafka.client_options(),
-                enable_idempotence=True,
-                acks="all",
+                **self.kafka.producer_options(),  # acks=all, idempotent
                 linger_ms=2,
                 max_request_size=2 * 1024 * 1024,
             )

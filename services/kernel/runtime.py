@@ -30,8 +30,10 @@ from services.kernel.housekeeping import Housekeeping, HousekeepingSettings
 from services.kernel.idempotency import MIGRATIONS as IDEMPOTENCY_MIGRATIONS
 from services.kernel.kafka import (
     KafkaAuthenticationError,
+    KafkaReplicationError,
     KafkaSettings,
     KafkaTlsError,
+    KafkaTopicError,
     KafkaUnreachableError,
     diagnose,
     ensure_topics,
@@ -86,10 +88,12 @@ class ServiceRuntime:
 
     def __post_init__(self) -> None:
         self.broker = KafkaBroker(
-            self.kafka.bootstrap_servers,
+            self.kafka.servers(),
             security=self.kafka.faststream_security(),
             client_id=self.name,
             logger=None,
+            # It publishes the dead letters: as safely as the relay publishes events.
+            **self.kafka.producer_options(),
         )
         self.relay = OutboxRelay(self.dsn, self.kafka, name=f"{self.name}-outbox-relay")
 
@@ -175,7 +179,14 @@ class ServiceRuntime:
             await self.broker.connect()
 
     async def _kafka_failure(self, exc: BaseException) -> ConnectionError:
-        if isinstance(exc, KafkaAuthenticationError | KafkaTlsError | KafkaUnreachableError):
+        explained = (
+            KafkaAuthenticationError,
+            KafkaTlsError,
+            KafkaUnreachableError,
+            KafkaReplicationError,
+            KafkaTopicError,
+        )
+        if isinstance(exc, explained):
             return exc  # already explained (ensure_topics diagnoses)
         return await diagnose(self.kafka) or KafkaUnreachableError(str(exc) or type(exc).__name__)
 

@@ -45,32 +45,11 @@ class SigningKey:
             claims, self.private, algorithm="RS256", headers={"kid": self.kid, **(headers or {})}
         )
 
-    def token(
-        self,
-        role: Role,
-        /,
-        *,
-        issuer: str,
-        audience: str,
-        municipality_code: str | None = None,
-        email: str | None = None,
-        lifetime_s: int = 8 * 3600,
-        now: float | None = None,
-        **overrides: Any,
-    ) -> str:
-        """A signed token of :func:`claims_for`; ``overrides`` replace or add claims, and a
-        claim that ends up None is left out (tests use that to drop one)."""
-        claims = claims_for(
-            role,
-            issuer=issuer,
-            audience=audience,
-            municipality_code=municipality_code,
-            email=email,
-            lifetime_s=lifetime_s,
-            now=now,
-        )
-        claims.update(overrides)
-        return self.sign({k: v for k, v in claims.items() if v is not None})
+    def token(self, claims: dict[str, Any], /, **overrides: Any) -> str:
+        """A signed token of ``claims`` (:func:`claims_for`); ``overrides`` replace or add
+        claims, and a claim that ends up None is left out (tests use that to drop one)."""
+        signed = {**claims, **overrides}
+        return self.sign({k: v for k, v in signed.items() if v is not None})
 
 
 def claims_for(
@@ -161,15 +140,16 @@ def create_app(
                 "En deltager skal have en e-mailadresse (email).",
                 "A participant needs an email.",
             )
+        claims = claims_for(
+            body.role,
+            issuer=issuer,
+            audience=audience,
+            municipality_code=body.municipality_code,
+            email=body.email,
+            lifetime_s=body.lifetime_s,
+        )
         return {
-            "access_token": signing.token(
-                body.role,
-                issuer=issuer,
-                audience=audience,
-                municipality_code=body.municipality_code,
-                email=body.email,
-                lifetime_s=body.lifetime_s,
-            ),
+            "access_token": signing.token(claims),
             "token_type": "Bearer",
             "expires_in": body.lifetime_s,
         }

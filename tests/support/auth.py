@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from services.kernel.auth import AuthSettings, Role, jwks_json
-from services.operator.dev_issuer import SigningKey
+from services.operator.dev_issuer import SigningKey, claims_for
 
 ISSUER = "https://login.test.kl.dk"
 AUDIENCE = "kl-netvaerk-test"
@@ -29,7 +29,7 @@ def token(
     **claims: Any,
 ) -> str:
     """A signed token for ``role``; ``claims`` override or add claims (None removes one)."""
-    return key.token(
+    made = claims_for(
         role,
         issuer=ISSUER,
         audience=AUDIENCE,
@@ -37,8 +37,8 @@ def token(
         email=email,
         lifetime_s=3600,
         now=time.time(),
-        **claims,
     )
+    return key.token(made, **claims)
 
 
 def bearer(value: str) -> dict[str, str]:

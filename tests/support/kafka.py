@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.kernel.kafka import KafkaSettings
 from services.operator.kafka_tools import delete_topics_with_prefix
@@ -27,7 +29,7 @@ async def create_topics(*names: str, partitions: int = 3) -> None:
 
 
 async def read_topic(
-    topic: str, *, expect: int, timeout: float = 20.0
+    topic: str, *, expect: int, timeout: float = 20.0, bootstrap: str = KAFKA_BOOTSTRAP
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` from the start, once at least ``expect`` have arrived.
 
@@ -35,7 +37,7 @@ async def read_topic(
     duplicates beyond ``expect`` are returned too.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=KAFKA_BOOTSTRAP, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -73,16 +75,54 @@ async def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int:
     return int(await consumer.position(tp))
 
 
-async def delete_topics(prefix: str) -> None:
+async def delete_topics(prefix: str, bootstrap: str = KAFKA_BOOTSTRAP) -> None:
     """Delete the topics a test made: every topic Kafka holds slows its start a little."""
-    await delete_topics_with_prefix(KafkaSettings(bootstrap_servers=KAFKA_BOOTSTRAP), prefix)
+    await delete_topics_with_prefix(KafkaSettings(bootstrap_servers=bootstrap), prefix)
 
 
-async def group_members(group: str) -> list[tuple[Any, ...]]:
+async def topic_partitions(*topics: str, bootstrap: str = KAFKA_BOOTSTRAP) -> list[Any]:
+    """The topics' metadata (name, partitions with leader, replicas, in-sync replicas)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return list(await admin.describe_topics(list(topics)))
+    finally:
+        await admin.close()
+
+
+@dataclass(frozen=True)
+class TopicReplication:
+    """How a topic is kept, as the cluster describes it."""
+
+    partitions: int
+    copies: set[int]
+    """The replica counts of its partitions (one value when they all have the same)."""
+    min_insync_replicas: str
+
+
+async def topic_replication(topic: str, bootstrap: str = KAFKA_BOOTSTRAP) -> TopicReplication:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {"min.insync.replicas": None})]
+        )
+    finally:
+        await admin.close()
+    entries = {e[0]: e[1] for r in responses for res in r.resources for e in res[4]}
+    return TopicReplication(
+        partitions=len(described["partitions"]),
+        copies={len(p["replicas"]) for p in described["partitions"]},
+        min_insync_replicas=entries["min.insync.replicas"],
+    )
+
+
+async def group_members(group: str, bootstrap: str = KAFKA_BOOTSTRAP) -> list[tuple[Any, ...]]:
     """The members of a consumer group as Kafka describes them (DescribeGroups v0-v3):
     (member_id, client_id, client_host, metadata, assignment); a static member's id begins
     with its group instance id."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         responses = await admin.describe_consumer_groups([group])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -39,6 +40,8 @@ def free_port() -> int:
 class System:
     unique: str
     smtp: SmtpSink
+    bootstrap: str = KAFKA_BOOTSTRAP
+    """The Kafka the services use (the stack's, or another such as the three-node cluster)."""
     instances: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
     @property
@@ -55,7 +58,7 @@ class System:
         prefix = ENV_PREFIX[service]
         env = {
             f"{prefix}_DATABASE_URL": self.dsn(service),
-            f"{prefix}_KAFKA__BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
+            f"{prefix}_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap,
             f"{prefix}_KAFKA__TOPIC_PREFIX": self.prefix,
             f"{prefix}_CLOCK_AS_OF": AS_OF,
             **auth.env(prefix),
@@ -104,10 +107,13 @@ class System:
                 await asyncio.to_thread(process.stop)
 
 
-@pytest.fixture
-async def system(unique: str, smtp_sink: SmtpSink) -> AsyncIterator[System]:
-    """Fresh databases and prefix; services are started by the test (``system.start``)."""
-    sys_ = System(unique, smtp_sink)
+@asynccontextmanager
+async def open_system(
+    unique: str, smtp: SmtpSink, bootstrap: str = KAFKA_BOOTSTRAP
+) -> AsyncIterator[System]:
+    """Fresh databases and prefix on ``bootstrap``'s Kafka; services are started by the test
+    (``system.start``), and stopped, their databases dropped and topics deleted at the end."""
+    sys_ = System(unique, smtp, bootstrap)
     for service in (*SERVICES, VAULT):
         await ensure_database(sys_.dsn(service))
     try:
@@ -116,4 +122,11 @@ async def system(unique: str, smtp_sink: SmtpSink) -> AsyncIterator[System]:
         await sys_.stop_all()
         for service in (*SERVICES, VAULT):
             await drop_database(sys_.dsn(service))
-        await delete_topics(sys_.prefix)
+        await delete_topics(sys_.prefix, bootstrap)
+
+
+@pytest.fixture
+async def system(unique: str, smtp_sink: SmtpSink) -> AsyncIterator[System]:
+    """Fresh databases and prefix; services are started by the test (``system.start``)."""
+    async with open_system(unique, smtp_sink) as sys_:
+        yield sys_

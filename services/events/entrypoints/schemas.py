@@ -106,7 +106,21 @@ MEETING_EXAMPLE = {
 """The scheduled meeting as the answers show it (in Copenhagen time, with its id)."""
 
 
-class MeetingResponse(BaseModel):
+class MeetingHeading(BaseModel):
+    """What every view of a meeting shows first: which meeting, what, when and where."""
+
+    meeting_id: str
+    network_slug: str
+    year: int
+    title: str
+    description: str
+    starts_at: LocalTime
+    ends_at: LocalTime
+    venue_name: str
+    venue_address: str
+
+
+class MeetingResponse(MeetingHeading):
     """A meeting as the service knows it now (read from its event stream)."""
 
     model_config = _examples(
@@ -121,15 +135,6 @@ class MeetingResponse(BaseModel):
         }
     )
 
-    meeting_id: str
-    network_slug: str
-    year: int
-    title: str
-    description: str
-    starts_at: LocalTime
-    ends_at: LocalTime
-    venue_name: str
-    venue_address: str
     seats: int
     seats_taken: int
     offer_seats_taken: int = Field(description="Seats taken under the next-year offer.")
@@ -145,22 +150,13 @@ class MeetingResponse(BaseModel):
     version: int | None = None
 
 
-class UpcomingMeeting(BaseModel):
+class UpcomingMeeting(MeetingHeading):
     """An upcoming meeting with its program and free seats (from the projection)."""
 
     model_config = _examples(
         {**{k: v for k, v in MEETING_EXAMPLE.items() if k != "per_municipality_cap"}, "free": 68}
     )
 
-    meeting_id: str
-    network_slug: str
-    year: int
-    title: str
-    description: str
-    starts_at: LocalTime
-    ends_at: LocalTime
-    venue_name: str
-    venue_address: str
     registration_deadline: LocalTime
     seats: int
     free: int

@@ -176,6 +176,34 @@ async def join_members(
     return dict(await asyncio.gather(*(join(i, c) for i, c in enumerate(codes))))
 
 
+async def answered(rush: Rush, at_least: int, timeout: float = 60) -> None:
+    """Wait until ``rush`` has had ``at_least`` answers."""
+
+    async def probe() -> bool:
+        return rush.answered >= at_least
+
+    await wait_until(probe, timeout=timeout, what=f"{at_least} answers")
+
+
+async def members_and_meeting(
+    http: httpx.AsyncClient,
+    system: System,
+    events_db: asyncpg.Pool,
+    codes: Sequence[str],
+    slug: str,
+    seats: int,
+) -> tuple[dict[str, str], str]:
+    """``codes`` joined for 2021 and known to the events service's view, then a meeting:
+    (code -> membership id, meeting id)."""
+    members = await join_members(http, lambda _: system.url("membership"), codes)
+
+    async def view_knows_members() -> bool:
+        return await members_known_to_events(events_db, codes, 2021)
+
+    await wait_until(view_knows_members, timeout=60, what="events' view of the members")
+    return members, await schedule_meeting(http, system.url("events"), slug, seats)
+
+
 def contact_email(code: str) -> str:
     return f"kontakt{code}@kommune.dk"
 
@@ -467,9 +495,13 @@ def running_pids(system: System) -> list[int]:
 
 
 async def group_assignments(group: str) -> list[dict[str, list[int]]]:
-    """Per member of a Kafka consumer group: topic -> the partitions it owns."""
+    """Per member of a Kafka consumer group: topic -> the partitions it owns (nothing yet
+    while the group rebalances)."""
     members: list[dict[str, list[int]]] = []
     for member in await group_members(group):
+        if not member[-1]:
+            members.append({})
+            continue
         assignment = ConsumerProtocolMemberAssignment.decode(member[-1])
         members.append({topic: sorted(parts) for topic, parts in assignment.assignment})
     return members

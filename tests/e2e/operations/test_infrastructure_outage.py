@@ -24,6 +24,7 @@ from tests.e2e.operations.harness import (
     CODES,
     Rush,
     all_ready,
+    answered,
     assert_events_projection_equals_rebuild,
     assert_feed_equals_rebuild,
     assert_mail_once,
@@ -221,10 +222,3 @@ async def flowing(rush: Rush, http: httpx.AsyncClient) -> AsyncIterator[None]:
         await task
     finally:
         task.cancel()
-
-
-async def answered(rush: Rush, at_least: int) -> None:
-    async def probe() -> bool:
-        return rush.answered >= at_least
-
-    await wait_until(probe, timeout=60, what=f"{at_least} answers")

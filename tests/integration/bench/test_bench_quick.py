@@ -64,6 +64,28 @@ async def test_a_quick_system_rush_mails_every_answered_registration_once() -> N
     assert report.correct(result)
 
 
+async def test_a_quick_system_rush_on_two_instances_shares_the_mail_and_mails_once() -> None:
+    """Two notifications instances and two events workers (beside one events API instance):
+    still one mail per answered registration, and both notifications instances sent mail
+    (deliveries are claimed with SKIP LOCKED, and a NOTIFY wakes every instance), though the
+    meeting's events, one partition, were consumed by one of them."""
+    result = await system.run(quick=True, instances=system.Instances(2, 2), paths=False)
+    assert result["instances"] == {"notifications": 2, "events_workers": 2}
+    mail = result["mail"]
+    assert not mail["timed_out"]
+    assert (mail["missing"], mail["twice"], mail["unexpected"]) == (0, 0, 0)
+    assert result["seats_given"] == system.spec(quick=True).seats
+    assert report.correct(result)
+    sent = report._per_instance(result, "notifications", "mails_sent")
+    assert len(sent) == 2
+    assert all(n > 0 for n in sent), sent
+    assert sum(sent) == mail["mails"]
+    workers = report._per_instance(result, "events", "projections_applied")
+    assert len(workers) == 2
+    assert sum(workers) >= result["registrations"] - result["by_kind"]["refused"]["count"]
+    assert result["per_instance"]["events"]["projections_applied"] == 0  # the API instance
+
+
 async def test_a_quick_replay_rebuilds_the_read_models_from_every_stored_event() -> None:
     result = await replay.run(quick=True)
     spec = replay.spec(quick=True)

@@ -211,6 +211,24 @@ def compose_topics() -> dict[str, int]:
     return topics
 
 
+def compose_replication() -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) that ``kafka-init`` creates the topics with."""
+    spec = compose_services()["kafka-init"]
+    parts = [spec.get("entrypoint"), spec.get("command")]
+    text = " ".join(" ".join(p) if isinstance(p, list) else str(p or "") for p in parts)
+    factors = set(re.findall(r"--replication-factor\s+(\d+)", text))
+    in_sync = set(re.findall(r"--config\s+min\.insync\.replicas=(\d+)", text))
+    assert len(factors) == len(in_sync) == 1, (factors, in_sync)
+    return int(factors.pop()), int(in_sync.pop())
+
+
+def compose_kafka_brokers() -> int:
+    """The brokers of the compose file's Kafka: its quorum's voters that are also brokers."""
+    env = compose_services()["kafka"]["environment"]
+    assert "broker" in str(env["KAFKA_PROCESS_ROLES"]).split(",")
+    return len(str(env["KAFKA_CONTROLLER_QUORUM_VOTERS"]).split(","))
+
+
 # --- init SQL ----------------------------------------------------------------------------------
 
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import pytest
+
 from contracts.catalog import all_models
-from services.kernel.kafka import dead_letter_topic
+from services.kernel.kafka import Replication, dead_letter_topic
 from tests.unit.deploy.manifests import (
     SERVICES,
+    compose_env,
+    compose_kafka_brokers,
+    compose_replication,
     compose_service_for,
     compose_services,
     compose_topics,
+    container_env,
+    deployment_for,
     of_kind,
+    settings_from_env,
 )
+
+K8S_BROKERS = 3
+"""The Strimzi cluster "kl-kafka" that deploy/k8s assumes has (at least) three brokers."""
 
 
 def contract_topics() -> set[str]:
@@ -50,6 +61,50 @@ def test_kafka_topics_are_strimzi_resources_with_three_replicas() -> None:
     assert {t["apiVersion"] for t in topics} == {"kafka.strimzi.io/v1beta2"}
     assert {t["spec"]["replicas"] for t in topics} == {3}
     assert all(t["metadata"]["labels"].get("strimzi.io/cluster") for t in topics)
+
+
+def k8s_replication() -> set[Replication]:
+    return {
+        Replication(t["spec"]["replicas"], int(t["spec"]["config"]["min.insync.replicas"]))
+        for t in of_kind("KafkaTopic")
+    }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_in_kubernetes_would_create_topics_as_strimzi_declares_them(
+    service: str,
+) -> None:
+    _, container = deployment_for(service)
+    kafka = settings_from_env(service, container_env(container)).kafka
+    assert k8s_replication() == {kafka.replication(K8S_BROKERS)}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_in_kubernetes_asks_for_its_copies_rather_than_counting_brokers(
+    service: str,
+) -> None:
+    # A broker away while a service starts must not make it create topics with fewer copies.
+    _, container = deployment_for(service)
+    kafka = settings_from_env(service, container_env(container)).kafka
+    assert kafka.replication_factor is not None
+    assert kafka.min_insync_replicas is not None
+    assert kafka.replication(K8S_BROKERS + 2) == kafka.replication(K8S_BROKERS)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_in_compose_would_create_topics_as_kafka_init_does(service: str) -> None:
+    _, spec = compose_service_for(service)
+    kafka = settings_from_env(service, compose_env(spec)).kafka
+    factor, in_sync = compose_replication()
+    assert kafka.replication(compose_kafka_brokers()) == Replication(factor, in_sync)
+
+
+def test_compose_kafka_makes_other_topics_as_kafka_init_does() -> None:
+    env = compose_services()["kafka"]["environment"]
+    assert (
+        int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]),
+        int(env["KAFKA_MIN_INSYNC_REPLICAS"]),
+    ) == compose_replication()
 
 
 def test_compose_kafka_does_not_create_topics_on_its_own() -> None:

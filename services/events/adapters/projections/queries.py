@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
-async def availability(
-    conn: asyncpg.Connection | asyncpg.Pool, meeting_id: str
-) -> dict[str, Any] | None:
+
+async def availability(conn: Conn, meeting_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         """SELECT meeting_id, seats, taken, waiting, offer_taken, cancelled, changes,
                   CASE WHEN cancelled THEN 0 ELSE greatest(seats - taken, 0) END AS free
@@ -21,7 +21,7 @@ async def availability(
     return None if row is None else dict(row)
 
 
-async def all_availability(conn: asyncpg.Connection | asyncpg.Pool) -> list[dict[str, Any]]:
+async def all_availability(conn: Conn) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT meeting_id, seats, taken, waiting, offer_taken, cancelled
            FROM availability_view ORDER BY meeting_id"""
@@ -42,81 +42,17 @@ _COLUMNS = """p.registration_id, p.meeting_id, p.name, p.email, p.job_title,
     p.waiting_position, p.erased"""
 
 
-async def participants(
-    conn: asyncpg.Connection | asyncpg.Pool, meeting_id: str
-) -> list[dict[str, Any]]:
-    """The meeting's participants: seated, then waiting in order, then cancelled."""
-    rows, _ = await participants_page(conn, meeting_id)
-    return rows
+Page: TypeAlias = tuple[list[dict[str, Any]], list[list[Any]]]
+"""A page of a list: its rows, and each row's sort key (what a cursor holds)."""
 
 
-async def participants_page(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    meeting_id: str,
-    *,
-    limit: int | None = None,
-    after: Sequence[Any] | None = None,
-) -> tuple[list[dict[str, Any]], list[list[Any]]]:
-    """At most ``limit`` of :func:`participants` after the sort key ``after``, and each
-    row's sort key (a cursor). Sorted by status, waiting order (``wait_seq``), time of
-    registration and id: the list's own order."""
-    rows = await conn.fetch(
-        f"""SELECT {_COLUMNS}, coalesce(p.wait_seq, 0) AS _wait_seq,
-                   p.registered_at AS _registered_at
-            FROM {_ranked("$1")}
-            WHERE $2::text IS NULL
-               OR (p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id)
-                  > ($2::text, $3::bigint, $4::text::timestamptz, $5::text)
-            ORDER BY p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id
-            LIMIT $6""",
-        meeting_id,
-        *(after or (None, None, None, None)),
-        limit,
-    )
-    keys = [
-        [r["status"], r["_wait_seq"], r["_registered_at"].isoformat(), r["registration_id"]]
-        for r in rows
-    ]
-    return [_without_keys(r) for r in rows], keys
-
-
-async def municipality_registrations(
-    conn: asyncpg.Connection | asyncpg.Pool, municipality_code: str
-) -> list[dict[str, Any]]:
-    """A municipality's registrations, by meeting start and time of registration."""
-    rows, _ = await municipality_registrations_page(conn, municipality_code)
-    return rows
-
-
-async def municipality_registrations_page(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    municipality_code: str,
-    *,
-    limit: int | None = None,
-    after: Sequence[Any] | None = None,
-) -> tuple[list[dict[str, Any]], list[list[Any]]]:
-    """At most ``limit`` of :func:`municipality_registrations` after the sort key
-    ``after``, and each row's sort key."""
-    where = "SELECT meeting_id FROM participant_view WHERE municipality_code = $1"
-    rows = await conn.fetch(
-        f"""SELECT {_COLUMNS}, m.title AS meeting_title, m.starts_at,
-                   m.cancelled AS meeting_cancelled, p.registered_at AS _registered_at
-            FROM {_ranked(where)} JOIN meeting_view m USING (meeting_id)
-            WHERE p.municipality_code = $1
-              AND ($2::text IS NULL
-                   OR (m.starts_at, p.registered_at, p.registration_id)
-                      > ($2::text::timestamptz, $3::text::timestamptz, $4::text))
-            ORDER BY m.starts_at, p.registered_at, p.registration_id
-            LIMIT $5""",
-        municipality_code,
-        *(after or (None, None, None)),
-        limit,
-    )
-    keys = [
-        [r["starts_at"].isoformat(), r["_registered_at"].isoformat(), r["registration_id"]]
-        for r in rows
-    ]
-    return [_without_keys(r) for r in rows], keys
+async def _page(
+    conn: Conn, query: str, subject: str, key: Callable[[asyncpg.Record], list[Any]], *args: Any
+) -> Page:
+    """The rows of a keyset-paged ``query`` (``$1`` the subject, then the sort key of the
+    row to start after, then the limit), and each row's sort key by ``key``."""
+    rows = await conn.fetch(query, subject, *args)
+    return [_without_keys(r) for r in rows], [key(r) for r in rows]
 
 
 def _without_keys(row: asyncpg.Record) -> dict[str, Any]:
@@ -124,9 +60,56 @@ def _without_keys(row: asyncpg.Record) -> dict[str, Any]:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-async def upcoming_meetings(
-    conn: asyncpg.Connection | asyncpg.Pool, now: datetime
-) -> list[dict[str, Any]]:
+async def participants(conn: Conn, meeting_id: str) -> list[dict[str, Any]]:
+    """The meeting's participants: seated, then waiting in order, then cancelled."""
+    rows, _ = await participants_page(conn, meeting_id)
+    return rows
+
+
+async def participants_page(
+    conn: Conn, meeting_id: str, *, limit: int | None = None, after: Sequence[Any] | None = None
+) -> Page:
+    """At most ``limit`` of :func:`participants` after the sort key ``after``, and each
+    row's sort key (a cursor). Sorted by status, waiting order (``wait_seq``), time of
+    registration and id: the list's own order."""
+    query = f"""SELECT {_COLUMNS}, coalesce(p.wait_seq, 0) AS _wait_seq,
+                   p.registered_at AS _registered_at
+            FROM {_ranked("$1")}
+            WHERE $2::text IS NULL
+               OR (p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id)
+                  > ($2::text, $3::bigint, $4::text::timestamptz, $5::text)
+            ORDER BY p.status, coalesce(p.wait_seq, 0), p.registered_at, p.registration_id
+            LIMIT $6"""
+
+    def key(r: asyncpg.Record) -> list[Any]:
+        return [r["status"], r["_wait_seq"], r["_registered_at"].isoformat(), r["registration_id"]]
+
+    return await _page(conn, query, meeting_id, key, *(after or (None,) * 4), limit)
+
+
+async def municipality_registrations_page(
+    conn: Conn, code: str, *, limit: int | None = None, after: Sequence[Any] | None = None
+) -> Page:
+    """At most ``limit`` of the municipality ``code``'s registrations, by meeting start and
+    time of registration, after the sort key ``after``, and each row's sort key."""
+    where = "SELECT meeting_id FROM participant_view WHERE municipality_code = $1"
+    query = f"""SELECT {_COLUMNS}, m.title AS meeting_title, m.starts_at,
+                   m.cancelled AS meeting_cancelled, p.registered_at AS _registered_at
+            FROM {_ranked(where)} JOIN meeting_view m USING (meeting_id)
+            WHERE p.municipality_code = $1
+              AND ($2::text IS NULL
+                   OR (m.starts_at, p.registered_at, p.registration_id)
+                      > ($2::text::timestamptz, $3::text::timestamptz, $4::text))
+            ORDER BY m.starts_at, p.registered_at, p.registration_id
+            LIMIT $5"""
+
+    def key(r: asyncpg.Record) -> list[Any]:
+        return [r["starts_at"].isoformat(), r["_registered_at"].isoformat(), r["registration_id"]]
+
+    return await _page(conn, query, code, key, *(after or (None,) * 3), limit)
+
+
+async def upcoming_meetings(conn: Conn, now: datetime) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT m.*, a.taken, a.waiting,
                   CASE WHEN a.cancelled THEN 0 ELSE greatest(a.seats - a.taken, 0) END AS free
