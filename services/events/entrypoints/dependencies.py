@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Request
 from pydantic import AfterValidator
 
 from services.events.service_layer.batching import MeetingService
@@ -37,8 +37,12 @@ class Wiring:
 Wired = Annotated[Wiring, Depends(from_app_state("wiring"))]
 
 
-def _handlers(wired: Wired) -> MeetingHandlers:
-    return wired.handlers
+async def _handlers(request: Request) -> MeetingHandlers:
+    """The use cases, straight from the app's state: the command routes' one dependency of
+    their own, one level deep and ``async`` (a plain ``def`` would hop to the thread pool),
+    since every registration of a rush resolves it."""
+    handlers: MeetingHandlers = request.app.state.wiring.handlers
+    return handlers
 
 
 Handlers = Annotated[MeetingHandlers, Depends(_handlers)]
