@@ -173,7 +173,9 @@ def _mem_total_mb() -> int:
 
 
 def _kafka_version() -> str:
-    jars = sorted((ROOT / "var").glob("**/kafka_2.13-*.jar"))
+    # Only the jars' folder: a glob over var/ walks Kafka's data folders, which the broker
+    # deletes under it when a run's topics are deleted.
+    jars = sorted((ROOT / "var" / "kafka" / "libs").glob("kafka_2.13-*.jar"))
     for jar in jars:
         match = re.search(r"kafka_2\.13-([0-9.]+)\.jar$", jar.name)
         if match:
