@@ -149,7 +149,10 @@ def run(
     def interrupted(signum: int, _: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    # SIGTERM (timeout, a supervisor) must stop the services too, not orphan them.
+    # SIGTERM (timeout, a supervisor) must stop the services too, not orphan them. SIGINT
+    # explicitly as well: a shell starts a background job (`make run &`) with SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt of its own.
+    signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
     try:

@@ -84,12 +84,18 @@ class Running:
         await wait_until(found, timeout=timeout, what=f"'{text}' in the output of run")
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @asynccontextmanager
 async def running(
     env: dict[str, str], *args: str, stop: signal.Signals = signal.SIGTERM
 ) -> AsyncIterator[Running]:
     """Start the run command and wait for its "Where to look"; at the end send ``stop``
-    and wait for it to exit."""
+    and wait for it to exit. Asked to stop with SIGINT, it is started with SIGINT ignored,
+    as a shell starts a background job (`make run &`): Ctrl-C or `kill -INT` must stop it
+    all the same."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -101,6 +107,7 @@ async def running(
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        preexec_fn=_ignore_sigint if stop == signal.SIGINT else None,
     )
     run = Running(process)
 
