@@ -5,21 +5,19 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, EmailStr, Field, model_validator
 
 from services.events.entrypoints.dependencies import Wired
 from services.events.service_layer.erasure import UnknownPersonError
 from services.kernel.auth import Operator
+from services.kernel.examples import examples
 from services.kernel.http import ProblemError
 
 
 class ErasureRequest(BaseModel):
     """Whom to erase: by e-mail (the usual request) or by the person id from an event."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"email": "anne.jensen@aarhus.dk"}]},
-    )
+    model_config = examples({"email": "anne.jensen@aarhus.dk"}, extra="forbid")
 
     email: EmailStr | None = None
     person_id: str | None = Field(
@@ -36,15 +34,11 @@ class ErasureRequest(BaseModel):
 class ErasureResponse(BaseModel):
     """The person is erased: their sealed data can no longer be opened anywhere."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "person_id": "person-3f0c9a1e2b7d4c6a8e5f1a2b3c4d5e6f",
-                    "status": "erased",
-                    "published": True,
-                }
-            ]
+    model_config = examples(
+        {
+            "person_id": "person-3f0c9a1e2b7d4c6a8e5f1a2b3c4d5e6f",
+            "status": "erased",
+            "published": True,
         }
     )
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
+from services.kernel.examples import examples
 from services.kernel.http import CleanText
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
@@ -25,10 +26,6 @@ def _copenhagen(value: datetime) -> datetime:
 LocalTime = Annotated[datetime, AfterValidator(_copenhagen)]
 
 
-def _examples(*examples: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": list(examples)})
-
-
 AGENDA_EXAMPLE = {
     "starts_at": "2021-12-08T10:00:00+01:00",
     "title": "Velkomst og nyt fra KL",
@@ -39,7 +36,7 @@ AGENDA_EXAMPLE = {
 class AgendaItemModel(BaseModel):
     """One item of the program."""
 
-    model_config = _examples(AGENDA_EXAMPLE)
+    model_config = examples(AGENDA_EXAMPLE)
 
     starts_at: LocalTime = Field(description="Start (Europe/Copenhagen if no offset).")
     title: CleanText = Field(min_length=1, max_length=300)
@@ -67,7 +64,7 @@ SCHEDULE_EXAMPLE = {
 class ScheduleMeetingRequest(BaseModel):
     """Schedule a meeting of a network."""
 
-    model_config = _examples(SCHEDULE_EXAMPLE)
+    model_config = examples(SCHEDULE_EXAMPLE)
 
     slug: str | None = Field(
         default=None,
@@ -123,7 +120,7 @@ class MeetingHeading(BaseModel):
 class MeetingResponse(MeetingHeading):
     """A meeting as the service knows it now (read from its event stream)."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             **MEETING_EXAMPLE,
             "seats_taken": 12,
@@ -153,7 +150,7 @@ class MeetingResponse(MeetingHeading):
 class UpcomingMeeting(MeetingHeading):
     """An upcoming meeting with its program and free seats (from the projection)."""
 
-    model_config = _examples(
+    model_config = examples(
         {**{k: v for k, v in MEETING_EXAMPLE.items() if k != "per_municipality_cap"}, "free": 68}
     )
 
@@ -169,7 +166,7 @@ class UpcomingMeeting(MeetingHeading):
 class ProgramRequest(BaseModel):
     """The whole program (replaces the one before)."""
 
-    model_config = _examples({"items": [AGENDA_EXAMPLE]})
+    model_config = examples({"items": [AGENDA_EXAMPLE]})
 
     items: list[AgendaItemModel] = Field(max_length=100)
 
@@ -177,7 +174,7 @@ class ProgramRequest(BaseModel):
 class RescheduleRequest(BaseModel):
     """New time (and optionally place) of the meeting."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             "starts_at": "2021-12-09T10:00:00",
             "ends_at": "2021-12-09T15:30:00",
@@ -197,7 +194,7 @@ class RescheduleRequest(BaseModel):
 class SeatsRequest(BaseModel):
     """The new number of seats (raise or lower)."""
 
-    model_config = _examples({"seats": 100})
+    model_config = examples({"seats": 100})
 
     seats: int = Field(ge=0, le=100_000)
 
@@ -205,7 +202,7 @@ class SeatsRequest(BaseModel):
 class OfferRequest(BaseModel):
     """Put the offer "next year's members attend free" on or off the meeting."""
 
-    model_config = _examples({"next_year_members_free": True})
+    model_config = examples({"next_year_members_free": True})
 
     next_year_members_free: bool
 
@@ -213,7 +210,7 @@ class OfferRequest(BaseModel):
 class CancelMeetingRequest(BaseModel):
     """Cancel the meeting."""
 
-    model_config = _examples({"reason": "Aflyst på grund af forsamlingsforbud."})
+    model_config = examples({"reason": "Aflyst på grund af forsamlingsforbud."})
 
     reason: CleanText = Field(min_length=1, max_length=1000)
 
@@ -221,7 +218,7 @@ class CancelMeetingRequest(BaseModel):
 class RegistrationRequest(BaseModel):
     """A named participant registers for a meeting."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             "name": "Anne Jensen",
             "email": "anne.jensen@aarhus.dk",
@@ -243,7 +240,7 @@ class RegistrationRequest(BaseModel):
 class RegistrationResponse(BaseModel):
     """The decision: a seat (201) or a place on the waiting list (202)."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             "registration_id": "reg-4f1c2a9b3d7e",
             "meeting_id": "meeting-knub-2021-3",
@@ -265,7 +262,7 @@ class RegistrationResponse(BaseModel):
 class CancelRegistrationRequest(BaseModel):
     """Who cancels the registration."""
 
-    model_config = _examples({"cancelled_by": "participant"})
+    model_config = examples({"cancelled_by": "participant"})
 
     cancelled_by: Literal["participant", "municipality", "operator"] = "participant"
 
@@ -273,7 +270,7 @@ class CancelRegistrationRequest(BaseModel):
 class CancelRegistrationResponse(BaseModel):
     """The registration is cancelled; these registrations got the released seat."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             "registration_id": "reg-4f1c2a9b3d7e",
             "status": "cancelled",
@@ -289,13 +286,13 @@ class CancelRegistrationResponse(BaseModel):
 class AttendanceRequest(BaseModel):
     """After the meeting: did the participant come?"""
 
-    model_config = _examples({"attended": True})
+    model_config = examples({"attended": True})
 
     attended: bool
 
 
 class AttendanceResponse(BaseModel):
-    model_config = _examples({"registration_id": "reg-4f1c2a9b3d7e", "attended": True})
+    model_config = examples({"registration_id": "reg-4f1c2a9b3d7e", "attended": True})
 
     registration_id: str
     attended: bool
@@ -304,7 +301,7 @@ class AttendanceResponse(BaseModel):
 class SeatsResponse(BaseModel):
     """The seats now, and who was promoted from the waiting list by added seats."""
 
-    model_config = _examples({"meeting_id": "meeting-knub-2021-3", "seats": 100, "promoted": []})
+    model_config = examples({"meeting_id": "meeting-knub-2021-3", "seats": 100, "promoted": []})
 
     meeting_id: str
     seats: int
@@ -314,7 +311,7 @@ class SeatsResponse(BaseModel):
 class Availability(BaseModel):
     """Seat availability of a meeting (projection)."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             "meeting_id": "meeting-knub-2021-3",
             "seats": 80,
@@ -356,7 +353,7 @@ PARTICIPANT_EXAMPLE = {
 class ParticipantRow(BaseModel):
     """One registration in the participant list (operators)."""
 
-    model_config = _examples(PARTICIPANT_EXAMPLE)
+    model_config = examples(PARTICIPANT_EXAMPLE)
 
     registration_id: str
     meeting_id: str
@@ -379,7 +376,7 @@ class ParticipantRow(BaseModel):
 class MunicipalityRegistration(ParticipantRow):
     """A municipality's registration, with the meeting's title and time."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             **{k: v for k, v in PARTICIPANT_EXAMPLE.items() if k != "erased"},
             "meeting_title": "3. netværksmøde 2021",

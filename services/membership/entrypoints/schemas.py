@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from services.kernel.examples import examples
 from services.kernel.http import CleanText
 from services.membership.adapters.roster import RosterRow
 from services.membership.domain.model import Membership, Network
@@ -22,17 +23,13 @@ _EXAMPLE_ID = "membership-knub-2022-101"
 class Problem(BaseModel):
     """An RFC 9457 problem: Danish ``detail`` first, English ``detail_en`` beside it."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "urn:kl:problem:invalid-ean",
-                    "title": "Ugyldigt EAN-nummer",
-                    "status": 422,
-                    "detail": "EAN-nummeret 5798000000002 er ikke gyldigt ...",
-                    "detail_en": "The EAN number 5798000000002 is not valid ...",
-                }
-            ]
+    model_config = examples(
+        {
+            "type": "urn:kl:problem:invalid-ean",
+            "title": "Ugyldigt EAN-nummer",
+            "status": 422,
+            "detail": "EAN-nummeret 5798000000002 er ikke gyldigt ...",
+            "detail_en": "The EAN number 5798000000002 is not valid ...",
         }
     )
 
@@ -46,19 +43,15 @@ class Problem(BaseModel):
 class JoinRequest(BaseModel):
     """Sign a municipality up for a network for one calendar year."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "municipality_code": "101",
-                    "year": 2022,
-                    "contact_name": "Mette Hansen",
-                    "contact_email": "mette.hansen@kk.dk",
-                    "ean": "5798000000001",
-                }
-            ]
+    model_config = examples(
+        {
+            "municipality_code": "101",
+            "year": 2022,
+            "contact_name": "Mette Hansen",
+            "contact_email": "mette.hansen@kk.dk",
+            "ean": "5798000000001",
         },
+        extra="forbid",
     )
 
     municipality_code: str = Field(
@@ -85,9 +78,7 @@ class JoinRequest(BaseModel):
 class CancelRequest(BaseModel):
     """Cancel a membership."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"reason": "Budgetnedskæringer"}]}
-    )
+    model_config = examples({"reason": "Budgetnedskæringer"}, extra="forbid")
 
     reason: CleanText = Field(
         description="Why the membership is cancelled.",
@@ -100,11 +91,8 @@ class CancelRequest(BaseModel):
 class ContactRequest(BaseModel):
     """A new contact person for a membership."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"contact_name": "Jens Nielsen", "contact_email": "jens.nielsen@kk.dk"}]
-        },
+    model_config = examples(
+        {"contact_name": "Jens Nielsen", "contact_email": "jens.nielsen@kk.dk"}, extra="forbid"
     )
 
     contact_name: CleanText = Field(examples=["Jens Nielsen"], min_length=1, max_length=200)
@@ -114,18 +102,14 @@ class ContactRequest(BaseModel):
 class NetworkRequest(BaseModel):
     """Create a network."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "slug": "klimanet",
-                    "name": "Kommunernes Klimanetværk",
-                    "description": "Et netværk for kommunale klimakoordinatorer.",
-                    "yearly_fee_dkk": 5000,
-                }
-            ]
+    model_config = examples(
+        {
+            "slug": "klimanet",
+            "name": "Kommunernes Klimanetværk",
+            "description": "Et netværk for kommunale klimakoordinatorer.",
+            "yearly_fee_dkk": 5000,
         },
+        extra="forbid",
     )
 
     slug: str = Field(
@@ -169,7 +153,7 @@ _MEMBERSHIP_EXAMPLE: dict[str, Any] = {
 def _membership_example(*names: str) -> ConfigDict:
     """The example membership, or the named fields of it."""
     example = {n: _MEMBERSHIP_EXAMPLE[n] for n in names} if names else _MEMBERSHIP_EXAMPLE
-    return ConfigDict(json_schema_extra={"examples": [example]})
+    return examples(example)
 
 
 class MembershipView(BaseModel):
@@ -218,17 +202,13 @@ class MembershipStatusView(BaseModel):
 class NetworkView(BaseModel):
     """A network."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "slug": "knub",
-                    "name": "Kommunernes Netværk for Udsatte Boligområder",
-                    "description": "Et netværk for kommunale medarbejdere ...",
-                    "yearly_fee_dkk": 7500,
-                    "created_at": "2020-01-01T00:00:00+00:00",
-                }
-            ]
+    model_config = examples(
+        {
+            "slug": "knub",
+            "name": "Kommunernes Netværk for Udsatte Boligområder",
+            "description": "Et netværk for kommunale medarbejdere ...",
+            "yearly_fee_dkk": 7500,
+            "created_at": "2020-01-01T00:00:00+00:00",
         }
     )
 
@@ -250,11 +230,7 @@ class NetworkView(BaseModel):
 
 
 class NetworkList(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"total": 1, "items": [NetworkView.model_json_schema()["examples"][0]]}]
-        }
-    )
+    model_config = examples({"total": 1, "items": [NetworkView.model_json_schema()["examples"][0]]})
 
     total: int
     items: list[NetworkView]
@@ -263,11 +239,7 @@ class NetworkList(BaseModel):
 class MunicipalityView(BaseModel):
     """A municipality: official code, name and region."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"code": "101", "name": "København", "region": "Hovedstaden"}]
-        }
-    )
+    model_config = examples({"code": "101", "name": "København", "region": "Hovedstaden"})
 
     code: str
     name: str
@@ -279,14 +251,10 @@ class MunicipalityView(BaseModel):
 
 
 class MunicipalityList(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "total": 98,
-                    "items": [{"code": "101", "name": "København", "region": "Hovedstaden"}],
-                }
-            ]
+    model_config = examples(
+        {
+            "total": 98,
+            "items": [{"code": "101", "name": "København", "region": "Hovedstaden"}],
         }
     )
 
@@ -329,16 +297,12 @@ class RosterEntry(BaseModel):
 class RosterPage(BaseModel):
     """A page of memberships, with the total across all pages."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "total": 1,
-                    "limit": 50,
-                    "offset": 0,
-                    "items": [RosterEntry.model_json_schema()["examples"][0]],
-                }
-            ]
+    model_config = examples(
+        {
+            "total": 1,
+            "limit": 50,
+            "offset": 0,
+            "items": [RosterEntry.model_json_schema()["examples"][0]],
         }
     )
 

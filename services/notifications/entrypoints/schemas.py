@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue
+
+from services.kernel.examples import examples
 
 Status = Literal["queued", "sent", "failed"]
 
@@ -30,7 +32,7 @@ _FEED_EXAMPLE: dict[str, JsonValue] = {
 class FeedItem(BaseModel):
     """One notification in a feed, with where its delivery stands."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_FEED_EXAMPLE]})
+    model_config = examples(_FEED_EXAMPLE)
 
     notification_id: UUID = Field(description="Id of the notification.")
     kind: str = Field(description="What it is about.", examples=["registration_confirmed"])
@@ -53,11 +55,7 @@ class FeedItem(BaseModel):
 class FeedPage(BaseModel):
     """A page of a feed, newest first."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"items": [_FEED_EXAMPLE], "total": 1, "limit": 50, "offset": 0}]
-        }
-    )
+    model_config = examples({"items": [_FEED_EXAMPLE], "total": 1, "limit": 50, "offset": 0})
 
     items: list[FeedItem]
     total: int = Field(description="Items in the whole feed.", examples=[1])
@@ -68,20 +66,16 @@ class FeedPage(BaseModel):
 class Delivery(BaseModel):
     """A delivery as the worker sees it, for operators."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    **{k: v for k, v in _FEED_EXAMPLE.items() if k not in ("reason", "queued_at")},
-                    "recipient_email": "reject-x@aarhus.dk",
-                    "status": "failed",
-                    "next_attempt_at": "2021-11-22T09:15:00Z",
-                    "last_error": "550 5.1.1 mailbox unavailable",
-                    "permanent": True,
-                    "created_at": "2021-11-22T09:15:00Z",
-                    "finished_at": "2021-11-22T09:15:01Z",
-                }
-            ]
+    model_config = examples(
+        {
+            **{k: v for k, v in _FEED_EXAMPLE.items() if k not in ("reason", "queued_at")},
+            "recipient_email": "reject-x@aarhus.dk",
+            "status": "failed",
+            "next_attempt_at": "2021-11-22T09:15:00Z",
+            "last_error": "550 5.1.1 mailbox unavailable",
+            "permanent": True,
+            "created_at": "2021-11-22T09:15:00Z",
+            "finished_at": "2021-11-22T09:15:01Z",
         }
     )
 
@@ -102,9 +96,7 @@ class Delivery(BaseModel):
 
 
 class DeliveryPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [], "total": 0, "limit": 50, "offset": 0}]}
-    )
+    model_config = examples({"items": [], "total": 0, "limit": 50, "offset": 0})
 
     items: list[Delivery]
     total: int = Field(examples=[0])
