@@ -7,7 +7,7 @@ the reload returns theirs, so concurrent joins give exactly one membership.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -43,6 +43,8 @@ from services.membership.service_layer.ports import ConcurrencyError, Streams
 MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
+S = TypeVar("S")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
     return await attempt()
 
 
+def folded(evolve: Callable[[S | None, E], S | None], state: S | None, events: Sequence[E]) -> S:
+    """``state`` after ``events``: what a command leaves, which is never nothing."""
+    for event in events:
+        state = evolve(state, event)
+    assert state is not None
+    return state
+
+
 async def require_network(streams: Streams, slug: str) -> Network:
     network, _ = await streams.load_network(slug)
     if network is None:
@@ -76,12 +86,9 @@ async def _command(streams: Streams, stream_id: str, command: MembershipCommand)
         if state is None and not isinstance(command, JoinNetwork):
             raise MembershipNotFoundError(stream_id)
         events = decide(state, command)
-        for event in events:
-            state = evolve(state, event)
-        assert state is not None
         if events:
             await streams.append_membership(stream_id, version, events)
-        return Outcome(state, bool(events))
+        return Outcome(folded(evolve, state, events), bool(events))
 
     return await retrying(attempt)
 
@@ -128,12 +135,9 @@ async def renew_membership(streams: Streams, clock: Clock, *, membership_id: str
         target_id = renewal_target(source)
         target, version = await streams.load_membership(target_id)
         events = decide_renewal(source, target, RenewMembership(network, clock.now()))
-        for event in events:
-            target = evolve(target, event)
-        assert target is not None
         if events:
             await streams.append_membership(target_id, version, events)
-        return Outcome(target, bool(events))
+        return Outcome(folded(evolve, target, events), bool(events))
 
     return await retrying(attempt)
 
