@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +79,19 @@ class InboundEvent:
 
 Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
 BatchHandler = Callable[[asyncpg.Connection, Sequence[InboundEvent]], Awaitable[None]]
+
+
+def one_by_one(
+    handled: Iterable[type[EventPayload]], on_events: BatchHandler
+) -> dict[type[EventPayload], Handler]:
+    """The handlers of a subscription whose ``batch_handler`` does all its work: each event
+    alone is a batch of one (so applied when its batch failed and is retried event by event).
+    """
+
+    async def on_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
+        await on_events(conn, [event])
+
+    return dict.fromkeys(handled, on_event)
 
 
 def _place(event: InboundEvent) -> tuple[str, int, int]:

@@ -10,7 +10,6 @@ import asyncpg
 from contracts import meetings as meetings_wire
 from contracts import membership as membership_wire
 from contracts import privacy as privacy_wire
-from contracts.base import EventPayload
 from contracts.catalog import registry
 from services.events.adapters import membership_view
 from services.events.adapters.projections import participants, writer
@@ -19,7 +18,7 @@ from services.events.adapters.projections.queries import ReadModelEnds
 from services.events.service_layer.retention import hold_participants
 from services.kernel.kafka import KafkaSettings
 from services.kernel.privacy import Vault
-from services.kernel.subscriber import Handler, InboundEvent, Subscription
+from services.kernel.subscriber import InboundEvent, Subscription, one_by_one
 
 MEMBERSHIP_VIEW_CONSUMER = "events-membership-view"
 PROJECTIONS_CONSUMER = "events-projections"
@@ -68,18 +67,15 @@ def projections_subscription(
                 vault.retention, ReadModelEnds(conn), retention, registered, moved
             )
 
-    async def on_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        await on_events(conn, [event])
-
-    handlers: dict[type[EventPayload], Handler] = {
-        model: on_event
+    handled = [
+        model
         for model in registry.types().values()
         if model.topic == meetings_wire.MEETING_TOPIC and not model.retired
-    }
+    ]
     return Subscription(
         name=kafka.topic_prefix + PROJECTIONS_CONSUMER,
         topics=[meetings_wire.MEETING_TOPIC],
-        handlers=handlers,
+        handlers=one_by_one(handled, on_events),
         registry=registry,
         pool=pool,
         kafka=kafka,

@@ -21,7 +21,12 @@ from contracts.membership import MEMBERSHIP_TOPIC, NETWORK_TOPIC
 from contracts.outreach import INVITATION_TOPIC
 from contracts.privacy import PRIVACY_TOPIC, PersonErased
 from services.kernel.kafka import KafkaSettings
-from services.kernel.subscriber import Handler, InboundEvent, PoisonMessageError, Subscription
+from services.kernel.subscriber import (
+    InboundEvent,
+    PoisonMessageError,
+    Subscription,
+    one_by_one,
+)
 from services.notifications.adapters.meeting_seats import PostgresSeats
 from services.notifications.adapters.store import PostgresNotificationStores
 from services.notifications.adapters.translation import (
@@ -83,14 +88,10 @@ def build_subscription(
         except UnreadableEventError as exc:
             raise PoisonMessageError("the sealed participant or contact does not open") from exc
 
-    async def on_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        await on_events(conn, [event])
-
-    handlers: dict[type[EventPayload], Handler] = dict.fromkeys(HANDLED, on_event)
     return Subscription(
         name=name,
         topics=TOPICS,
-        handlers=handlers,
+        handlers=one_by_one(HANDLED, on_events),
         registry=registry,
         pool=pool,
         kafka=kafka,
