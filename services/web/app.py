@@ -10,7 +10,6 @@ from typing import Any, Literal
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -27,6 +26,7 @@ from services.kernel.http import (
 )
 from services.kernel.stream_limits import StreamLimiter
 from services.web.config import Settings
+from services.web.pages import load as load_pages
 from services.web.proxy import METHODS, ServiceProxy, Upstream
 
 STATIC = Path(__file__).parent / "static"
@@ -154,25 +154,24 @@ def create_app(
             response_model=None,
         )
 
-    def page(name: str) -> FileResponse:
-        return FileResponse(STATIC / name, media_type="text/html; charset=utf-8")
+    pages = load_pages()
 
     @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return page("index.html")
+    async def index() -> Response:
+        return pages["index"].response()
 
     @app.get("/moeder/{meeting_id}", include_in_schema=False)
-    async def meeting_page(meeting_id: str) -> FileResponse:
+    async def meeting_page(meeting_id: str) -> Response:
         # The page reads the id from its address and shows a Danish message if it is unknown.
-        return page("moede.html")
+        return pages["moede"].response()
 
     @app.get("/kommuner/{code}", include_in_schema=False)
-    async def municipality_page(code: str) -> FileResponse:
-        return page("kommune.html")
+    async def municipality_page(code: str) -> Response:
+        return pages["kommune"].response()
 
     @app.get("/drift", include_in_schema=False)
-    async def dashboard() -> FileResponse:
-        return page("drift.html")
+    async def dashboard() -> Response:
+        return pages["drift"].response()
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -77,6 +77,11 @@ const KL = (() => {
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   }
 
+  /** The id in the page's address, decoded: {id} of /moeder/{id}, {code} of /kommuner/{code}; "" if none. */
+  function addressId() {
+    return decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+  }
+
   /** The development sign-in of this tab: {token, role, municipality_code, email} or null. */
   const SESSION_KEY = "kl.devsignin";
   function session() {
@@ -269,5 +274,5 @@ const KL = (() => {
 
   const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/;
 
-  return { api, apiAll, newIdempotencyKey, session, el, clear, date, shortDate, time, dateTime, kroner, listDate, percent, table, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
+  return { api, apiAll, newIdempotencyKey, addressId, session, el, clear, date, shortDate, time, dateTime, kroner, listDate, percent, table, notice, noticeAt, showProblem, pageError, context, municipalities, findMunicipality, forms, EMAIL };
 })();

@@ -9,7 +9,7 @@
 (() => {
   const { api, el, clear, forms } = KL;
   const $ = (id) => document.getElementById(id);
-  const code = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+  const code = KL.addressId();
   const form = $("join-form");
   let municipality = null;
   let memberships = [];

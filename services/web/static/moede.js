@@ -5,7 +5,7 @@
 (() => {
   const { api, el, clear, forms } = KL;
   const $ = (id) => document.getElementById(id);
-  const meetingRef = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+  const meetingRef = KL.addressId();
   const form = $("register-form");
   let meeting = null;
   let municipalityList = null;
