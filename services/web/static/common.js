@@ -79,7 +79,12 @@ const KL = (() => {
 
   /** The id in the page's address, decoded: {id} of /moeder/{id}, {code} of /kommuner/{code}; "" if none. */
   function addressId() {
-    return decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+    const segment = location.pathname.split("/").filter(Boolean)[1] || "";
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      return segment; // a malformed %-code: asked for as it stands, the service says it is unknown
+    }
   }
 
   /** The development sign-in of this tab: {token, role, municipality_code, email} or null. */

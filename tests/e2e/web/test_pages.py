@@ -413,6 +413,15 @@ def test_a_stopped_events_service_gives_a_clear_danish_message_not_a_blank_page(
         stack.events.wait_ready(timeout=90)
 
 
+@pytest.mark.parametrize("path", ["/moeder/%E0", "/kommuner/%E0"])
+def test_a_malformed_address_gets_a_message_not_a_page_that_loads_forever(
+    page: Page, stack: Stack, path: str
+) -> None:
+    page.goto(f"{stack.web_url}{path}")
+    expect(page.locator("#page-error").get_by_role("heading", level=1)).to_be_visible()
+    expect(page.locator("#page-loading")).to_be_hidden()
+
+
 def test_public_pages_need_no_sign_in_and_a_participant_signs_in_to_register_themselves(
     anonymous_context: BrowserContext, stack: Stack
 ) -> None:
