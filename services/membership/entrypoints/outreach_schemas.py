@@ -53,6 +53,11 @@ def example(values: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [values]})
 
 
+def request_example(values: dict[str, Any]) -> ConfigDict:
+    """A request body's configuration: its OpenAPI example, and no field it does not name."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [values]})
+
+
 class ListedAreaView(BaseModel):
     """One area on one list (an area on several lists has several rows)."""
 
@@ -189,17 +194,12 @@ class InvitationList(BaseModel):
 class InvitationEntry(BaseModel):
     """A municipality to invite, and the address the invitation goes to."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "municipality_code": "461",
-                    "contact_email": "boligsocial@odense.example.dk",
-                    "contact_name": "Sara Lund",
-                }
-            ]
-        },
+    model_config = request_example(
+        {
+            "municipality_code": "461",
+            "contact_email": "boligsocial@odense.example.dk",
+            "contact_name": "Sara Lund",
+        }
     )
 
     municipality_code: str = Field(pattern=r"^\d{3}$", examples=["461"])
@@ -215,23 +215,18 @@ class InvitationEntry(BaseModel):
 class InvitationsRequest(BaseModel):
     """Invite listed municipalities (each once; again only as a reminder)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
+    model_config = request_example(
+        {
+            "list_date": "2021-12-01",
+            "meeting_id": "meeting-knub-2021-3",
+            "reminder": False,
+            "invitations": [
                 {
-                    "list_date": "2021-12-01",
-                    "meeting_id": "meeting-knub-2021-3",
-                    "reminder": False,
-                    "invitations": [
-                        {
-                            "municipality_code": "461",
-                            "contact_email": "boligsocial@odense.example.dk",
-                        }
-                    ],
+                    "municipality_code": "461",
+                    "contact_email": "boligsocial@odense.example.dk",
                 }
-            ]
-        },
+            ],
+        }
     )
 
     list_date: date = Field(description="The lists the municipalities are on.")
