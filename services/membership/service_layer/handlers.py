@@ -7,8 +7,9 @@ the reload returns theirs, so concurrent joins give exactly one membership.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from services.kernel.clock import Clock
@@ -43,6 +44,8 @@ from services.membership.service_layer.ports import ConcurrencyError, Streams
 MAX_ATTEMPTS = 5
 
 T = TypeVar("T")
+S = TypeVar("S")
+E = TypeVar("E")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,20 @@ async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
     return await attempt()
 
 
+async def recorded(
+    state: S | None,
+    events: Sequence[E],
+    evolve: Callable[[S | None, E], S | None],
+    append: Callable[[Sequence[E]], Awaitable[None]],
+) -> S | None:
+    """The state after the decided ``events``, which are appended (if there are any)."""
+    for event in events:
+        state = evolve(state, event)
+    if events:
+        await append(events)
+    return state
+
+
 async def require_network(streams: Streams, slug: str) -> Network:
     network, _ = await streams.load_network(slug)
     if network is None:
@@ -76,11 +93,10 @@ async def _command(streams: Streams, stream_id: str, command: MembershipCommand)
         if state is None and not isinstance(command, JoinNetwork):
             raise MembershipNotFoundError(stream_id)
         events = decide(state, command)
-        for event in events:
-            state = evolve(state, event)
+        state = await recorded(
+            state, events, evolve, partial(streams.append_membership, stream_id, version)
+        )
         assert state is not None
-        if events:
-            await streams.append_membership(stream_id, version, events)
         return Outcome(state, bool(events))
 
     return await retrying(attempt)
@@ -128,11 +144,10 @@ async def renew_membership(streams: Streams, clock: Clock, *, membership_id: str
         target_id = renewal_target(source)
         target, version = await streams.load_membership(target_id)
         events = decide_renewal(source, target, RenewMembership(network, clock.now()))
-        for event in events:
-            target = evolve(target, event)
+        target = await recorded(
+            target, events, evolve, partial(streams.append_membership, target_id, version)
+        )
         assert target is not None
-        if events:
-            await streams.append_membership(target_id, version, events)
         return Outcome(target, bool(events))
 
     return await retrying(attempt)
