@@ -21,12 +21,14 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import httpx
 
 from services.events.adapters.demo import DEMO_MEETING_ID, DEMO_SEATS
 from services.kernel.db import database_name, drop_database
 from services.kernel.kafka import KafkaSettings
+from services.operator.demo_lookup import look_up_or_make
 from services.operator.demo_outreach import load_area_list
 from services.operator.kafka_tools import delete_topics_with_prefix, topics_with_prefix
 
@@ -155,34 +157,30 @@ def _problem(response: httpx.Response) -> str:
 async def _memberships(client: httpx.AsyncClient, membership_url: str, report: DemoReport) -> None:
     for join in JOINS:
         what = f"membership {join.code} for {join.year}"
-        status = await client.get(
-            f"{membership_url}/networks/{NETWORK}/memberships/{join.year}/{join.code}"
+        found, answer = await look_up_or_make(
+            client,
+            f"{membership_url}/networks/{NETWORK}/memberships/{join.year}/{join.code}",
+            partial(
+                client.post,
+                f"{membership_url}/networks/{NETWORK}/memberships",
+                json={
+                    "municipality_code": join.code,
+                    "year": join.year,
+                    "contact_name": join.contact_name,
+                    "contact_email": join.contact_email,
+                    "ean": join.ean,
+                },
+            ),
         )
-        if status.status_code == 200:
-            report.memberships += 1
-            state = status.json().get("status")
-            if state != "active":
-                report.changes.append(f"{what} {state}")
+        if found == "refused":
+            report.problems.append(f"{what}: {_problem(answer)}")
             continue
-        if status.status_code != 404:
-            report.problems.append(f"{what}: {_problem(status)}")
-            continue
-        made = await client.post(
-            f"{membership_url}/networks/{NETWORK}/memberships",
-            json={
-                "municipality_code": join.code,
-                "year": join.year,
-                "contact_name": join.contact_name,
-                "contact_email": join.contact_email,
-                "ean": join.ean,
-            },
-        )
-        if made.status_code in (200, 201):
-            report.memberships += 1
-            report.made_memberships += made.status_code == 201
+        report.memberships += 1
+        if found == "made":
+            report.made_memberships += answer.status_code == 201
             report.made.append(f"{what}: joined")
-        else:
-            report.problems.append(f"{what}: {_problem(made)}")
+        elif (state := answer.json().get("status")) != "active":
+            report.changes.append(f"{what} {state}")
 
 
 async def _meeting(

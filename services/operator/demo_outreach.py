@@ -12,6 +12,8 @@ from typing import Protocol
 
 import httpx
 
+from services.operator.demo_lookup import look_up_or_make
+
 DEMO_LIST = Path(__file__).parent / "demo_data" / "area-list-2021-12-01.csv"
 DEMO_LIST_DATE = "2021-12-01"
 PARTIAL = (
@@ -28,29 +30,28 @@ class Report(Protocol):
 
 async def load_area_list(client: httpx.AsyncClient, membership_url: str, report: Report) -> None:
     """Import the demo's list unless the service has a list of that date."""
-    present = await client.get(f"{membership_url}/area-lists/{DEMO_LIST_DATE}")
-    if present.status_code == 200:
-        held = present.json()
-        kind = "partial" if held.get("partial") else "not marked partial"
+    found, answer = await look_up_or_make(
+        client,
+        f"{membership_url}/area-lists/{DEMO_LIST_DATE}",
+        lambda: client.post(
+            f"{membership_url}/area-lists",
+            content=DEMO_LIST.read_bytes(),
+            headers={"Content-Type": "text/csv"},
+            params={"partial": "true"},
+        ),
+    )
+    if found == "refused":
+        report.problems.append(f"area list {DEMO_LIST_DATE}: HTTP {answer.status_code}")
+        return
+    body = answer.json()
+    if found == "present":
+        kind = "partial" if body.get("partial") else "not marked partial"
         report.notes.append(
-            f"area list {DEMO_LIST_DATE}: present, revision {held.get('revision')}, "
-            f"{held.get('rows')} rows ({kind}); left as it is. The demo's list is {PARTIAL}"
+            f"area list {DEMO_LIST_DATE}: present, revision {body.get('revision')}, "
+            f"{body.get('rows')} rows ({kind}); left as it is. The demo's list is {PARTIAL}"
         )
-        return
-    if present.status_code != 404:
-        report.problems.append(f"area list {DEMO_LIST_DATE}: HTTP {present.status_code}")
-        return
-    made = await client.post(
-        f"{membership_url}/area-lists",
-        content=DEMO_LIST.read_bytes(),
-        headers={"Content-Type": "text/csv"},
-        params={"partial": "true"},
-    )
-    if made.status_code not in (200, 201):
-        report.problems.append(f"area list {DEMO_LIST_DATE}: HTTP {made.status_code}")
-        return
-    body = made.json()
-    report.notes.append(
-        f"area list {DEMO_LIST_DATE}: imported, {body['rows']} rows in "
-        f"{body['municipalities']} municipalities; {PARTIAL}"
-    )
+    else:
+        report.notes.append(
+            f"area list {DEMO_LIST_DATE}: imported, {body['rows']} rows in "
+            f"{body['municipalities']} municipalities; {PARTIAL}"
+        )

@@ -108,6 +108,14 @@ MEETING_PAYLOADS: tuple[type[EventPayload], ...] = (
 """The meeting events the outreach counts (the program, for one, it does not need)."""
 
 
+_REGISTRATION_KINDS: dict[type[EventPayload], FactKind] = {
+    wm.RegistrationConfirmed: FactKind.CONFIRMED,
+    wm.RegistrationWaitlisted: FactKind.WAITLISTED,
+    wm.RegistrationPromoted: FactKind.PROMOTED,
+    wm.RegistrationCancelled: FactKind.REGISTRATION_CANCELLED,
+}
+
+
 def meeting_fact(payload: EventPayload) -> MeetingFact | None:
     """What the outreach keeps of a meeting event: counts, never the person."""
     match payload:
@@ -151,25 +159,22 @@ def meeting_fact(payload: EventPayload) -> MeetingFact | None:
                 registration_id=payload.registration_id,
                 attended=payload.attended,
             )
-        case wm.RegistrationConfirmed() | wm.RegistrationWaitlisted():
+        case (
+            wm.RegistrationConfirmed()
+            | wm.RegistrationWaitlisted()
+            | wm.RegistrationPromoted()
+            | wm.RegistrationCancelled()
+        ):
             return MeetingFact(
                 payload.meeting_id,
-                FactKind.CONFIRMED
-                if isinstance(payload, wm.RegistrationConfirmed)
-                else FactKind.WAITLISTED,
+                _REGISTRATION_KINDS[type(payload)],
                 payload.occurred_at,
                 registration_id=payload.registration_id,
                 municipality_code=payload.participant.municipality_code,
-                basis=payload.basis,
-            )
-        case wm.RegistrationPromoted() | wm.RegistrationCancelled():
-            return MeetingFact(
-                payload.meeting_id,
-                FactKind.PROMOTED
-                if isinstance(payload, wm.RegistrationPromoted)
-                else FactKind.REGISTRATION_CANCELLED,
-                payload.occurred_at,
-                registration_id=payload.registration_id,
-                municipality_code=payload.participant.municipality_code,
+                basis=(
+                    payload.basis
+                    if isinstance(payload, wm.RegistrationConfirmed | wm.RegistrationWaitlisted)
+                    else None
+                ),
             )
     return None

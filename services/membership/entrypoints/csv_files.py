@@ -89,6 +89,10 @@ def _number(value: float | int | None, decimals: int = 1) -> str:
     return f"{value:.{decimals}f}".replace(".", ",")
 
 
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
 def _cells(*values: str | int | float | None) -> list[str]:
     return [v if isinstance(v, str) else _number(v) for v in values]
 
@@ -124,7 +128,7 @@ def statistics_table(stats: Statistics, table: Table) -> str:
                 m.with_offer,
                 m.attended,
                 m.no_shows,
-                None if m.no_show_rate is None else 100 * m.no_show_rate,
+                _percent(m.no_show_rate),
             )
             for m in stats.meetings
         ]
@@ -137,7 +141,7 @@ def statistics_table(stats: Statistics, table: Table) -> str:
                 c.category,
                 c.listed,
                 c.members,
-                None if c.share is None else 100 * c.share,
+                _percent(c.share),
             )
             for c in stats.coverage
         ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 
+from services.kernel.examples import examples
 from services.kernel.http import CleanText
 from services.membership.domain.area_lists import CATEGORY_NAMES, AreaList, ListedArea
 from services.membership.domain.invitations import Invitation
@@ -48,15 +49,10 @@ _INVITATION: dict[str, Any] = {
 }
 
 
-def example(values: dict[str, Any]) -> ConfigDict:
-    """A model's configuration with its OpenAPI example."""
-    return ConfigDict(json_schema_extra={"examples": [values]})
-
-
 class ListedAreaView(BaseModel):
     """One area on one list (an area on several lists has several rows)."""
 
-    model_config = example(AREA_EXAMPLE)
+    model_config = examples(AREA_EXAMPLE)
 
     category: str
     category_name: str = Field(description="The category's Danish name.")
@@ -78,7 +74,7 @@ class ListedAreaView(BaseModel):
 class AreaListSummary(BaseModel):
     """A list of one date, in its latest revision."""
 
-    model_config = example(_SUMMARY)
+    model_config = examples(_SUMMARY)
 
     list_date: date
     revision: int
@@ -109,7 +105,7 @@ class AreaListSummary(BaseModel):
 
 
 class AreaListSummaries(BaseModel):
-    model_config = example({"total": 1, "items": [_SUMMARY]})
+    model_config = examples({"total": 1, "items": [_SUMMARY]})
 
     total: int
     items: list[AreaListSummary]
@@ -118,7 +114,7 @@ class AreaListSummaries(BaseModel):
 class AreaListView(AreaListSummary):
     """A list with all its rows."""
 
-    model_config = example({**_SUMMARY, "items": [AREA_EXAMPLE]})
+    model_config = examples({**_SUMMARY, "items": [AREA_EXAMPLE]})
 
     items: list[ListedAreaView]
 
@@ -132,13 +128,13 @@ class AreaListView(AreaListSummary):
 class AreaListImported(AreaListSummary):
     """The list after an import: ``changed`` False when it was the same list again."""
 
-    model_config = example({**_SUMMARY, "changed": True})
+    model_config = examples({**_SUMMARY, "changed": True})
 
     changed: bool
 
 
 class MunicipalityAreaList(BaseModel):
-    model_config = example({"list_date": "2021-12-01", "partial": True, "items": [AREA_EXAMPLE]})
+    model_config = examples({"list_date": "2021-12-01", "partial": True, "items": [AREA_EXAMPLE]})
 
     list_date: date
     partial: bool
@@ -148,7 +144,7 @@ class MunicipalityAreaList(BaseModel):
 class MunicipalityAreas(BaseModel):
     """A municipality's areas on the lists, newest list first (public data)."""
 
-    model_config = example(
+    model_config = examples(
         {
             "municipality_code": "461",
             "lists": [{"list_date": "2021-12-01", "partial": True, "items": [AREA_EXAMPLE]}],
@@ -162,7 +158,7 @@ class MunicipalityAreas(BaseModel):
 class InvitationView(BaseModel):
     """An invitation, without its contact (that stays sealed)."""
 
-    model_config = example(_INVITATION)
+    model_config = examples(_INVITATION)
 
     invitation_id: str
     network_slug: str
@@ -180,7 +176,7 @@ class InvitationView(BaseModel):
 
 
 class InvitationList(BaseModel):
-    model_config = example({"total": 1, "items": [_INVITATION]})
+    model_config = examples({"total": 1, "items": [_INVITATION]})
 
     total: int
     items: list[InvitationView]
@@ -189,17 +185,13 @@ class InvitationList(BaseModel):
 class InvitationEntry(BaseModel):
     """A municipality to invite, and the address the invitation goes to."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "municipality_code": "461",
-                    "contact_email": "boligsocial@odense.example.dk",
-                    "contact_name": "Sara Lund",
-                }
-            ]
+    model_config = examples(
+        {
+            "municipality_code": "461",
+            "contact_email": "boligsocial@odense.example.dk",
+            "contact_name": "Sara Lund",
         },
+        extra="forbid",
     )
 
     municipality_code: str = Field(pattern=r"^\d{3}$", examples=["461"])
@@ -215,23 +207,19 @@ class InvitationEntry(BaseModel):
 class InvitationsRequest(BaseModel):
     """Invite listed municipalities (each once; again only as a reminder)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
+    model_config = examples(
+        {
+            "list_date": "2021-12-01",
+            "meeting_id": "meeting-knub-2021-3",
+            "reminder": False,
+            "invitations": [
                 {
-                    "list_date": "2021-12-01",
-                    "meeting_id": "meeting-knub-2021-3",
-                    "reminder": False,
-                    "invitations": [
-                        {
-                            "municipality_code": "461",
-                            "contact_email": "boligsocial@odense.example.dk",
-                        }
-                    ],
+                    "municipality_code": "461",
+                    "contact_email": "boligsocial@odense.example.dk",
                 }
-            ]
+            ],
         },
+        extra="forbid",
     )
 
     list_date: date = Field(description="The lists the municipalities are on.")
@@ -248,7 +236,7 @@ class InvitationsRequest(BaseModel):
 
 
 class InvitationResultView(BaseModel):
-    model_config = example(
+    model_config = examples(
         {"municipality_code": "461", "municipality_name": "Odense", "outcome": "invited"}
     )
 
@@ -260,7 +248,7 @@ class InvitationResultView(BaseModel):
 class InvitationsAnswer(BaseModel):
     """What the request came to, per municipality (no addresses)."""
 
-    model_config = example(
+    model_config = examples(
         {
             "network_slug": "knub",
             "year": 2022,

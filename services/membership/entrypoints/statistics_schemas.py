@@ -8,9 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from services.kernel.examples import examples
 from services.membership.domain.outreach import OfferMeeting, OutreachReport, OutreachRow
 from services.membership.domain.statistics import Statistics
-from services.membership.entrypoints.outreach_schemas import AREA_EXAMPLE, ListedAreaView, example
+from services.membership.entrypoints.outreach_schemas import AREA_EXAMPLE, ListedAreaView
 
 Status = Literal["not_invited", "invited", "joined"]
 
@@ -54,7 +55,7 @@ _TOTALS: dict[str, Any] = {
 
 
 class OfferMeetingView(BaseModel):
-    model_config = example(_OFFER)
+    model_config = examples(_OFFER)
 
     meeting_id: str
     title: str
@@ -75,7 +76,7 @@ class OfferMeetingView(BaseModel):
 class OutreachRowView(BaseModel):
     """A listed municipality in the outreach (no personal data)."""
 
-    model_config = example(_ROW)
+    model_config = examples(_ROW)
 
     municipality_code: str
     municipality_name: str
@@ -109,7 +110,7 @@ class OutreachRowView(BaseModel):
 
 
 class OutreachTotals(BaseModel):
-    model_config = example(_TOTALS)
+    model_config = examples(_TOTALS)
 
     listed: int
     not_invited: int
@@ -124,7 +125,7 @@ class OutreachView(BaseModel):
     """The outreach of one list year: every listed municipality (``items`` filtered by
     ``status`` when asked; ``totals`` always of all)."""
 
-    model_config = example(
+    model_config = examples(
         {
             "network_slug": "knub",
             "list_date": "2021-12-01",
@@ -199,7 +200,7 @@ _COVERAGE: dict[str, Any] = {
 
 
 class MembersOfYearView(BaseModel):
-    model_config = example(_MEMBERS)
+    model_config = examples(_MEMBERS)
 
     year: int
     members: int = Field(description="Active members: new + renewed + through_offer.")
@@ -210,7 +211,7 @@ class MembersOfYearView(BaseModel):
 
 
 class MeetingFiguresView(BaseModel):
-    model_config = example(_MEETING)
+    model_config = examples(_MEETING)
 
     meeting_id: str
     title: str
@@ -230,7 +231,7 @@ class MeetingFiguresView(BaseModel):
 
 
 class CoverageView(BaseModel):
-    model_config = example(_COVERAGE)
+    model_config = examples(_COVERAGE)
 
     list_date: date
     year: int = Field(description="The membership year counted.")
@@ -243,7 +244,7 @@ class CoverageView(BaseModel):
 class StatisticsView(BaseModel):
     """The network's own statistics (no personal data)."""
 
-    model_config = example(
+    model_config = examples(
         {
             "network_slug": "knub",
             "members": [_MEMBERS],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from services.membership.domain.area_lists import (
     evolve,
     read_rows,
 )
-from services.membership.service_layer.handlers import retrying
+from services.membership.service_layer.handlers import recorded, retrying
 from services.membership.service_layer.ports import OutreachStreams
 
 
@@ -36,11 +37,10 @@ async def import_area_list(
     async def attempt() -> ImportOutcome:
         state, version = await streams.load_area_list(list_date)
         events = decide_import(state, ImportAreaList(list_date, listed, partial, clock.now()))
-        for event in events:
-            state = evolve(state, event)
+        state = await recorded(
+            state, events, evolve, functools.partial(streams.append_area_list, list_date, version)
+        )
         assert state is not None
-        if events:
-            await streams.append_area_list(list_date, version, events)
         return ImportOutcome(state, bool(events))
 
     return await retrying(attempt)

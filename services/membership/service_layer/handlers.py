@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from services.kernel.clock import Clock
@@ -65,11 +66,17 @@ async def retrying(attempt: Callable[[], Awaitable[T]]) -> T:
     return await attempt()
 
 
-def folded(evolve: Callable[[S | None, E], S | None], state: S | None, events: Sequence[E]) -> S:
-    """``state`` after ``events``: what a command leaves, which is never nothing."""
+async def recorded(
+    state: S | None,
+    events: Sequence[E],
+    evolve: Callable[[S | None, E], S | None],
+    append: Callable[[Sequence[E]], Awaitable[None]],
+) -> S | None:
+    """The state after the decided ``events``, which are appended (if there are any)."""
     for event in events:
         state = evolve(state, event)
-    assert state is not None
+    if events:
+        await append(events)
     return state
 
 
@@ -86,9 +93,11 @@ async def _command(streams: Streams, stream_id: str, command: MembershipCommand)
         if state is None and not isinstance(command, JoinNetwork):
             raise MembershipNotFoundError(stream_id)
         events = decide(state, command)
-        if events:
-            await streams.append_membership(stream_id, version, events)
-        return Outcome(folded(evolve, state, events), bool(events))
+        state = await recorded(
+            state, events, evolve, partial(streams.append_membership, stream_id, version)
+        )
+        assert state is not None
+        return Outcome(state, bool(events))
 
     return await retrying(attempt)
 
@@ -135,9 +144,11 @@ async def renew_membership(streams: Streams, clock: Clock, *, membership_id: str
         target_id = renewal_target(source)
         target, version = await streams.load_membership(target_id)
         events = decide_renewal(source, target, RenewMembership(network, clock.now()))
-        if events:
-            await streams.append_membership(target_id, version, events)
-        return Outcome(folded(evolve, target, events), bool(events))
+        target = await recorded(
+            target, events, evolve, partial(streams.append_membership, target_id, version)
+        )
+        assert target is not None
+        return Outcome(target, bool(events))
 
     return await retrying(attempt)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 from services.kernel.clock import Clock
 from services.membership.domain.errors import OfferMeetingError, UnknownAreaListError
@@ -28,7 +29,7 @@ from services.membership.domain.meeting_facts import MeetingState
 from services.membership.domain.model import membership_id
 from services.membership.domain.municipalities import BY_CODE
 from services.membership.domain.outreach import offer_meeting
-from services.membership.service_layer.handlers import require_network, retrying
+from services.membership.service_layer.handlers import recorded, require_network, retrying
 from services.membership.service_layer.ports import OutreachStreams, OutreachViews
 
 
@@ -92,10 +93,9 @@ async def invite(
                 membership_id(network_slug, year, command.municipality_code)
             )
             outcome, events = decide(state, membership, command)
-            for event in events:
-                state = evolve(state, event)
-            if events:
-                await streams.append_invitation(stream_id, version, events)
+            state = await recorded(
+                state, events, evolve, partial(streams.append_invitation, stream_id, version)
+            )
             code = command.municipality_code
             return InvitationResult(code, BY_CODE[code].name, outcome, state)
 
