@@ -12,7 +12,7 @@ from contracts.base import EventPayload
 from contracts.catalog import registry
 from contracts.meetings import MEETING_TOPIC
 from services.kernel.kafka import KafkaSettings
-from services.kernel.subscriber import Handler, InboundEvent, Subscription
+from services.kernel.subscriber import InboundEvent, Subscription, one_by_one
 from services.membership.adapters.outreach_rebuild import GUARD
 from services.membership.adapters.outreach_translation import MEETING_PAYLOADS
 from services.membership.adapters.outreach_views import Consumed, apply
@@ -40,14 +40,10 @@ def outreach_subscription(
     async def on_events(conn: asyncpg.Connection, events: Sequence[InboundEvent]) -> None:
         await apply(conn, [consumed(e) for e in events])
 
-    async def on_event(conn: asyncpg.Connection, event: InboundEvent) -> None:
-        await on_events(conn, [event])
-
-    handlers: dict[type[EventPayload], Handler] = dict.fromkeys(HANDLED, on_event)
     return Subscription(
         name=f"{kafka.topic_prefix}{OUTREACH_CONSUMER}",
         topics=[wo.AREA_LIST_TOPIC, wo.INVITATION_TOPIC, MEETING_TOPIC],
-        handlers=handlers,
+        handlers=one_by_one(HANDLED, on_events),
         registry=registry,
         pool=pool,
         kafka=kafka,
