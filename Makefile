@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STACK := deploy/local/stack.sh
 
-.PHONY: help install stack-up stack-down stack-status cluster-up cluster-down run run-outreach test lint typecheck unit integration e2e contracts asyncapi openapi clean
+.PHONY: help install stack-up stack-down stack-status cluster-up cluster-down run run-outreach test lint typecheck unit integration e2e screenshots contracts asyncapi openapi clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -59,6 +59,9 @@ unit: install
 
 test: stack-up lint typecheck ## every check: lint, types, unit, integration and end-to-end tests
 	eval "$$($(STACK) env)" && .venv/bin/pytest -q
+
+screenshots: stack-up ## the pages' pictures in docs/screenshots (the browser tests, writing there)
+	eval "$$($(STACK) env)" && KL_SCREENSHOTS=$(CURDIR)/docs/screenshots .venv/bin/pytest -q tests/e2e/web/test_pages.py tests/e2e/web/test_outreach_pages.py
 
 contracts: install ## regenerate the committed JSON Schemas (refuses a breaking change)
 	$(PY) -m contracts.schemas

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -45,7 +46,11 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+# The pages' pictures go to var/ on every run; `make screenshots` writes the committed ones
+# in docs/screenshots (a test run leaves the tracked files as they were).
+SCREENSHOTS = Path(
+    os.environ.get("KL_SCREENSHOTS") or Path(__file__).resolve().parents[3] / "var" / "screenshots"
+)
 
 # Projections follow Kafka: give what the pages show a few seconds to arrive.
 expect.set_options(timeout=15_000)
