@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -72,13 +71,6 @@ def token(role: Role, municipality: str | None = None, email: str | None = None)
 
 def unique() -> str:
     return uuid.uuid4().hex[:10]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def fresh_database(name: str) -> str:

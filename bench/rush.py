@@ -36,7 +36,6 @@ from bench.common import (
     KAFKA_BOOTSTRAP,
     MUNICIPALITIES,
     auth_env,
-    free_port,
     fresh_database,
     percentile,
     proc_cpu_seconds,
@@ -54,6 +53,7 @@ from services.kernel.kafka import KafkaSettings
 from services.kernel.privacy import seal
 from services.operator.kafka_tools import delete_topics_with_prefix
 from services.operator.processes import ROOT, ServiceProcess
+from tests.support.ports import free_port
 
 PROJECTIONS_CONSUMER = "events-projections"
 

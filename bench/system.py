@@ -49,7 +49,6 @@ from bench.common import (
     KAFKA_BOOTSTRAP,
     MUNICIPALITIES,
     auth_env,
-    free_port,
     fresh_database,
     percentile,
     proc_cpu_seconds,
@@ -65,6 +64,7 @@ from services.kernel.db import drop_database
 from services.kernel.kafka import KafkaSettings
 from services.operator.kafka_tools import delete_topics_with_prefix
 from services.operator.processes import ENV_PREFIX, ROOT, ServiceProcess
+from tests.support.ports import free_port
 
 SERVICES = ("membership", "events", "notifications")
 LOOKUP_ROUTE = "/networks/{slug}/memberships/{year}/{municipality_code}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.support.system import free_port
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 

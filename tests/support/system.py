@@ -9,7 +9,6 @@ in-process SMTP sink. Instances can be added, killed (SIGKILL) and restarted.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,19 +20,13 @@ from services.operator.processes import ENV_PREFIX, ServiceProcess
 from tests.support import auth
 from tests.support.kafka import delete_topics
 from tests.support.notifications_smtp_sink import SmtpSink
+from tests.support.ports import free_port
 from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP
 
 AS_OF = "2021-11-19T09:00:00+01:00"
 SERVICES = ("membership", "events", "notifications")
 VAULT = "privacy"
 """The key vault's database, shared by the three services (as in production)."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

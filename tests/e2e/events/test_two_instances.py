@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -15,15 +14,9 @@ import httpx
 import pytest
 
 from tests.support import auth
+from tests.support.ports import free_port
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_instance(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -17,17 +16,11 @@ import pytest
 from contracts.membership import MEMBERSHIP_TOPIC
 from tests.support import auth
 from tests.support.kafka import read_topic
+from tests.support.ports import free_port
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
 
 AS_OF = "2021-11-19T10:00:00+01:00"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_instance(port: int, dsn: str, topic_prefix: str) -> subprocess.Popen[bytes]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -27,19 +26,13 @@ from tests.integration.notifications.builders import (
 )
 from tests.support import auth
 from tests.support.notifications_smtp_sink import SmtpSink, smtp_sink
+from tests.support.ports import free_port
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
 
 __all__ = ["publish", "smtp_sink"]
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import uuid
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from services.kernel.db import drop_database, with_database
 from services.operator.dev_issuer import mint
 from services.operator.processes import ServiceProcess
 from tests.support.kafka import delete_topics
+from tests.support.ports import free_port
 from tests.support.stack import ADMIN_DSN, KAFKA_BOOTSTRAP, SMTP_HOST, SMTP_PORT
 
 T = TypeVar("T")
@@ -61,13 +61,6 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     sync API keeps an event loop running on the main thread."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

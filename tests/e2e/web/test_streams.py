@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from services.operator.processes import ServiceProcess
-from tests.e2e.web.conftest import AS_OF, Stack, free_port, run_async
+from tests.e2e.web.conftest import AS_OF, Stack, run_async
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 STREAMS = 150

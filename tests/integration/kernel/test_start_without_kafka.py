@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -26,6 +25,7 @@ from tests.integration.kernel.conftest import (
     apply_incremented,
     test_registry,
 )
+from tests.support.ports import free_port
 from tests.support.stack import KAFKA_BOOTSTRAP
 from tests.support.waiting import wait_until
 
@@ -34,9 +34,7 @@ class Forwarder:
     """127.0.0.1:port -> the stack's Kafka, once :meth:`open` is called."""
 
     def __init__(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
+        self.port = free_port()
         host, _, port = KAFKA_BOOTSTRAP.split(",")[0].rpartition(":")
         self.target = (host, int(port))
         self.server: asyncio.Server | None = None

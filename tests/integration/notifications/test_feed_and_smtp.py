@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import asyncpg
 import pytest
 
@@ -13,6 +11,7 @@ from services.notifications.bootstrap import NotificationsService
 from services.notifications.service_layer.ports import OutgoingMail, TemporaryDeliveryError
 from tests.integration.notifications.builders import BO, Publisher, confirmed, scheduled, waitlisted
 from tests.integration.notifications.conftest import processed
+from tests.support.ports import free_port
 
 
 async def test_the_feed_rebuilt_from_the_event_store_equals_the_live_one(
@@ -40,9 +39,7 @@ async def test_the_feed_rebuilt_from_the_event_store_equals_the_live_one(
 
 
 async def test_a_refused_connection_is_a_temporary_failure() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    port = free_port()  # nothing listens here
     mail = OutgoingMail(
         "noreply@netvaerk.kl.dk", "anne.jensen@aarhus.dk", b"Subject: hej\r\n\r\nhej"
     )

@@ -6,21 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 from pathlib import Path
 
 from services.operator.processes import ServiceProcess
 from services.operator.supervisor import RestartPolicy, State, Supervisor
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 FAST = RestartPolicy(first_delay=0.1, max_delay=0.4, max_restarts=3, window=60)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def supervised(

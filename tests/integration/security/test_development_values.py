@@ -10,7 +10,7 @@ import pytest
 
 from services.kernel.privacy import PrivacySettings
 from services.operator.processes import ServiceNotReadyError, ServiceProcess
-from tests.support.system import free_port
+from tests.support.ports import free_port
 
 
 @pytest.mark.parametrize("service", ["membership", "notifications"])

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.stack.test_stack_script import REPO, free_port, run_stack
+from tests.integration.stack.test_stack_script import REPO, run_stack
+from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ import pytest
 from services.events.config import Settings as EventsSettings
 from services.membership.config import Settings as MembershipSettings
 from services.notifications.config import Settings as NotificationsSettings
-from tests.integration.stack.test_stack_script import REPO, free_port, run_stack
+from tests.integration.stack.test_stack_script import REPO, run_stack
+from tests.support.ports import free_port
 
 SERVICES = (MembershipSettings, EventsSettings, NotificationsSettings)
 
