@@ -18,7 +18,8 @@ def _ephemeral_low() -> int:
 def test_ports_are_free_distinct_and_below_the_ephemeral_range() -> None:
     ports = [free_port() for _ in range(200)]
     assert len(set(ports)) == len(ports)
-    assert all(20000 <= port < _ephemeral_low() for port in ports)
+    if _ephemeral_low() > 20000:  # Linux's default range starts at 32768
+        assert all(20000 <= port < _ephemeral_low() for port in ports)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", ports[-1]))
 
